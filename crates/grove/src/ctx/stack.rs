@@ -1,0 +1,154 @@
+//! Greenlet stacks: one anonymous mapping each, lowest page a guard.
+//!
+//! ```text
+//!  high addresses
+//!  +---------------------------+  <- base()   (stack grows down from here)
+//!  |  usable, PROT_READ|WRITE  |  touched lazily: an idle greenlet costs ~1 page
+//!  |           ...             |
+//!  +---------------------------+  <- guard_end
+//!  |  guard page, PROT_NONE    |  a write here is a stack overflow (SIGSEGV)
+//!  +---------------------------+  <- limit()  (start of the mapping)
+//!  low addresses
+//! ```
+//!
+//! Each stack costs two kernel mappings (VMAs): the guard and the usable part. That is why
+//! `vm.max_map_count` bounds how many greenlets can be alive at once.
+
+use std::io;
+use std::num::NonZeroUsize;
+use std::ptr;
+
+use corosensei::stack::{StackPointer, MIN_STACK_SIZE};
+
+/// The system page size, read once.
+pub(crate) fn page_size() -> usize {
+    use std::sync::OnceLock;
+    static PAGE: OnceLock<usize> = OnceLock::new();
+    // SAFETY: sysconf has no memory-safety preconditions.
+    *PAGE.get_or_init(|| unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize)
+}
+
+/// Rounds a requested usable size up to whole pages, with the corosensei minimum applied.
+pub(crate) fn round_size(size: usize) -> usize {
+    let page = page_size();
+    size.max(MIN_STACK_SIZE).div_ceil(page) * page
+}
+
+/// An owned, guard-paged stack mapping.
+#[derive(Debug)]
+pub struct Stack {
+    /// Start of the mapping (the guard page).
+    start: NonZeroUsize,
+    /// Length of the whole mapping, guard included.
+    len: usize,
+}
+
+impl Stack {
+    /// Maps a new stack with `size` usable bytes (rounded up to pages) below one guard page.
+    ///
+    /// # Errors
+    /// The kernel's refusal, turned into an error that names the likely limit: `ENOMEM` from
+    /// mmap/mprotect here almost always means `vm.max_map_count` or `RLIMIT_AS` was reached.
+    pub fn new(size: usize) -> io::Result<Stack> {
+        let page = page_size();
+        let usable = round_size(size);
+        let len = usable + page;
+        // SAFETY: an anonymous private mapping at an address of the kernel's choosing aliases no
+        // existing Rust object; the result is checked for MAP_FAILED below.
+        let addr = unsafe {
+            libc::mmap(
+                ptr::null_mut(),
+                len,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if addr == libc::MAP_FAILED {
+            return Err(limit_error(io::Error::last_os_error(), usable));
+        }
+        let stack = Stack { start: NonZeroUsize::new(addr as usize).expect("mmap returned 0"), len };
+        // SAFETY: [addr + page, addr + len) lies inside the mapping created just above, which no
+        // one else references yet. On failure `stack` is dropped and unmaps the whole region.
+        let rc = unsafe {
+            libc::mprotect(
+                (addr as *mut u8).add(page).cast(),
+                usable,
+                libc::PROT_READ | libc::PROT_WRITE,
+            )
+        };
+        if rc != 0 {
+            return Err(limit_error(io::Error::last_os_error(), usable));
+        }
+        Ok(stack)
+    }
+
+    /// Usable bytes (the guard page excluded).
+    pub fn usable_size(&self) -> usize {
+        self.len - page_size()
+    }
+
+    /// The guard page's address range `[lo, hi)`.
+    pub(crate) fn guard_range(&self) -> (usize, usize) {
+        (self.start.get(), self.start.get() + page_size())
+    }
+
+    /// Gives the pages below the top `keep` bytes back to the kernel, so a stack that once ran
+    /// deep does not keep that memory resident while it sits in the pool.
+    pub(crate) fn release_deep_pages(&self, keep: usize) {
+        let page = page_size();
+        let keep = keep.div_ceil(page) * page;
+        let usable = self.usable_size();
+        if usable <= keep {
+            return;
+        }
+        let lo = self.start.get() + page;
+        // SAFETY: [lo, lo + usable - keep) is inside the usable part of this mapping, which this
+        // stack owns; no greenlet is running on a pooled stack, so nothing live is stored there
+        // (MADV_DONTNEED just zero-fills those pages on next touch).
+        unsafe {
+            libc::madvise(lo as *mut libc::c_void, usable - keep, libc::MADV_DONTNEED);
+        }
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        // SAFETY: `start`/`len` describe exactly the mapping this value created and owns; the
+        // coroutine that used it has finished or been reset, so nothing points into it anymore.
+        unsafe {
+            libc::munmap(self.start.get() as *mut libc::c_void, self.len);
+        }
+    }
+}
+
+// SAFETY: base() is the end of the mapping (page aligned, hence STACK_ALIGNMENT aligned);
+// limit() is the start of the mapping and includes the PROT_NONE guard page; the usable part is
+// at least MIN_STACK_SIZE bytes (round_size). The memory stays mapped until `Stack` is dropped.
+unsafe impl corosensei::stack::Stack for Stack {
+    fn base(&self) -> StackPointer {
+        StackPointer::new(self.start.get() + self.len).expect("stack base is non-zero")
+    }
+
+    fn limit(&self) -> StackPointer {
+        self.start
+    }
+}
+
+/// Wraps a refusal from the kernel into an error that says what to do about it.
+fn limit_error(err: io::Error, size: usize) -> io::Error {
+    let map_count = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "unknown".into());
+    let hint = if err.raw_os_error() == Some(libc::ENOMEM) {
+        format!(
+            "the kernel refused another greenlet stack ({size} bytes): each stack takes two \
+             memory mappings, and vm.max_map_count is {map_count}; raise it (sysctl -w \
+             vm.max_map_count=262144), raise RLIMIT_AS, or keep fewer greenlets alive"
+        )
+    } else {
+        format!("cannot map a greenlet stack of {size} bytes")
+    };
+    io::Error::new(err.kind(), format!("grove: {hint} ({err})"))
+}

@@ -1,0 +1,286 @@
+//! Greenlets in the style of Python's `greenlet` package: explicit, symmetric switches that
+//! carry values, a parent that receives the return value, and `throw` to unwind a greenlet.
+//!
+//! ```
+//! use grove::greenlet::Greenlet;
+//! use std::cell::RefCell;
+//! use std::rc::Rc;
+//!
+//! let log = Rc::new(RefCell::new(Vec::new()));
+//! let (l1, l2) = (log.clone(), log.clone());
+//! let gr2: Rc<RefCell<Option<Greenlet>>> = Rc::default();
+//! let g2 = gr2.clone();
+//! let gr1 = Greenlet::new(move |_| {
+//!     l1.borrow_mut().push(1);
+//!     g2.borrow().as_ref().unwrap().switch(());
+//!     l1.borrow_mut().push(3);
+//!     Box::new(())
+//! });
+//! let g1 = gr1.clone();
+//! *gr2.borrow_mut() = Some(Greenlet::new(move |_| {
+//!     l2.borrow_mut().push(2);
+//!     g1.switch(());
+//!     l2.borrow_mut().push(4); // never runs: nobody switches back to gr2
+//!     Box::new(())
+//! }));
+//! gr1.switch(());
+//! assert_eq!(*log.borrow(), [1, 2, 3]);
+//! assert!(gr1.is_dead());
+//! ```
+//!
+//! Greenlets made here are not scheduled by the hub: they run only when switched to. They may
+//! still call blocking grove functions (sleep, I/O): the hub then parks and resumes them like any
+//! spawned greenlet.
+
+pub(crate) mod fiber;
+
+use std::any::Any;
+use std::fmt;
+use std::io;
+use std::panic::{self, AssertUnwindSafe, Location};
+use std::rc::{Rc, Weak};
+
+use crate::ctx::{round_size, Coro, Stack};
+use crate::hub;
+use fiber::{Fiber, FiberRef, Input, Kind, Owner, State};
+
+/// A dynamically typed value passed by [`Greenlet::switch`].
+pub type Value = Box<dyn Any>;
+
+/// The payload a killed greenlet unwinds with (gevent's `GreenletExit`).
+///
+/// Code that catches panics inside a greenlet should let this payload continue
+/// (`std::panic::resume_unwind`), or the greenlet survives its kill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GreenletExit;
+
+impl fmt::Display for GreenletExit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("greenlet killed")
+    }
+}
+
+/// The message of a panic payload, for reports.
+pub(crate) fn panic_message(p: &(dyn Any + Send)) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else if p.is::<GreenletExit>() {
+        "GreenletExit".into()
+    } else {
+        "Box<dyn Any>".into()
+    }
+}
+
+/// Creates a greenlet record with its coroutine on a stack from the hub's pool (or a fresh
+/// mapping for a non-default size) and adds it to the hub's live table.
+pub(crate) fn create<O: Owner + 'static>(
+    kind: Kind,
+    stack_size: Option<usize>,
+    location: &'static Location<'static>,
+    owner: impl FnOnce(Fiber) -> O,
+    body: impl FnOnce(&Weak<O>, Input) -> Option<Input> + 'static,
+) -> io::Result<Rc<O>> {
+    hub::with(|hub| {
+        let stack = {
+            let mut pool = hub.pool.borrow_mut();
+            match stack_size {
+                Some(s) if round_size(s) != pool.stack_size() => Stack::new(s)?,
+                _ => pool.get()?,
+            }
+        };
+        let guard = stack.guard_range();
+        let size = stack.usable_size();
+        let id = hub.next_id();
+        let rc = Rc::new_cyclic(|weak: &Weak<O>| {
+            let weak = weak.clone();
+            let coro = Coro::with_stack(stack, move |y, input| {
+                hub::current().yielder.set(y as *const _);
+                body(&weak, input)
+            });
+            owner(Fiber::new(id, kind, Some(coro), location, guard, size))
+        });
+        hub.adopt(&FiberRef(rc.clone()));
+        Ok(rc)
+    })
+}
+
+struct RawOwner(Fiber);
+
+impl Owner for RawOwner {
+    fn fiber(&self) -> &Fiber {
+        &self.0
+    }
+}
+
+/// A greenlet that runs only when switched to (Python's `greenlet.greenlet`).
+///
+/// Cloning gives another handle to the same greenlet. Not `Send`: a greenlet lives and dies on
+/// the thread that made it.
+///
+/// ```compile_fail
+/// fn must_be_send<T: Send>(_: T) {}
+/// must_be_send(grove::greenlet::getcurrent());
+/// ```
+#[derive(Clone)]
+pub struct Greenlet {
+    f: FiberRef,
+}
+
+impl fmt::Debug for Greenlet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.f.fmt(f)
+    }
+}
+
+impl PartialEq for Greenlet {
+    fn eq(&self, other: &Self) -> bool {
+        self.f.same(&other.f)
+    }
+}
+
+impl Greenlet {
+    /// A new greenlet that will run `f` when first switched to; `f` receives the value of that
+    /// first switch, and its return value goes to the greenlet's parent (by default the
+    /// greenlet that created it).
+    ///
+    /// # Panics
+    /// If no stack can be mapped (see [`Greenlet::try_new`]).
+    #[track_caller]
+    pub fn new(f: impl FnOnce(Value) -> Value + 'static) -> Greenlet {
+        Self::try_new(f).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Like [`Greenlet::new`], but returns the error when the kernel refuses another stack.
+    ///
+    /// # Errors
+    /// The mmap/mprotect failure, with a message naming `vm.max_map_count`.
+    #[track_caller]
+    pub fn try_new(f: impl FnOnce(Value) -> Value + 'static) -> io::Result<Greenlet> {
+        let rc = create(Kind::Raw, None, Location::caller(), RawOwner, move |_w, input| {
+            let arg = match input {
+                Input::Value(v) => v,
+                _ => Box::new(()),
+            };
+            Some(match panic::catch_unwind(AssertUnwindSafe(|| f(arg))) {
+                Ok(v) => Input::Value(v),
+                Err(p) if p.is::<GreenletExit>() => Input::Value(Box::new(GreenletExit)),
+                Err(p) => Input::Throw(p),
+            })
+        })?;
+        let f = FiberRef(rc);
+        *f.parent.borrow_mut() = Some(hub::current());
+        Ok(Greenlet { f })
+    }
+
+    pub(crate) fn from_fiber(f: FiberRef) -> Greenlet {
+        Greenlet { f }
+    }
+
+    /// Switches to this greenlet, passing `value` (the argument of its function on the first
+    /// switch, else the return value of the `switch` call it is waiting in). Returns the value
+    /// the current greenlet is switched back with, or the value a finished child returned.
+    ///
+    /// A `Value` (`Box<dyn Any>`) passed in is forwarded as is, not boxed again. Switching to a
+    /// dead greenlet returns `value` at once.
+    ///
+    /// # Panics
+    /// If the target is blocked in the hub (sleeping, waiting for I/O) or scheduled by it; if a
+    /// child greenlet that finishes into this one panicked (its panic continues here); if this
+    /// is the main greenlet and nothing can ever switch back (deadlock).
+    pub fn switch<V: Any>(&self, value: V) -> Value {
+        let boxed: Value = Box::new(value);
+        let v = match boxed.downcast::<Value>() {
+            Ok(inner) => *inner,
+            Err(b) => b,
+        };
+        let back = hub::with(|h| h.switch_to(self.f.clone(), Input::Value(v)));
+        match back {
+            Input::Value(v) => v,
+            Input::Throw(p) => panic::resume_unwind(p),
+            Input::Wake(_) | Input::Start => panic!(
+                "grove: this operation would block forever: the main greenlet switched away \
+                 and nothing can ever switch back"
+            ),
+        }
+    }
+
+    /// Kills this greenlet: it unwinds from the switch it waits in (destructors run) and its
+    /// parent receives `GreenletExit` as the return value. A greenlet that never ran just dies.
+    /// If control comes back to the caller, `throw` returns what it was switched back with.
+    pub fn throw(&self) -> Option<Value> {
+        match self.f.state.get() {
+            State::Dead => None,
+            State::New => {
+                hub::with(|h| h.finish_unstarted(&self.f));
+                None
+            }
+            _ => {
+                let back = hub::with(|h| {
+                    self.f.kill_pending.set(false);
+                    self.f.killed.set(true);
+                    h.switch_to(self.f.clone(), Input::Throw(Box::new(GreenletExit)))
+                });
+                match back {
+                    Input::Value(v) => Some(v),
+                    Input::Throw(p) => panic::resume_unwind(p),
+                    _ => None,
+                }
+            }
+        }
+    }
+
+    /// Whether the greenlet's function has returned (or it was killed).
+    pub fn is_dead(&self) -> bool {
+        self.f.state.get() == State::Dead
+    }
+
+    /// Whether the greenlet has started running and is not dead.
+    pub fn is_active(&self) -> bool {
+        !matches!(self.f.state.get(), State::New | State::Dead)
+    }
+
+    /// The greenlet that receives control when this one finishes.
+    pub fn parent(&self) -> Option<Greenlet> {
+        self.f.parent.borrow().clone().map(Greenlet::from_fiber)
+    }
+
+    /// Changes the parent.
+    ///
+    /// # Panics
+    /// If that would make a cycle.
+    pub fn set_parent(&self, parent: &Greenlet) {
+        let mut p = Some(parent.f.clone());
+        while let Some(cur) = p {
+            assert!(!cur.same(&self.f), "grove: set_parent would create a cycle");
+            p = cur.parent.borrow().clone();
+        }
+        *self.f.parent.borrow_mut() = Some(parent.f.clone());
+    }
+
+    /// A process-unique id.
+    pub fn id(&self) -> u64 {
+        self.f.id
+    }
+
+    /// The greenlet's name, if it has one.
+    pub fn name(&self) -> Option<String> {
+        self.f.name.borrow().clone()
+    }
+
+    /// Names the greenlet (shown by run info, panic and overflow reports).
+    pub fn set_name(&self, name: impl Into<String>) {
+        self.f.set_name(name.into());
+    }
+
+    /// Whether this is the thread's main greenlet.
+    pub fn is_main(&self) -> bool {
+        self.f.is_main()
+    }
+}
+
+/// The greenlet running now (the thread's main greenlet outside any other).
+pub fn getcurrent() -> Greenlet {
+    Greenlet { f: hub::current() }
+}

@@ -1,0 +1,806 @@
+//! The hub: one per OS thread, lazily created. It owns the ready queue, the timers, the poller
+//! and the table of live greenlets, and its scheduler runs on the thread's own stack whenever
+//! the main greenlet blocks.
+//!
+//! One loop turn:
+//!
+//! ```text
+//!   +--> run the greenlets that are ready (at most BUDGET before the next turn)
+//!   |      each runs until it parks (waits on a token) or switches
+//!   |    turn:
+//!   |      run callbacks queued before this turn (add_callback)
+//!   |      drain wakeups sent from other threads
+//!   |      poll mio: timeout 0 if anything is ready, else until the next timer;
+//!   |                nothing can ever wake main?  -> main gets "would block forever"
+//!   |      fire due timers (wake sleepers, start spawn_later greenlets)
+//!   +------+
+//! ```
+//!
+//! Polling for I/O with timeout 0 costs a system call, so while greenlets stay ready it happens
+//! only every POLL_EVERY turns (and never when no fd is registered); no greenlet can starve
+//! I/O polling or timers for longer than that.
+
+mod remote;
+pub(crate) mod timers;
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::panic::{self, AssertUnwindSafe, Location};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use slab::Slab;
+
+use crate::ctx::overflow;
+use crate::ctx::{StackPool, DEFAULT_STACK_SIZE};
+use crate::greenlet::fiber::{Fiber, FiberRef, Input, Kind, MainOwner, Output, State, Wake};
+use crate::greenlet::GreenletExit;
+use timers::{TimerId, Timers};
+
+pub use remote::RemoteToken;
+pub(crate) use remote::{Remote, RemoteMsg};
+
+/// Greenlets run back to back before the hub takes a loop turn.
+const BUDGET: u32 = 64;
+/// While greenlets stay ready, poll for I/O with timeout 0 on every Nth turn.
+const POLL_EVERY: u32 = 8;
+/// mio token of the cross-thread waker.
+const WAKER_TOKEN: mio::Token = mio::Token(usize::MAX - 1);
+/// Key standing for the main greenlet in remote messages.
+const MAIN_KEY: usize = usize::MAX;
+
+static NEXT_HUB: AtomicU64 = AtomicU64::new(1);
+
+/// What a timer does when it fires.
+pub(crate) enum TimerAction {
+    /// Wake a parked greenlet with `Wake::TimedOut`.
+    Wake(Token),
+    /// Put a not-yet-started greenlet on the ready queue (`spawn_later`).
+    Start(FiberRef),
+    /// Run a callback on the hub (must not block).
+    Call(Box<dyn FnOnce()>),
+}
+
+/// The readiness state of one registered fd.
+#[derive(Default)]
+pub(crate) struct IoState {
+    pub(crate) readable: Cell<bool>,
+    pub(crate) writable: Cell<bool>,
+    pub(crate) readers: RefCell<Vec<Token>>,
+    pub(crate) writers: RefCell<Vec<Token>>,
+}
+
+/// Per-hub counters, readable through [`stats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HubStats {
+    /// Switches into greenlets.
+    pub switches: u64,
+    /// Loop turns taken.
+    pub turns: u64,
+    /// Greenlets spawned on this hub.
+    pub spawned: u64,
+    /// Greenlets alive (spawned or created, not yet dead), main excluded.
+    pub alive: usize,
+    /// Free stacks in the pool.
+    pub stacks_pooled: usize,
+    /// Stacks mapped by the pool (in use + pooled).
+    pub stacks_allocated: usize,
+    /// Armed timers.
+    pub timers: usize,
+    /// fds registered with the poller.
+    pub io_sources: usize,
+}
+
+/// A wakeup token for one park of one greenlet on this hub (not `Send`; see
+/// [`Token::to_remote`]). Using a token after the greenlet has been resumed for any other
+/// reason does nothing.
+#[derive(Clone)]
+pub struct Token {
+    pub(crate) fiber: FiberRef,
+    pub(crate) seq: u64,
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Token({:?} seq {})", self.fiber, self.seq)
+    }
+}
+
+impl Token {
+    /// Wakes the greenlet if it is still parked for this token. Returns whether it did.
+    pub fn wake(&self) -> bool {
+        self.wake_with(Wake::Normal)
+    }
+
+    pub(crate) fn wake_with(&self, how: Wake) -> bool {
+        let f = &self.fiber;
+        if f.seq.get() != self.seq || f.state.get() != State::Parked {
+            return false;
+        }
+        f.state.set(State::Ready);
+        with(|hub| hub.ready.borrow_mut().push_back((f.clone(), Input::Wake(how))));
+        true
+    }
+
+    /// Whether the greenlet is still parked for this token.
+    pub fn is_pending(&self) -> bool {
+        self.fiber.seq.get() == self.seq && self.fiber.state.get() == State::Parked
+    }
+
+    /// A `Send` version of this token for waking from another thread.
+    pub fn to_remote(&self) -> RemoteToken {
+        with(|hub| {
+            let key = if self.fiber.is_main() { MAIN_KEY } else { self.fiber.key.get() };
+            RemoteToken::new(hub.remote.clone(), key, self.fiber.id, self.seq)
+        })
+    }
+}
+
+/// The per-thread hub.
+pub(crate) struct Hub {
+    pub(crate) index: u64,
+    main: FiberRef,
+    current: RefCell<FiberRef>,
+    next_id: Cell<u64>,
+    pub(crate) ready: RefCell<VecDeque<(FiberRef, Input)>>,
+    callbacks: RefCell<VecDeque<Box<dyn FnOnce()>>>,
+    pub(crate) timers: RefCell<Timers<TimerAction>>,
+    fibers: RefCell<Slab<FiberRef>>,
+    pub(crate) pool: RefCell<StackPool>,
+    poll: RefCell<mio::Poll>,
+    events: RefCell<mio::Events>,
+    pub(crate) sources: RefCell<Slab<Rc<IoState>>>,
+    pub(crate) io_waiters: Cell<usize>,
+    pub(crate) remote: Arc<Remote>,
+    /// Running callbacks or timer actions: blocking is forbidden.
+    in_callback: Cell<bool>,
+    turns_since_poll: Cell<u32>,
+    switches: Cell<u64>,
+    turns: Cell<u64>,
+    spawned: Cell<u64>,
+    idle_since_trim: Cell<bool>,
+}
+
+thread_local! {
+    static HUB: Rc<Hub> = Rc::new(Hub::new());
+}
+
+/// Runs `f` with this thread's hub (created on first use).
+#[inline]
+pub(crate) fn with<R>(f: impl FnOnce(&Hub) -> R) -> R {
+    HUB.with(|h| f(h))
+}
+
+/// The running greenlet.
+#[inline]
+pub(crate) fn current() -> FiberRef {
+    with(|h| h.current.borrow().clone())
+}
+
+impl Hub {
+    fn new() -> Hub {
+        overflow::install();
+        overflow::ensure_altstack();
+        let index = NEXT_HUB.fetch_add(1, Ordering::Relaxed);
+        let poll = mio::Poll::new().expect("grove: cannot create the hub's epoll instance");
+        let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)
+            .expect("grove: cannot create the hub's eventfd waker");
+        let main_fiber =
+            Fiber::new(index << 40, Kind::Main, None, Location::caller(), (0, 0), 0);
+        main_fiber.set_name("main".into());
+        let main = FiberRef(Rc::new(MainOwner(main_fiber)));
+        Hub {
+            index,
+            current: RefCell::new(main.clone()),
+            main,
+            next_id: Cell::new(1),
+            ready: RefCell::new(VecDeque::new()),
+            callbacks: RefCell::new(VecDeque::new()),
+            timers: RefCell::new(Timers::new()),
+            fibers: RefCell::new(Slab::new()),
+            pool: RefCell::new(StackPool::new(DEFAULT_STACK_SIZE, 16_384)),
+            poll: RefCell::new(poll),
+            events: RefCell::new(mio::Events::with_capacity(1024)),
+            sources: RefCell::new(Slab::new()),
+            io_waiters: Cell::new(0),
+            remote: Arc::new(Remote::new(waker)),
+            in_callback: Cell::new(false),
+            turns_since_poll: Cell::new(0),
+            switches: Cell::new(0),
+            turns: Cell::new(0),
+            spawned: Cell::new(0),
+            idle_since_trim: Cell::new(false),
+        }
+    }
+
+    pub(crate) fn main(&self) -> &FiberRef {
+        &self.main
+    }
+
+    pub(crate) fn next_id(&self) -> u64 {
+        let n = self.next_id.get();
+        self.next_id.set(n + 1);
+        (self.index << 40) | n
+    }
+
+    /// Records a new greenlet in the live table.
+    pub(crate) fn adopt(&self, f: &FiberRef) {
+        let key = self.fibers.borrow_mut().insert(f.clone());
+        f.key.set(key);
+        self.spawned.set(self.spawned.get() + 1);
+    }
+
+    /// A token for the running greenlet's next park.
+    pub(crate) fn token(&self) -> Token {
+        let fiber = self.current.borrow().clone();
+        let seq = fiber.seq.get();
+        Token { fiber, seq }
+    }
+
+    pub(crate) fn registry<R>(&self, f: impl FnOnce(&mio::Registry) -> R) -> R {
+        f(self.poll.borrow().registry())
+    }
+
+    /// Parks the running greenlet until one of its tokens is used, the deadline (or the
+    /// enclosing `timeout` scope's) passes, or it is killed (then it unwinds from here).
+    pub(crate) fn park(&self, deadline: Option<Instant>, what: &'static str) -> Wake {
+        let cur = self.current.borrow().clone();
+        if std::thread::panicking() {
+            // Blocking while unwinding could interleave two unwinds on one thread (std's
+            // panic count is per thread); destructors get an immediate return instead.
+            cur.seq.set(cur.seq.get() + 1);
+            return Wake::Unwinding;
+        }
+        if self.in_callback.get() {
+            panic!(
+                "grove: a hub callback or timer action tried to block ({what}); callbacks run \
+                 on the hub and must not block: spawn a greenlet instead"
+            );
+        }
+        let scope = cur.deadline.get();
+        let (eff, from_scope) = match (deadline, scope) {
+            (Some(d), Some(s)) if s < d => (Some(s), true),
+            (None, Some(s)) => (Some(s), true),
+            (d, _) => (d, false),
+        };
+        let mut timer = None;
+        if let Some(d) = eff {
+            if d <= Instant::now() {
+                cur.seq.set(cur.seq.get() + 1);
+                cur.deadline_hit.set(cur.deadline_hit.get() || from_scope);
+                return Wake::TimedOut;
+            }
+            let tok = Token { fiber: cur.clone(), seq: cur.seq.get() };
+            timer = Some(self.timers.borrow_mut().insert(d, TimerAction::Wake(tok)));
+        }
+        cur.state.set(State::Parked);
+        cur.waiting_on.set(what);
+        let input = if cur.is_main() { self.schedule() } else { cur.suspend(Output::Park) };
+        self.resumed(&cur, timer);
+        match input {
+            Input::Wake(w) => {
+                if w == Wake::TimedOut && from_scope {
+                    cur.deadline_hit.set(true);
+                }
+                w
+            }
+            Input::Throw(p) => panic::resume_unwind(p),
+            Input::Start | Input::Value(_) => {
+                unreachable!("grove: a parked greenlet was resumed by a switch")
+            }
+        }
+    }
+
+    fn resumed(&self, cur: &FiberRef, timer: Option<TimerId>) {
+        cur.seq.set(cur.seq.get() + 1);
+        cur.state.set(State::Running);
+        cur.waiting_on.set("");
+        if let Some(t) = timer {
+            self.timers.borrow_mut().cancel(t);
+        }
+    }
+
+    /// Puts the running greenlet at the back of the ready queue and runs the others.
+    pub(crate) fn yield_now(&self) {
+        let cur = self.current.borrow().clone();
+        if std::thread::panicking() || self.in_callback.get() {
+            return;
+        }
+        cur.state.set(State::Ready);
+        self.ready.borrow_mut().push_back((cur.clone(), Input::Wake(Wake::Normal)));
+        let input = if cur.is_main() { self.schedule() } else { cur.suspend(Output::Park) };
+        self.resumed(&cur, None);
+        if let Input::Throw(p) = input {
+            panic::resume_unwind(p);
+        }
+    }
+
+    /// Explicit transfer to `target` (greenlet switch). Returns what the current greenlet is
+    /// switched back with.
+    pub(crate) fn switch_to(&self, target: FiberRef, input: Input) -> Input {
+        let cur = self.current.borrow().clone();
+        if target.same(&cur) {
+            return input;
+        }
+        match target.state.get() {
+            State::New | State::Suspended => {}
+            State::Dead => return input,
+            s => panic!(
+                "grove: cannot switch to {target:?}: it is {} (only a new greenlet or one \
+                 waiting in switch() can be switched to)",
+                match s {
+                    State::Parked => "blocked in the hub",
+                    State::Ready => "scheduled by the hub",
+                    _ => "running",
+                }
+            ),
+        }
+        cur.state.set(State::Suspended);
+        let back = if cur.is_main() {
+            target.state.set(State::Ready);
+            self.ready.borrow_mut().push_front((target, input));
+            self.schedule()
+        } else {
+            cur.suspend(Output::Switch(target, input))
+        };
+        cur.state.set(State::Running);
+        back
+    }
+
+    /// Main only: runs the scheduler until main is resumed; returns what it is resumed with.
+    fn schedule(&self) -> Input {
+        loop {
+            let mut budget = BUDGET;
+            while budget > 0 {
+                let next = self.ready.borrow_mut().pop_front();
+                let Some((f, input)) = next else { break };
+                if f.is_main() {
+                    return input;
+                }
+                self.run(f, input);
+                budget -= 1;
+            }
+            self.turn();
+        }
+    }
+
+    /// Resumes `f` and follows any chain of explicit switches until control is back here.
+    fn run(&self, f: FiberRef, input: Input) {
+        let mut next = Some((f, input));
+        while let Some((f, mut input)) = next.take() {
+            if f.state.get() == State::Dead {
+                continue;
+            }
+            if f.kill_pending.replace(false) {
+                f.killed.set(true);
+                if f.state.get() == State::New {
+                    self.finish_unstarted(&f);
+                    continue;
+                }
+                input = Input::Throw(Box::new(GreenletExit));
+            }
+            f.state.set(State::Running);
+            overflow::set_current(&f.overflow);
+            *self.current.borrow_mut() = f.clone();
+            let out = f
+                .coro
+                .borrow_mut()
+                .as_mut()
+                .expect("grove: resumed a greenlet with no coroutine")
+                .resume(input);
+            *self.current.borrow_mut() = self.main.clone();
+            overflow::set_current(std::ptr::null());
+            self.switches.set(self.switches.get() + 1);
+            match out {
+                corosensei::CoroutineResult::Yield(Output::Park) => {}
+                corosensei::CoroutineResult::Yield(Output::Switch(t, inp)) => {
+                    next = self.route(t, inp);
+                }
+                corosensei::CoroutineResult::Return(to_parent) => {
+                    self.finish(&f);
+                    if let Some(inp) = to_parent {
+                        if let Some(p) = self.receiving_parent(&f) {
+                            next = self.route(p, inp);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Where control goes after a switch to `t`: main is resumed through the ready queue.
+    fn route(&self, t: FiberRef, inp: Input) -> Option<(FiberRef, Input)> {
+        if t.is_main() {
+            t.state.set(State::Ready);
+            self.ready.borrow_mut().push_front((t, inp));
+            None
+        } else {
+            Some((t, inp))
+        }
+    }
+
+    /// The nearest ancestor of a finished raw greenlet that is waiting in switch().
+    fn receiving_parent(&self, f: &FiberRef) -> Option<FiberRef> {
+        let mut p = f.parent.borrow_mut().take();
+        while let Some(cand) = p {
+            match cand.state.get() {
+                State::Suspended | State::New => return Some(cand),
+                State::Dead => p = cand.parent.borrow().clone(),
+                // The parent is busy in the hub: it cannot receive the value.
+                _ => return None,
+            }
+        }
+        None
+    }
+
+    /// Bookkeeping when a greenlet's function has returned.
+    fn finish(&self, f: &FiberRef) {
+        f.state.set(State::Dead);
+        let coro = f.coro.borrow_mut().take();
+        if let Some(c) = coro {
+            self.pool.borrow_mut().put(c.into_stack());
+        }
+        self.forget(f);
+        let joiners = std::mem::take(&mut *f.joiners.borrow_mut());
+        for t in joiners {
+            t.wake();
+        }
+    }
+
+    /// A greenlet killed before it ran: it never runs; its closure is dropped.
+    pub(crate) fn finish_unstarted(&self, f: &FiberRef) {
+        f.killed.set(true);
+        let coro = f.coro.borrow_mut().take();
+        if let Some(mut c) = coro {
+            // Not started: this drops the closure without running it.
+            c.force_unwind();
+            self.pool.borrow_mut().put(c.into_stack());
+        }
+        f.0.set_killed();
+        f.state.set(State::Dead);
+        self.forget(f);
+        let joiners = std::mem::take(&mut *f.joiners.borrow_mut());
+        for t in joiners {
+            t.wake();
+        }
+    }
+
+    fn forget(&self, f: &FiberRef) {
+        let key = f.key.replace(usize::MAX);
+        if key != usize::MAX {
+            self.fibers.borrow_mut().try_remove(key);
+        }
+    }
+
+    /// Queues a new or woken greenlet at the back of the ready queue.
+    pub(crate) fn schedule_new(&self, f: FiberRef) {
+        f.state.set(State::Ready);
+        self.ready.borrow_mut().push_back((f, Input::Start));
+    }
+
+    /// Requests that `f` unwind from wherever it waits (or never run, if new).
+    pub(crate) fn kill(&self, f: &FiberRef) {
+        if f.is_main() {
+            panic!("grove: the main greenlet cannot be killed");
+        }
+        match f.state.get() {
+            State::Dead => {}
+            _ if f.killed.get() || f.kill_pending.get() => {}
+            State::New => {
+                // Scheduled by spawn (in the ready queue or a spawn_later timer) or a raw
+                // greenlet: either way it must never run.
+                self.finish_unstarted(f);
+            }
+            State::Ready => f.kill_pending.set(true),
+            State::Parked | State::Suspended => {
+                f.kill_pending.set(true);
+                f.state.set(State::Ready);
+                self.ready.borrow_mut().push_front((f.clone(), Input::Wake(Wake::Normal)));
+            }
+            State::Running => {
+                // Killing yourself: unwind right here.
+                f.killed.set(true);
+                panic::resume_unwind(Box::new(GreenletExit));
+            }
+        }
+    }
+
+    /// Queues a callback for the next loop turn.
+    pub(crate) fn add_callback(&self, f: Box<dyn FnOnce()>) {
+        self.callbacks.borrow_mut().push_back(f);
+    }
+
+    /// One loop turn: callbacks, remote wakeups, I/O poll, timers. See the module docs.
+    fn turn(&self) {
+        self.turns.set(self.turns.get() + 1);
+        self.run_callbacks();
+        if self.remote.pending() {
+            self.drain_remote();
+        }
+        let busy = !self.ready.borrow().is_empty() || !self.callbacks.borrow().is_empty();
+        let has_timers = !self.timers.borrow().is_empty();
+        if busy {
+            let n = self.turns_since_poll.get() + 1;
+            if n >= POLL_EVERY && !self.sources.borrow().is_empty() {
+                self.poll_io(Some(Duration::ZERO));
+            } else {
+                self.turns_since_poll.set(n);
+            }
+        } else {
+            let timeout = if has_timers {
+                let next = self.timers.borrow_mut().next_deadline();
+                next.map(|d| d.saturating_duration_since(Instant::now()))
+            } else if self.io_waiters.get() > 0
+                || self.remote.external.load(Ordering::SeqCst) > 0
+            {
+                None
+            } else {
+                self.deadlock();
+                return;
+            };
+            if timeout != Some(Duration::ZERO) {
+                self.trim_when_idle();
+            }
+            if self.remote.going_to_sleep() {
+                self.poll_io(timeout);
+            } else {
+                self.poll_io(Some(Duration::ZERO));
+            }
+            self.remote.awake();
+            if self.remote.pending() {
+                self.drain_remote();
+            }
+        }
+        if has_timers {
+            self.fire_timers();
+        }
+    }
+
+    fn run_callbacks(&self) {
+        let n = self.callbacks.borrow().len();
+        for _ in 0..n {
+            let cb = self.callbacks.borrow_mut().pop_front();
+            let Some(cb) = cb else { break };
+            self.guarded(cb);
+        }
+    }
+
+    /// Runs hub-side code (callback, timer action, remote call) with blocking forbidden; a
+    /// panic is reported and does not take the hub down.
+    fn guarded(&self, f: impl FnOnce()) {
+        self.in_callback.set(true);
+        let r = panic::catch_unwind(AssertUnwindSafe(f));
+        self.in_callback.set(false);
+        if let Err(p) = r {
+            eprintln!("grove: a hub callback panicked: {}", crate::greenlet::panic_message(&p));
+        }
+    }
+
+    fn fire_timers(&self) {
+        let now = Instant::now();
+        loop {
+            let due = self.timers.borrow_mut().pop_due(now);
+            match due {
+                None => break,
+                Some(TimerAction::Wake(t)) => {
+                    t.wake_with(Wake::TimedOut);
+                }
+                Some(TimerAction::Start(f)) => {
+                    if f.state.get() == State::New && !f.killed.get() {
+                        self.schedule_new(f);
+                    }
+                }
+                Some(TimerAction::Call(cb)) => self.guarded(cb),
+            }
+        }
+    }
+
+    fn poll_io(&self, timeout: Option<Duration>) {
+        self.turns_since_poll.set(0);
+        let mut events = self.events.borrow_mut();
+        let r = self.poll.borrow_mut().poll(&mut events, timeout);
+        if let Err(e) = r {
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                eprintln!("grove: epoll_wait failed: {e}");
+            }
+            return;
+        }
+        let sources = self.sources.borrow();
+        for ev in events.iter() {
+            if ev.token() == WAKER_TOKEN {
+                continue;
+            }
+            let Some(st) = sources.get(ev.token().0) else { continue };
+            let closed = ev.is_error();
+            if ev.is_readable() || ev.is_read_closed() || closed {
+                st.readable.set(true);
+                for t in st.readers.borrow_mut().drain(..) {
+                    t.wake();
+                }
+            }
+            if ev.is_writable() || ev.is_write_closed() || closed {
+                st.writable.set(true);
+                for t in st.writers.borrow_mut().drain(..) {
+                    t.wake();
+                }
+            }
+        }
+    }
+
+    fn drain_remote(&self) {
+        for msg in self.remote.take() {
+            match msg {
+                RemoteMsg::Wake { key, id, seq } => {
+                    let f = if key == MAIN_KEY {
+                        Some(self.main.clone())
+                    } else {
+                        self.fibers.borrow().get(key).cloned()
+                    };
+                    if let Some(f) = f.filter(|f| f.id == id) {
+                        Token { fiber: f, seq }.wake();
+                    }
+                }
+                RemoteMsg::Call(f) => self.guarded(f),
+            }
+        }
+    }
+
+    /// Nothing can ever wake the main greenlet: make its blocking call fail.
+    fn deadlock(&self) {
+        let m = &self.main;
+        match m.state.get() {
+            State::Parked | State::Suspended => {
+                m.state.set(State::Ready);
+                self.ready.borrow_mut().push_back((m.clone(), Input::Wake(Wake::Deadlock)));
+            }
+            s => unreachable!("grove: scheduler running while main is {s:?}"),
+        }
+    }
+
+    /// Gives deep pages of recently freed stacks back to the kernel when the hub goes idle.
+    fn trim_when_idle(&self) {
+        if let Ok(mut pool) = self.pool.try_borrow_mut() {
+            pool.trim();
+        }
+        self.idle_since_trim.set(true);
+    }
+
+    pub(crate) fn stats(&self) -> HubStats {
+        let pool = self.pool.borrow();
+        HubStats {
+            switches: self.switches.get(),
+            turns: self.turns.get(),
+            spawned: self.spawned.get(),
+            alive: self.fibers.borrow().len(),
+            stacks_pooled: pool.pooled(),
+            stacks_allocated: pool.allocated(),
+            timers: self.timers.borrow().len(),
+            io_sources: self.sources.borrow().len(),
+        }
+    }
+
+    /// Snapshot of every live greenlet (main first).
+    pub(crate) fn live(&self) -> Vec<FiberRef> {
+        let mut v = vec![self.main.clone()];
+        v.extend(self.fibers.borrow().iter().map(|(_, f)| f.clone()));
+        v
+    }
+
+    /// Kills every live greenlet and runs them until they are gone (called by `grove::run` on
+    /// the main greenlet). Greenlets that refuse to die (they catch GreenletExit and block
+    /// again) are abandoned after a few rounds, with a warning.
+    pub(crate) fn shutdown(&self) {
+        for round in 0..8 {
+            let live: Vec<FiberRef> = self.fibers.borrow().iter().map(|(_, f)| f.clone()).collect();
+            if live.is_empty() {
+                break;
+            }
+            if round == 7 {
+                eprintln!(
+                    "grove: {} greenlet(s) survived being killed at shutdown and were abandoned",
+                    live.len()
+                );
+                break;
+            }
+            for f in &live {
+                f.kill_pending.set(false);
+                f.killed.set(false);
+                self.kill(f);
+            }
+            // Let the killed ones unwind: one pass of everything ready.
+            while !self.ready.borrow().is_empty() {
+                let next = self.ready.borrow_mut().pop_front();
+                if let Some((f, input)) = next {
+                    if f.is_main() {
+                        continue;
+                    }
+                    self.run(f, input);
+                }
+            }
+        }
+        for a in self.timers.borrow_mut().drain() {
+            drop(a);
+        }
+        self.callbacks.borrow_mut().clear();
+    }
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        // Thread exit without `grove::run`'s orderly shutdown: greenlets still alive cannot be
+        // resumed now (their code may need this very thread-local), so their stacks are leaked
+        // rather than unwound.
+        for m in self.remote.close() {
+            drop(m);
+        }
+        let live: Vec<FiberRef> = self.fibers.get_mut().drain().collect();
+        self.ready.get_mut().clear();
+        let mut pool = self.pool.borrow_mut();
+        for f in live {
+            if let Some(c) = f.coro.borrow_mut().take() {
+                if c.started() && !c.done() {
+                    std::mem::forget(c);
+                    pool.forget_one();
+                } else {
+                    drop(c);
+                }
+            }
+            f.joiners.borrow_mut().clear();
+            *f.parent.borrow_mut() = None;
+        }
+        self.timers.get_mut().drain();
+    }
+}
+
+/// Counters of this thread's hub.
+pub fn stats() -> HubStats {
+    with(|h| h.stats())
+}
+
+/// Runs `f` on this thread's hub at the start of its next loop turn (Tornado's
+/// `IOLoop.add_callback`). Callbacks run in the order added, on the hub, and must not block:
+/// a blocking call inside one panics with a clear message. A panicking callback is reported
+/// on stderr and does not affect the hub.
+pub fn add_callback(f: impl FnOnce() + 'static) {
+    with(|h| h.add_callback(Box::new(f)))
+}
+
+/// Runs `f` on the hub after `delay` (Tornado's `call_later`); same rules as [`add_callback`].
+/// Returns a handle whose `cancel` disarms it.
+pub fn call_later(delay: Duration, f: impl FnOnce() + 'static) -> TimerHandle {
+    with(|h| {
+        let id = h.timers.borrow_mut().insert(Instant::now() + delay, TimerAction::Call(Box::new(f)));
+        TimerHandle { id }
+    })
+}
+
+/// A timer armed with [`call_later`].
+#[derive(Debug)]
+pub struct TimerHandle {
+    id: TimerId,
+}
+
+impl TimerHandle {
+    /// Disarms the timer; returns whether it had not fired yet.
+    pub fn cancel(self) -> bool {
+        with(|h| h.timers.borrow_mut().cancel(self.id).is_some())
+    }
+}
+
+/// Sets the usable stack size of greenlets spawned on this thread's hub from now on (rounded up
+/// to whole pages). Spawns can still override it with [`Builder::stack_size`](crate::Builder).
+pub fn set_stack_size(bytes: usize) {
+    with(|h| h.pool.borrow_mut().set_stack_size(bytes))
+}
+
+/// The usable stack size greenlets get by default on this thread's hub.
+pub fn stack_size() -> usize {
+    with(|h| h.pool.borrow().stack_size())
+}
+
+/// Sets how many free stacks this thread's hub keeps for reuse (default 16,384).
+pub fn set_stack_pool_max(max: usize) {
+    with(|h| h.pool.borrow_mut().set_max(max))
+}

@@ -1,0 +1,130 @@
+//! Wakeups from other OS threads: a locked queue plus a mio `Waker`, and the `Send` token type.
+//!
+//! The hub drains the queue at every loop turn when the `notified` flag is up, and sleeps in
+//! epoll only after announcing it (`sleeping`); a sender writes to the eventfd only when the hub
+//! may be asleep, so a busy hub takes no system call per remote wakeup.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+
+/// A message for a hub from another thread.
+pub(crate) enum RemoteMsg {
+    /// Wake greenlet `key`/`id` if it is still in park generation `seq`.
+    Wake { key: usize, id: u64, seq: u64 },
+    /// Run this closure on the hub's thread (it spawns or sets something there).
+    Call(Box<dyn FnOnce() + Send>),
+}
+
+/// The part of a hub that other threads may touch.
+pub(crate) struct Remote {
+    waker: mio::Waker,
+    queue: Mutex<Vec<RemoteMsg>>,
+    notified: AtomicBool,
+    sleeping: AtomicBool,
+    /// Outstanding remote tokens: while any exists, the hub cannot be deadlocked.
+    pub(crate) external: AtomicUsize,
+    /// Set when the hub is gone: messages are dropped instead of queued.
+    pub(crate) closed: AtomicBool,
+}
+
+impl Remote {
+    pub(crate) fn new(waker: mio::Waker) -> Remote {
+        Remote {
+            waker,
+            queue: Mutex::new(Vec::new()),
+            notified: AtomicBool::new(false),
+            sleeping: AtomicBool::new(false),
+            external: AtomicUsize::new(0),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    /// Queues a message and makes sure the hub will look at it soon.
+    pub(crate) fn send(&self, msg: RemoteMsg) -> bool {
+        {
+            let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            if self.closed.load(SeqCst) {
+                return false;
+            }
+            q.push(msg);
+        }
+        self.poke();
+        true
+    }
+
+    /// Makes the hub re-run its loop turn (it may be asleep in epoll).
+    pub(crate) fn poke(&self) {
+        self.notified.store(true, SeqCst);
+        if self.sleeping.load(SeqCst) {
+            let _ = self.waker.wake();
+        }
+    }
+
+    /// Whether a message or poke arrived since the last `take`.
+    #[inline]
+    pub(crate) fn pending(&self) -> bool {
+        self.notified.load(SeqCst)
+    }
+
+    /// Takes all queued messages.
+    pub(crate) fn take(&self) -> Vec<RemoteMsg> {
+        self.notified.store(false, SeqCst);
+        std::mem::take(&mut *self.queue.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Called by the hub before it may block in epoll; false if it must not block.
+    pub(crate) fn going_to_sleep(&self) -> bool {
+        self.sleeping.store(true, SeqCst);
+        !self.notified.load(SeqCst)
+    }
+
+    pub(crate) fn awake(&self) {
+        self.sleeping.store(false, SeqCst);
+    }
+
+    pub(crate) fn close(&self) -> Vec<RemoteMsg> {
+        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        self.closed.store(true, SeqCst);
+        std::mem::take(&mut *q)
+    }
+}
+
+/// A wakeup token that can be used from any thread. While it exists, its hub knows someone may
+/// still wake it, so deadlock detection stays quiet.
+pub struct RemoteToken {
+    remote: Arc<Remote>,
+    key: usize,
+    id: u64,
+    seq: u64,
+    used: bool,
+}
+
+impl std::fmt::Debug for RemoteToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RemoteToken(#{} seq {})", self.id, self.seq)
+    }
+}
+
+impl RemoteToken {
+    pub(crate) fn new(remote: Arc<Remote>, key: usize, id: u64, seq: u64) -> RemoteToken {
+        remote.external.fetch_add(1, SeqCst);
+        RemoteToken { remote, key, id, seq, used: false }
+    }
+
+    /// Wakes the greenlet if it is still waiting for this token. Consumes the token.
+    pub fn wake(mut self) {
+        self.used = true;
+        let (key, id, seq) = (self.key, self.id, self.seq);
+        self.remote.send(RemoteMsg::Wake { key, id, seq });
+    }
+}
+
+impl Drop for RemoteToken {
+    fn drop(&mut self) {
+        self.remote.external.fetch_sub(1, SeqCst);
+        if !self.used {
+            // The hub may be sleeping only because this token existed: let it re-check.
+            self.remote.poke();
+        }
+    }
+}

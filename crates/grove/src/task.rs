@@ -1,0 +1,338 @@
+//! Spawning greenlets on the hub and waiting for them: `spawn`, `Builder`, `JoinHandle`.
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::io;
+use std::panic::{self, AssertUnwindSafe, Location};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use crate::greenlet::fiber::{Fiber, FiberRef, Kind, Owner, State, Wake};
+use crate::greenlet::{create, panic_message, Greenlet, GreenletExit};
+use crate::hub::{self, TimerAction};
+
+/// Why [`JoinHandle::join`] has no value.
+pub enum JoinError {
+    /// The greenlet was killed (it unwound with `GreenletExit`, or never ran).
+    Killed,
+    /// The greenlet panicked; this is the payload.
+    Panicked(Box<dyn Any + Send>),
+    /// The main greenlet waited for a greenlet that can never finish: nothing is ready, no
+    /// timer is armed, no I/O is awaited and no other thread holds a wakeup (gevent's
+    /// `LoopExit`).
+    Deadlock,
+    /// The joining greenlet is itself unwinding (killed or panicking) and cannot wait.
+    Interrupted,
+}
+
+impl JoinError {
+    /// Whether the greenlet was killed.
+    pub fn is_killed(&self) -> bool {
+        matches!(self, JoinError::Killed)
+    }
+
+    /// Whether the greenlet panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self, JoinError::Panicked(_))
+    }
+
+    /// The panic payload, if the greenlet panicked.
+    pub fn into_panic(self) -> Option<Box<dyn Any + Send>> {
+        match self {
+            JoinError::Panicked(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Debug for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JoinError::Killed => f.write_str("Killed"),
+            JoinError::Panicked(p) => write!(f, "Panicked({:?})", panic_message(&**p)),
+            JoinError::Deadlock => f.write_str("Deadlock"),
+            JoinError::Interrupted => f.write_str("Interrupted"),
+        }
+    }
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JoinError::Killed => f.write_str("greenlet was killed"),
+            JoinError::Panicked(p) => write!(f, "greenlet panicked: {}", panic_message(&**p)),
+            JoinError::Deadlock => f.write_str(
+                "this operation would block forever: no greenlet is ready, no timer is armed, \
+                 no I/O is awaited and no other thread can wake the hub",
+            ),
+            JoinError::Interrupted => f.write_str("join interrupted: the caller is unwinding"),
+        }
+    }
+}
+
+impl std::error::Error for JoinError {}
+
+/// A spawned greenlet and the slot its result lands in.
+pub(crate) struct Task<T> {
+    fiber: Fiber,
+    result: RefCell<Option<Result<T, JoinError>>>,
+    /// No JoinHandle will ever read the result.
+    detached: Cell<bool>,
+}
+
+impl<T> Owner for Task<T> {
+    fn fiber(&self) -> &Fiber {
+        &self.fiber
+    }
+    fn set_killed(&self) {
+        *self.result.borrow_mut() = Some(Err(JoinError::Killed));
+    }
+}
+
+impl<T> Task<T> {
+    fn store(&self, r: Result<T, JoinError>) {
+        if let (true, Err(JoinError::Panicked(p))) = (self.detached.get(), &r) {
+            report_unjoined(&self.fiber, &**p);
+        }
+        *self.result.borrow_mut() = Some(r);
+    }
+}
+
+fn report_unjoined(f: &Fiber, p: &(dyn Any + Send)) {
+    let name = f.name.borrow().clone().unwrap_or_else(|| "<unnamed>".into());
+    eprintln!(
+        "grove: greenlet '{name}' (#{}, spawned at {}) panicked and nobody joined it: {}",
+        f.id,
+        f.location,
+        panic_message(p)
+    );
+}
+
+/// Options for a new greenlet: name, stack size, start delay.
+#[derive(Debug, Default, Clone)]
+pub struct Builder {
+    name: Option<String>,
+    stack_size: Option<usize>,
+    delay: Option<Duration>,
+}
+
+impl Builder {
+    /// Default options: unnamed, the hub's default stack size, runs at the next opportunity.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Names the greenlet (shown in panic reports, overflow reports and run info).
+    pub fn name(mut self, name: impl Into<String>) -> Builder {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Usable stack size in bytes (rounded up to whole pages; default: the hub's,
+    /// [`hub::stack_size`](crate::hub::stack_size)).
+    pub fn stack_size(mut self, bytes: usize) -> Builder {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Starts the greenlet only after `delay` (gevent's `spawn_later`).
+    pub fn delay(mut self, delay: Duration) -> Builder {
+        self.delay = Some(delay);
+        self
+    }
+
+    /// Spawns `f` on this thread's hub.
+    ///
+    /// # Panics
+    /// When the kernel refuses another stack; the message names the limit. Use
+    /// [`Builder::try_spawn`] to get the error instead.
+    #[track_caller]
+    pub fn spawn<T: 'static>(self, f: impl FnOnce() -> T + 'static) -> JoinHandle<T> {
+        self.spawn_at(Location::caller(), f).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Spawns `f` on this thread's hub, or returns why not.
+    ///
+    /// # Errors
+    /// The kernel refused another stack (mmap/mprotect failed): typically `vm.max_map_count`
+    /// or `RLIMIT_AS` reached; the error's message says which limit and how to raise it.
+    #[track_caller]
+    pub fn try_spawn<T: 'static>(
+        self,
+        f: impl FnOnce() -> T + 'static,
+    ) -> io::Result<JoinHandle<T>> {
+        self.spawn_at(Location::caller(), f)
+    }
+
+    fn spawn_at<T: 'static>(
+        self,
+        location: &'static Location<'static>,
+        f: impl FnOnce() -> T + 'static,
+    ) -> io::Result<JoinHandle<T>> {
+        let owner = |fiber| Task { fiber, result: RefCell::new(None), detached: Cell::new(false) };
+        let task = create(Kind::Task, self.stack_size, location, owner, move |weak, _input| {
+            let r = match panic::catch_unwind(AssertUnwindSafe(f)) {
+                Ok(v) => Ok(v),
+                Err(p) if p.is::<GreenletExit>() => Err(JoinError::Killed),
+                Err(p) => Err(JoinError::Panicked(p)),
+            };
+            if let Some(task) = weak.upgrade() {
+                task.store(r);
+            }
+            None
+        })?;
+        if let Some(name) = self.name {
+            task.fiber.set_name(name);
+        }
+        let fiber = FiberRef(task.clone());
+        hub::with(|h| match self.delay {
+            None => h.schedule_new(fiber),
+            Some(d) => {
+                h.timers.borrow_mut().insert(Instant::now() + d, TimerAction::Start(fiber));
+            }
+        });
+        Ok(JoinHandle { task })
+    }
+}
+
+/// Spawns a greenlet running `f` on this thread's hub and returns at once; the greenlet runs
+/// when the hub next gets control (FIFO), i.e. when the caller blocks or yields.
+///
+/// ```
+/// let h = grove::spawn(|| 6 * 7);
+/// assert_eq!(h.join().unwrap(), 42);
+/// ```
+///
+/// # Panics
+/// When the kernel refuses another stack (see [`try_spawn`]).
+#[track_caller]
+pub fn spawn<T: 'static>(f: impl FnOnce() -> T + 'static) -> JoinHandle<T> {
+    Builder::new().spawn_at(Location::caller(), f).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Like [`spawn`], but returns the error instead of panicking when no stack can be had.
+///
+/// # Errors
+/// See [`Builder::try_spawn`].
+#[track_caller]
+pub fn try_spawn<T: 'static>(f: impl FnOnce() -> T + 'static) -> io::Result<JoinHandle<T>> {
+    Builder::new().spawn_at(Location::caller(), f)
+}
+
+/// Spawns `f` to start after `delay` (gevent's `spawn_later`).
+#[track_caller]
+pub fn spawn_later<T: 'static>(delay: Duration, f: impl FnOnce() -> T + 'static) -> JoinHandle<T> {
+    Builder::new().delay(delay).spawn_at(Location::caller(), f).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Owns the right to a spawned greenlet's result. Dropping it detaches the greenlet (it keeps
+/// running; a panic nobody will see is then printed with the greenlet's name).
+///
+/// Not `Send`: the greenlet is pinned to its hub's thread.
+///
+/// ```compile_fail
+/// fn must_be_send<T: Send>(_: T) {}
+/// must_be_send(grove::spawn(|| ()));
+/// ```
+pub struct JoinHandle<T> {
+    task: Rc<Task<T>>,
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "JoinHandle(#{} {:?})", self.task.fiber.id, self.task.fiber.state.get())
+    }
+}
+
+impl<T: 'static> JoinHandle<T> {
+    fn fiber(&self) -> FiberRef {
+        FiberRef(self.task.clone() as Rc<dyn Owner>)
+    }
+
+    /// Waits until the greenlet has finished (or the deadline passes). Returns whether it has.
+    fn wait_until(&self, deadline: Option<Instant>) -> Result<bool, JoinError> {
+        loop {
+            if self.task.fiber.state.get() == State::Dead {
+                return Ok(true);
+            }
+            let w = hub::with(|h| {
+                let tok = h.token();
+                self.task.fiber.joiners.borrow_mut().push(tok);
+                h.park(deadline, "join")
+            });
+            match w {
+                Wake::Normal => {}
+                Wake::TimedOut => return Ok(self.task.fiber.state.get() == State::Dead),
+                Wake::Deadlock => return Err(JoinError::Deadlock),
+                Wake::Unwinding => return Err(JoinError::Interrupted),
+            }
+        }
+    }
+
+    /// Waits for the greenlet to finish and returns its value, or why there is none.
+    ///
+    /// # Errors
+    /// [`JoinError::Killed`], [`JoinError::Panicked`] with the payload, or
+    /// [`JoinError::Deadlock`] when called on the main greenlet and nothing can ever finish it.
+    pub fn join(self) -> Result<T, JoinError> {
+        self.wait_until(None)?;
+        self.task.result.borrow_mut().take().unwrap_or(Err(JoinError::Killed))
+    }
+
+    /// Waits at most `timeout` for the greenlet to finish; returns whether it has (then
+    /// [`join`](Self::join) returns at once).
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        self.wait_until(Some(Instant::now() + timeout)).unwrap_or(false)
+    }
+
+    /// Whether the greenlet has finished (returned, panicked or been killed).
+    pub fn is_finished(&self) -> bool {
+        self.task.fiber.state.get() == State::Dead
+    }
+
+    /// Kills the greenlet and waits until it is dead: it unwinds from the call it is blocked
+    /// in (destructors run, locks are released) and `join` then reports
+    /// [`JoinError::Killed`]. A greenlet that has not started never runs. Killing the running
+    /// greenlet itself unwinds it at once.
+    pub fn kill(&self) {
+        self.kill_nowait();
+        let _ = self.wait_until(None);
+    }
+
+    /// Asks the greenlet to die and returns at once; it unwinds the next time the hub runs it.
+    pub fn kill_nowait(&self) {
+        let f = self.fiber();
+        hub::with(|h| h.kill(&f));
+    }
+
+    /// The greenlet's process-unique id.
+    pub fn id(&self) -> u64 {
+        self.task.fiber.id
+    }
+
+    /// The greenlet's name, if it has one.
+    pub fn name(&self) -> Option<String> {
+        self.task.fiber.name.borrow().clone()
+    }
+
+    /// A greenlet-level handle (for `switch`-free inspection: name, state, parent).
+    pub fn greenlet(&self) -> Greenlet {
+        Greenlet::from_fiber(self.fiber())
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        self.task.detached.set(true);
+        if let Some(Err(JoinError::Panicked(p))) = &*self.task.result.borrow() {
+            report_unjoined(&self.task.fiber, &**p);
+        }
+    }
+}
+
+/// Waits for every greenlet and returns their results in order (gevent's `joinall`). The
+/// total wait is that of the slowest, since they all run concurrently.
+pub fn joinall<T: 'static>(handles: impl IntoIterator<Item = JoinHandle<T>>) -> Vec<Result<T, JoinError>> {
+    handles.into_iter().map(JoinHandle::join).collect()
+}
