@@ -270,6 +270,15 @@ impl<T: 'static> JoinHandle<T> {
         }
     }
 
+    /// Waits for the greenlet to finish without taking its result (gevent's `join()`).
+    ///
+    /// # Errors
+    /// [`JoinError::Deadlock`] when called on the main greenlet and nothing can ever finish
+    /// the greenlet; [`JoinError::Interrupted`] when the caller is unwinding.
+    pub fn wait(&self) -> Result<(), JoinError> {
+        self.wait_until(None).map(drop)
+    }
+
     /// Waits for the greenlet to finish and returns its value, or why there is none.
     ///
     /// # Errors

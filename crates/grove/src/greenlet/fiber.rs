@@ -180,6 +180,12 @@ impl Fiber {
         }
     }
 
+    /// Whether the greenlet's function has begun running (never true for main). Must not be
+    /// called on the running greenlet (its coroutine is borrowed by the hub while it runs).
+    pub(crate) fn started(&self) -> bool {
+        self.coro.borrow().as_ref().is_some_and(|c| c.started())
+    }
+
     pub(crate) fn is_main(&self) -> bool {
         self.kind == Kind::Main
     }

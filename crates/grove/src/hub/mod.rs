@@ -375,7 +375,7 @@ impl Hub {
             }
             if f.kill_pending.replace(false) {
                 f.killed.set(true);
-                if f.state.get() == State::New {
+                if !f.started() {
                     self.finish_unstarted(&f);
                     continue;
                 }
@@ -488,12 +488,13 @@ impl Hub {
         match f.state.get() {
             State::Dead => {}
             _ if f.killed.get() || f.kill_pending.get() => {}
-            State::New => {
-                // Scheduled by spawn (in the ready queue or a spawn_later timer) or a raw
-                // greenlet: either way it must never run.
+            State::New | State::Ready if !f.started() => {
+                // Spawned but not run yet (in the ready queue or a spawn_later timer), or a
+                // raw greenlet never switched to: it must never run. A stale ready-queue entry
+                // is skipped because the greenlet is dead.
                 self.finish_unstarted(f);
             }
-            State::Ready => f.kill_pending.set(true),
+            State::New | State::Ready => f.kill_pending.set(true),
             State::Parked | State::Suspended => {
                 f.kill_pending.set(true);
                 f.state.set(State::Ready);

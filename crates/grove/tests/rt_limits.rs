@@ -1,0 +1,104 @@
+//! System limits: refusing stacks past an address-space limit, reporting stack overflow.
+//! Both run in a child process so the lowered limit and the abort stay out of the harness.
+
+mod util;
+
+use std::time::Duration;
+
+fn set_rlimit_as(bytes: u64) {
+    let lim = libc::rlimit { rlim_cur: bytes, rlim_max: libc::RLIM_INFINITY };
+    // SAFETY (test): setrlimit reads a valid struct.
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_AS, &lim) }, 0);
+}
+
+fn vm_size() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmSize:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+}
+
+#[test]
+fn spawning_past_a_lowered_limit_gives_a_clear_error() {
+    if util::child_scenario().as_deref() == Some("limit") {
+        grove::run(|| {
+            let mut handles = Vec::with_capacity(100_000);
+            // Warm up everything the loop will need before the limit goes down.
+            handles.push(grove::spawn(|| grove::sleep(Duration::from_secs(3600))));
+            set_rlimit_as(vm_size() + 48 * 1024 * 1024);
+            let err = loop {
+                match grove::try_spawn(|| grove::sleep(Duration::from_secs(3600))) {
+                    Ok(h) => handles.push(h),
+                    Err(e) => break e,
+                }
+                assert!(handles.len() < 100_000, "limit never reached");
+            };
+            println!("ALIVE {}", handles.len());
+            println!("TRY_SPAWN_ERROR {err}");
+            // `spawn` panics with the same message.
+            let p = std::panic::catch_unwind(|| grove::spawn(|| ())).unwrap_err();
+            let msg = p.downcast_ref::<String>().cloned().unwrap_or_default();
+            println!("SPAWN_PANIC {msg}");
+            // The hub still works: free some stacks and spawn again.
+            for h in handles.drain(..10) {
+                h.kill();
+            }
+            grove::spawn(|| 1).join().unwrap();
+            println!("RECOVERED");
+        });
+        return;
+    }
+    let out = util::run_child("spawning_past_a_lowered_limit_gives_a_clear_error", "limit");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "child failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let alive: usize = stdout
+        .lines()
+        .find_map(|l| l.split_once("ALIVE ").map(|(_, n)| n))
+        .expect("child reached the limit")
+        .parse()
+        .unwrap();
+    assert!(alive > 10, "only {alive} greenlets before the limit");
+    for prefix in ["TRY_SPAWN_ERROR ", "SPAWN_PANIC "] {
+        let line = stdout.lines().find(|l| l.contains(prefix)).unwrap();
+        assert!(line.contains("vm.max_map_count"), "{line}");
+        assert!(line.contains("RLIMIT_AS"), "{line}");
+    }
+    assert!(stdout.contains("RECOVERED"));
+}
+
+#[inline(never)]
+fn recurse(n: u64) -> u64 {
+    let buf = std::hint::black_box([n as u8; 512]);
+    if n == 0 {
+        return buf[0] as u64;
+    }
+    recurse(n - 1) + std::hint::black_box(buf[7]) as u64
+}
+
+#[test]
+fn stack_overflow_names_the_greenlet_and_its_stack_size() {
+    if util::child_scenario().as_deref() == Some("overflow") {
+        grove::run(|| {
+            let h = grove::Builder::new()
+                .name("deep-recursion")
+                .stack_size(64 * 1024)
+                .spawn(|| recurse(1_000_000));
+            let _ = h.join();
+        });
+        unreachable!("the overflow aborts the process");
+    }
+    let out = util::run_child("stack_overflow_names_the_greenlet_and_its_stack_size", "overflow");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(out.status.signal(), Some(libc::SIGABRT), "{stderr}");
+    assert!(stderr.contains("stack overflow in greenlet 'deep-recursion'"), "{stderr}");
+    assert!(stderr.contains("65536 bytes"), "{stderr}");
+}
+
+#[test]
+fn a_deep_but_fitting_recursion_runs_with_a_bigger_stack() {
+    grove::run(|| {
+        let h = grove::Builder::new().stack_size(4 * 1024 * 1024).spawn(|| recurse(2_000));
+        assert!(h.join().is_ok());
+    });
+}
