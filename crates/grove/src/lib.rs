@@ -49,6 +49,7 @@ pub mod ctx;
 pub mod generator;
 pub mod greenlet;
 pub mod hub;
+pub mod sync;
 mod task;
 mod time;
 

@@ -144,6 +144,8 @@ pub(crate) struct Fiber {
     pub deadline_hit: Cell<bool>,
     /// Key in the hub's table of live greenlets.
     pub key: Cell<usize>,
+    /// Greenlet-local values (`sync::Local`), keyed by the static's address.
+    pub locals: RefCell<Vec<(usize, Rc<dyn Any>)>>,
     /// What the greenlet is blocked on, for run_info.
     pub waiting_on: Cell<&'static str>,
     pub overflow: OverflowInfo,
@@ -175,6 +177,7 @@ impl Fiber {
             deadline: Cell::new(None),
             deadline_hit: Cell::new(false),
             key: Cell::new(usize::MAX),
+            locals: RefCell::new(Vec::new()),
             waiting_on: Cell::new(""),
             overflow: OverflowInfo::new(id, guard, stack_size),
         }

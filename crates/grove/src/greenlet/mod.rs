@@ -96,8 +96,14 @@ pub(crate) fn create<O: Owner + 'static>(
         let rc = Rc::new_cyclic(|weak: &Weak<O>| {
             let weak = weak.clone();
             let coro = Coro::with_stack(stack, move |y, input| {
-                hub::current().yielder.set(y as *const _);
-                body(&weak, input)
+                let me = hub::current();
+                me.yielder.set(y as *const _);
+                let out = body(&weak, input);
+                // Greenlet-local values die with the greenlet, on its own stack.
+                let locals = std::mem::take(&mut *me.locals.borrow_mut());
+                drop(me);
+                drop(locals);
+                out
             });
             owner(Fiber::new(id, kind, Some(coro), location, guard, size))
         });

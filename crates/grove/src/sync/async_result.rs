@@ -1,0 +1,203 @@
+//! A value that arrives later, waitable from any greenlet on any hub and from plain threads
+//! (gevent's `AsyncResult`, Tornado's `Future`).
+
+use std::error::Error;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::greenlet::fiber::Wake;
+use crate::hub::{self, Remote, RemoteMsg, RemoteToken};
+
+/// The error a producer reported with [`AsyncResult::set_error`].
+pub type SharedError = Arc<dyn Error + Send + Sync>;
+
+/// Why [`AsyncResult::get`] has no value.
+#[derive(Debug, Clone)]
+pub enum AsyncError {
+    /// The producer reported this error.
+    Failed(SharedError),
+    /// The deadline (explicit or from a `timeout` scope) passed first.
+    TimedOut,
+    /// The caller is unwinding and cannot wait.
+    Interrupted,
+}
+
+impl fmt::Display for AsyncError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AsyncError::Failed(e) => write!(f, "{e}"),
+            AsyncError::TimedOut => f.write_str("timed out waiting for the result"),
+            AsyncError::Interrupted => f.write_str("cannot wait for the result while unwinding"),
+        }
+    }
+}
+
+impl Error for AsyncError {}
+
+type Callback<T> = Box<dyn FnOnce(&Result<T, SharedError>) + Send>;
+
+struct State<T> {
+    value: Option<Result<T, SharedError>>,
+    waiters: Vec<(u64, RemoteToken)>,
+    next_waiter: u64,
+    callbacks: Vec<(Arc<Remote>, Callback<T>)>,
+}
+
+/// A write-once result shared between producers and any number of waiters, on any threads.
+/// Cloning gives another handle. `Send + Sync` when `T: Send`.
+///
+/// ```
+/// use grove::sync::AsyncResult;
+/// let r = AsyncResult::new();
+/// let producer = r.clone();
+/// std::thread::spawn(move || producer.set(42));
+/// assert_eq!(r.get().unwrap(), 42); // a greenlet (here main) waits cooperatively
+/// ```
+pub struct AsyncResult<T> {
+    inner: Arc<Mutex<State<T>>>,
+}
+
+impl<T> Clone for AsyncResult<T> {
+    fn clone(&self) -> Self {
+        AsyncResult { inner: self.inner.clone() }
+    }
+}
+
+impl<T> fmt::Debug for AsyncResult<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AsyncResult(ready: {})", self.ready())
+    }
+}
+
+impl<T> Default for AsyncResult<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T> AsyncResult<T> {
+    /// A result not set yet.
+    pub fn new() -> Self {
+        AsyncResult {
+            inner: Arc::new(Mutex::new(State {
+                value: None,
+                waiters: Vec::new(),
+                next_waiter: 0,
+                callbacks: Vec::new(),
+            })),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether a value or error has been set.
+    pub fn ready(&self) -> bool {
+        self.lock().value.is_some()
+    }
+}
+
+impl<T: Clone + Send + 'static> AsyncResult<T> {
+    /// Sets the value and wakes every waiter; callbacks are queued to their hubs. Returns
+    /// `false` (and drops `value`) if a value or error was already set.
+    pub fn set(&self, value: T) -> bool {
+        self.complete(Ok(value))
+    }
+
+    /// Sets an error and wakes every waiter. Returns `false` if already set.
+    pub fn set_error(&self, err: impl Into<Box<dyn Error + Send + Sync>>) -> bool {
+        self.complete(Err(Arc::from(err.into())))
+    }
+
+    fn complete(&self, r: Result<T, SharedError>) -> bool {
+        let (waiters, callbacks) = {
+            let mut st = self.lock();
+            if st.value.is_some() {
+                return false;
+            }
+            st.value = Some(r.clone());
+            (std::mem::take(&mut st.waiters), std::mem::take(&mut st.callbacks))
+        };
+        for (_, t) in waiters {
+            t.wake();
+        }
+        for (remote, cb) in callbacks {
+            let v = r.clone();
+            remote.send(RemoteMsg::Call(Box::new(move || cb(&v))));
+        }
+        true
+    }
+
+    /// The value if set, without waiting.
+    pub fn peek(&self) -> Option<Result<T, SharedError>> {
+        self.lock().value.clone()
+    }
+
+    /// Waits for the value (cooperatively: other greenlets of this hub keep running).
+    ///
+    /// # Errors
+    /// [`AsyncError::Failed`] with the producer's error; `TimedOut` if an enclosing `timeout`
+    /// scope expires; `Interrupted` if the caller is unwinding.
+    pub fn get(&self) -> Result<T, AsyncError> {
+        self.get_deadline(None)
+    }
+
+    /// Waits at most `timeout` for the value.
+    ///
+    /// # Errors
+    /// As [`get`](Self::get).
+    pub fn get_timeout(&self, timeout: Duration) -> Result<T, AsyncError> {
+        self.get_deadline(Some(Instant::now() + timeout))
+    }
+
+    /// Waits until `deadline` for the value.
+    ///
+    /// # Errors
+    /// As [`get`](Self::get).
+    pub fn get_deadline(&self, deadline: Option<Instant>) -> Result<T, AsyncError> {
+        hub::with(|h| loop {
+            let id = {
+                let mut st = self.lock();
+                if let Some(v) = &st.value {
+                    return v.clone().map_err(AsyncError::Failed);
+                }
+                let id = st.next_waiter;
+                st.next_waiter += 1;
+                st.waiters.push((id, h.token().to_remote()));
+                id
+            };
+            let w = h.park(deadline, "AsyncResult::get");
+            if w != Wake::Normal {
+                // Withdraw our token (it keeps the hub from declaring a deadlock).
+                let tok = {
+                    let mut st = self.lock();
+                    let pos = st.waiters.iter().position(|(i, _)| *i == id);
+                    pos.map(|p| st.waiters.swap_remove(p))
+                };
+                drop(tok);
+                if let Some(v) = &self.lock().value {
+                    return v.clone().map_err(AsyncError::Failed);
+                }
+                return Err(match w {
+                    Wake::Unwinding => AsyncError::Interrupted,
+                    _ => AsyncError::TimedOut,
+                });
+            }
+        })
+    }
+
+    /// Runs `f` with the result on this thread's hub, at its next loop turn after the result
+    /// is set (at once on the next turn if it already is). `f` must not block.
+    pub fn on_ready(&self, f: impl FnOnce(&Result<T, SharedError>) + Send + 'static) {
+        let mut st = self.lock();
+        if let Some(v) = st.value.clone() {
+            drop(st);
+            hub::add_callback(move || f(&v));
+        } else {
+            let remote = hub::with(|h| h.remote.clone());
+            st.callbacks.push((remote, Box::new(f)));
+        }
+    }
+}

@@ -1,0 +1,683 @@
+use std::cell::{Cell, RefCell};
+use std::collections::{BinaryHeap, VecDeque};
+use std::fmt;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use super::waitlist::{WaitList, WaitResult};
+
+/// Why a blocking `put` did not deliver; the item is handed back.
+#[derive(PartialEq, Eq)]
+pub enum SendError<T> {
+    /// The queue was closed.
+    Closed(T),
+    /// The deadline (explicit or from a `timeout` scope) passed while the queue was full.
+    TimedOut(T),
+    /// The main greenlet would block forever: no greenlet can ever make room.
+    Deadlock(T),
+    /// The caller is unwinding and cannot wait.
+    Interrupted(T),
+}
+
+/// Why a non-blocking `try_put` did not deliver; the item is handed back.
+#[derive(PartialEq, Eq)]
+pub enum TrySendError<T> {
+    /// The queue is at capacity.
+    Full(T),
+    /// The queue was closed.
+    Closed(T),
+}
+
+/// Why a blocking `get` returned no item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecvError {
+    /// The queue was closed and is drained.
+    Closed,
+    /// The deadline (explicit or from a `timeout` scope) passed while the queue was empty.
+    TimedOut,
+    /// The main greenlet would block forever: no greenlet can ever put.
+    Deadlock,
+    /// The caller is unwinding and cannot wait.
+    Interrupted,
+}
+
+/// Why a non-blocking `try_get` returned no item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TryRecvError {
+    /// Nothing queued right now.
+    Empty,
+    /// The queue was closed and is drained.
+    Closed,
+}
+
+macro_rules! item_errors {
+    ($($ty:ident { $($var:ident => $msg:literal),* }),*) => {$(
+        impl<T> $ty<T> {
+            /// The item that was not delivered.
+            pub fn into_inner(self) -> T {
+                match self { $($ty::$var(t) => t),* }
+            }
+        }
+        impl<T> fmt::Debug for $ty<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self { $($ty::$var(_) => f.write_str(concat!(stringify!($var), "(..)"))),* }
+            }
+        }
+        impl<T> fmt::Display for $ty<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self { $($ty::$var(_) => f.write_str($msg)),* }
+            }
+        }
+        impl<T> std::error::Error for $ty<T> {}
+    )*};
+}
+
+item_errors!(
+    SendError {
+        Closed => "queue closed",
+        TimedOut => "timed out waiting for room in the queue",
+        Deadlock => "this operation would block forever (no greenlet can take from the queue)",
+        Interrupted => "cannot wait for room in the queue while unwinding"
+    },
+    TrySendError { Full => "queue full", Closed => "queue closed" }
+);
+
+impl fmt::Display for RecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RecvError::Closed => "queue closed",
+            RecvError::TimedOut => "timed out waiting for an item",
+            RecvError::Deadlock => "this operation would block forever (no greenlet can put)",
+            RecvError::Interrupted => "cannot wait for an item while unwinding",
+        })
+    }
+}
+
+impl std::error::Error for RecvError {}
+
+impl fmt::Display for TryRecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TryRecvError::Empty => "queue empty",
+            TryRecvError::Closed => "queue closed",
+        })
+    }
+}
+
+impl std::error::Error for TryRecvError {}
+
+/// The order a queue hands items out in.
+pub trait Store<T>: Default {
+    /// Adds an item.
+    fn push(&mut self, item: T);
+    /// Removes the next item.
+    fn pop(&mut self) -> Option<T>;
+    /// The next item, without removing it.
+    fn peek(&self) -> Option<&T>;
+    /// Items held.
+    fn len(&self) -> usize;
+}
+
+/// First in, first out.
+#[derive(Debug)]
+pub struct Fifo<T>(VecDeque<T>);
+/// Last in, first out.
+#[derive(Debug)]
+pub struct Lifo<T>(Vec<T>);
+/// Greatest first (wrap items in `std::cmp::Reverse` for smallest first).
+#[derive(Debug)]
+pub struct Priority<T: Ord>(BinaryHeap<T>);
+
+impl<T> Default for Fifo<T> {
+    fn default() -> Self {
+        Fifo(VecDeque::new())
+    }
+}
+impl<T> Default for Lifo<T> {
+    fn default() -> Self {
+        Lifo(Vec::new())
+    }
+}
+impl<T: Ord> Default for Priority<T> {
+    fn default() -> Self {
+        Priority(BinaryHeap::new())
+    }
+}
+
+impl<T> Store<T> for Fifo<T> {
+    fn push(&mut self, item: T) {
+        self.0.push_back(item)
+    }
+    fn pop(&mut self) -> Option<T> {
+        self.0.pop_front()
+    }
+    fn peek(&self) -> Option<&T> {
+        self.0.front()
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+impl<T> Store<T> for Lifo<T> {
+    fn push(&mut self, item: T) {
+        self.0.push(item)
+    }
+    fn pop(&mut self) -> Option<T> {
+        self.0.pop()
+    }
+    fn peek(&self) -> Option<&T> {
+        self.0.last()
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+impl<T: Ord> Store<T> for Priority<T> {
+    fn push(&mut self, item: T) {
+        self.0.push(item)
+    }
+    fn pop(&mut self) -> Option<T> {
+        self.0.pop()
+    }
+    fn peek(&self) -> Option<&T> {
+        self.0.peek()
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+struct Inner<T, S> {
+    items: RefCell<S>,
+    capacity: Option<usize>,
+    closed: Cell<bool>,
+    getters: WaitList,
+    putters: WaitList,
+    /// Items put and not yet marked done (`task_done`), for `join`.
+    unfinished: Cell<usize>,
+    all_done: WaitList,
+    _t: std::marker::PhantomData<T>,
+}
+
+/// A queue between greenlets (gevent's `Queue` / `JoinableQueue`), bounded or unbounded, FIFO by
+/// default ([`LifoQueue`] and [`PriorityQueue`] change the order). Cloning gives another handle
+/// to the same queue, so any number of greenlets can put and get. Hub-local: not `Send`.
+///
+/// ```
+/// let q = grove::sync::Queue::bounded(2);
+/// let tx = q.clone();
+/// let producer = grove::spawn(move || {
+///     for i in 0..5 {
+///         tx.put(i).unwrap(); // blocks while 2 items wait
+///     }
+///     tx.close();
+/// });
+/// let got: Vec<i32> = q.iter().collect(); // ends when closed and drained
+/// assert_eq!(got, [0, 1, 2, 3, 4]);
+/// producer.join().unwrap();
+/// ```
+pub struct Queue<T, S: Store<T> = Fifo<T>> {
+    inner: Rc<Inner<T, S>>,
+}
+
+/// A queue handing out the most recently put item first.
+pub type LifoQueue<T> = Queue<T, Lifo<T>>;
+/// A queue handing out the greatest item first.
+pub type PriorityQueue<T> = Queue<T, Priority<T>>;
+
+impl<T, S: Store<T>> Clone for Queue<T, S> {
+    fn clone(&self) -> Self {
+        Queue { inner: self.inner.clone() }
+    }
+}
+
+impl<T, S: Store<T>> fmt::Debug for Queue<T, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Queue(len: {}, capacity: {:?}, closed: {})",
+            self.len(),
+            self.inner.capacity,
+            self.is_closed()
+        )
+    }
+}
+
+impl<T> Queue<T> {
+    /// An unbounded FIFO queue: `put` never blocks.
+    pub fn unbounded() -> Self {
+        Self::with_capacity(None)
+    }
+
+    /// A FIFO queue holding at most `capacity` items: `put` blocks while it is full.
+    ///
+    /// # Panics
+    /// If `capacity` is 0: use [`Channel`] for a rendezvous.
+    pub fn bounded(capacity: usize) -> Self {
+        Self::with_capacity(Some(capacity))
+    }
+}
+
+impl<T, S: Store<T>> Queue<T, S> {
+    /// A queue with this store, bounded if `capacity` is `Some` (which must not be 0).
+    pub fn with_capacity(capacity: Option<usize>) -> Self {
+        assert_ne!(capacity, Some(0), "grove: a queue of capacity 0 is a Channel");
+        Queue {
+            inner: Rc::new(Inner {
+                items: RefCell::new(S::default()),
+                capacity,
+                closed: Cell::new(false),
+                getters: WaitList::new(),
+                putters: WaitList::new(),
+                unfinished: Cell::new(0),
+                all_done: WaitList::new(),
+                _t: std::marker::PhantomData,
+            }),
+        }
+    }
+
+    /// Items waiting.
+    pub fn len(&self) -> usize {
+        self.inner.items.borrow().len()
+    }
+
+    /// Whether no item is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether a bounded queue is at capacity.
+    pub fn is_full(&self) -> bool {
+        self.inner.capacity.is_some_and(|c| self.len() >= c)
+    }
+
+    /// The bound, if any.
+    pub fn capacity(&self) -> Option<usize> {
+        self.inner.capacity
+    }
+
+    /// Closes the queue: puts fail from now on; gets drain what is queued, then fail with
+    /// `Closed`. Every waiter wakes.
+    pub fn close(&self) {
+        self.inner.closed.set(true);
+        self.inner.getters.notify_all();
+        self.inner.putters.notify_all();
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.get()
+    }
+
+    /// Adds an item if there is room, without blocking.
+    ///
+    /// # Errors
+    /// [`TrySendError::Full`] or [`TrySendError::Closed`], with the item.
+    pub fn try_put(&self, item: T) -> Result<(), TrySendError<T>> {
+        let i = &self.inner;
+        if i.closed.get() {
+            return Err(TrySendError::Closed(item));
+        }
+        // Queued putters go first.
+        if self.is_full() || (i.capacity.is_some() && !i.putters.is_empty()) {
+            return Err(TrySendError::Full(item));
+        }
+        self.push(item);
+        Ok(())
+    }
+
+    fn push(&self, item: T) {
+        let i = &self.inner;
+        i.items.borrow_mut().push(item);
+        i.unfinished.set(i.unfinished.get() + 1);
+        i.getters.notify_one();
+    }
+
+    /// Adds an item, waiting while a bounded queue is full.
+    ///
+    /// # Errors
+    /// See [`SendError`]; the item is handed back.
+    pub fn put(&self, item: T) -> Result<(), SendError<T>> {
+        self.put_deadline(item, None)
+    }
+
+    /// Adds an item, waiting at most `timeout` for room.
+    ///
+    /// # Errors
+    /// See [`SendError`].
+    pub fn put_timeout(&self, item: T, timeout: Duration) -> Result<(), SendError<T>> {
+        self.put_deadline(item, Some(Instant::now() + timeout))
+    }
+
+    /// Adds an item, waiting until `deadline` for room.
+    ///
+    /// # Errors
+    /// See [`SendError`].
+    pub fn put_deadline(&self, item: T, deadline: Option<Instant>) -> Result<(), SendError<T>> {
+        let i = &self.inner;
+        let item = match self.try_put(item) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Closed(t)) => return Err(SendError::Closed(t)),
+            Err(TrySendError::Full(t)) => t,
+        };
+        loop {
+            match i.putters.wait(deadline, "Queue::put") {
+                WaitResult::Notified => {}
+                WaitResult::TimedOut => return Err(SendError::TimedOut(item)),
+                WaitResult::Deadlock => return Err(SendError::Deadlock(item)),
+                WaitResult::Interrupted => return Err(SendError::Interrupted(item)),
+            }
+            if i.closed.get() {
+                return Err(SendError::Closed(item));
+            }
+            if !self.is_full() {
+                self.push(item);
+                // Room may remain for the next putter.
+                if !self.is_full() {
+                    i.putters.notify_one();
+                }
+                return Ok(());
+            }
+        }
+    }
+
+    /// Takes the next item if there is one, without blocking.
+    ///
+    /// # Errors
+    /// [`TryRecvError::Empty`], or [`TryRecvError::Closed`] once closed and drained.
+    pub fn try_get(&self) -> Result<T, TryRecvError> {
+        let i = &self.inner;
+        let item = i.items.borrow_mut().pop();
+        match item {
+            Some(t) => {
+                i.putters.notify_one();
+                Ok(t)
+            }
+            None if i.closed.get() => Err(TryRecvError::Closed),
+            None => Err(TryRecvError::Empty),
+        }
+    }
+
+    /// Takes the next item, waiting while the queue is empty.
+    ///
+    /// # Errors
+    /// See [`RecvError`].
+    pub fn get(&self) -> Result<T, RecvError> {
+        self.get_deadline(None)
+    }
+
+    /// Takes the next item, waiting at most `timeout`.
+    ///
+    /// # Errors
+    /// See [`RecvError`].
+    pub fn get_timeout(&self, timeout: Duration) -> Result<T, RecvError> {
+        self.get_deadline(Some(Instant::now() + timeout))
+    }
+
+    /// Takes the next item, waiting until `deadline`.
+    ///
+    /// # Errors
+    /// See [`RecvError`].
+    pub fn get_deadline(&self, deadline: Option<Instant>) -> Result<T, RecvError> {
+        loop {
+            match self.try_get() {
+                Ok(t) => return Ok(t),
+                Err(TryRecvError::Closed) => return Err(RecvError::Closed),
+                Err(TryRecvError::Empty) => {}
+            }
+            match self.inner.getters.wait(deadline, "Queue::get") {
+                WaitResult::Notified => {}
+                WaitResult::TimedOut => return Err(RecvError::TimedOut),
+                WaitResult::Deadlock => return Err(RecvError::Deadlock),
+                WaitResult::Interrupted => return Err(RecvError::Interrupted),
+            }
+        }
+    }
+
+    /// Calls `f` with the next item without removing it.
+    pub fn peek<R>(&self, f: impl FnOnce(Option<&T>) -> R) -> R {
+        f(self.inner.items.borrow().peek())
+    }
+
+    /// Marks one item taken with `get` as processed (JoinableQueue).
+    ///
+    /// # Panics
+    /// If called more times than items were put.
+    pub fn task_done(&self) {
+        let i = &self.inner;
+        let n = i.unfinished.get();
+        assert!(n > 0, "grove: task_done() called more times than items were put");
+        i.unfinished.set(n - 1);
+        if n == 1 {
+            i.all_done.notify_all();
+        }
+    }
+
+    /// Items put and not yet marked with [`task_done`](Self::task_done).
+    pub fn unfinished(&self) -> usize {
+        self.inner.unfinished.get()
+    }
+
+    /// Waits until every item put has been marked done (JoinableQueue). Returns `false` if
+    /// the wait was cut short (timeout scope, deadlock, unwinding).
+    pub fn join(&self) -> bool {
+        while self.inner.unfinished.get() > 0 {
+            if self.inner.all_done.wait(None, "Queue::join") != WaitResult::Notified {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// An iterator of items from `get`, ending when the queue is closed and drained (or a get
+    /// fails).
+    pub fn iter(&self) -> Iter<'_, T, S> {
+        Iter { q: self }
+    }
+}
+
+/// Iterator returned by [`Queue::iter`].
+#[derive(Debug)]
+pub struct Iter<'a, T, S: Store<T>> {
+    q: &'a Queue<T, S>,
+}
+
+impl<T, S: Store<T>> Iterator for Iter<'_, T, S> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        self.q.get().ok()
+    }
+}
+
+/// A rendezvous channel (capacity 0): `put` returns only when a getter has taken the item.
+/// Cloning gives another handle. Hub-local: not `Send`.
+///
+/// ```
+/// let ch = grove::sync::Channel::new();
+/// let tx = ch.clone();
+/// let h = grove::spawn(move || tx.put("hello").unwrap());
+/// assert_eq!(ch.get().unwrap(), "hello");
+/// h.join().unwrap();
+/// ```
+pub struct Channel<T> {
+    inner: Rc<ChanInner<T>>,
+}
+
+struct ChanInner<T> {
+    /// Offered items with the ticket of the putter waiting for each.
+    offers: RefCell<VecDeque<(u64, T)>>,
+    next_ticket: Cell<u64>,
+    closed: Cell<bool>,
+    getters: WaitList,
+    putters: WaitList,
+}
+
+impl<T> Clone for Channel<T> {
+    fn clone(&self) -> Self {
+        Channel { inner: self.inner.clone() }
+    }
+}
+
+impl<T> fmt::Debug for Channel<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Channel(offers: {})", self.inner.offers.borrow().len())
+    }
+}
+
+impl<T> Default for Channel<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T> Channel<T> {
+    /// A new rendezvous channel.
+    pub fn new() -> Self {
+        Channel {
+            inner: Rc::new(ChanInner {
+                offers: RefCell::new(VecDeque::new()),
+                next_ticket: Cell::new(0),
+                closed: Cell::new(false),
+                getters: WaitList::new(),
+                putters: WaitList::new(),
+            }),
+        }
+    }
+
+    fn taken(&self, ticket: u64) -> bool {
+        !self.inner.offers.borrow().iter().any(|(t, _)| *t == ticket)
+    }
+
+    /// Offers `item` and waits until a getter takes it.
+    ///
+    /// # Errors
+    /// See [`SendError`]; the item is handed back if no getter took it.
+    pub fn put(&self, item: T) -> Result<(), SendError<T>> {
+        self.put_deadline(item, None)
+    }
+
+    /// Offers `item`, waiting at most `timeout` for a getter.
+    ///
+    /// # Errors
+    /// See [`SendError`].
+    pub fn put_timeout(&self, item: T, timeout: Duration) -> Result<(), SendError<T>> {
+        self.put_deadline(item, Some(Instant::now() + timeout))
+    }
+
+    /// Offers `item`, waiting until `deadline` for a getter.
+    ///
+    /// # Errors
+    /// See [`SendError`].
+    pub fn put_deadline(&self, item: T, deadline: Option<Instant>) -> Result<(), SendError<T>> {
+        let i = &self.inner;
+        if i.closed.get() {
+            return Err(SendError::Closed(item));
+        }
+        let ticket = i.next_ticket.get();
+        i.next_ticket.set(ticket + 1);
+        i.offers.borrow_mut().push_back((ticket, item));
+        i.getters.notify_one();
+        // Withdraws the offer if we leave before it is taken (timeout, kill, close).
+        struct Withdraw<'a, T> {
+            ch: &'a Channel<T>,
+            ticket: u64,
+        }
+        impl<T> Withdraw<'_, T> {
+            fn take(&self) -> Option<T> {
+                let mut offers = self.ch.inner.offers.borrow_mut();
+                let pos = offers.iter().position(|(t, _)| *t == self.ticket)?;
+                offers.remove(pos).map(|(_, item)| item)
+            }
+        }
+        impl<T> Drop for Withdraw<'_, T> {
+            fn drop(&mut self) {
+                self.take();
+            }
+        }
+        let w = Withdraw { ch: self, ticket };
+        loop {
+            if self.taken(ticket) {
+                std::mem::forget(w);
+                return Ok(());
+            }
+            let r = i.putters.wait(deadline, "Channel::put");
+            if self.taken(ticket) {
+                std::mem::forget(w);
+                return Ok(());
+            }
+            let err: fn(T) -> SendError<T> = match r {
+                WaitResult::Notified if i.closed.get() => SendError::Closed,
+                WaitResult::Notified => continue,
+                WaitResult::TimedOut => SendError::TimedOut,
+                WaitResult::Deadlock => SendError::Deadlock,
+                WaitResult::Interrupted => SendError::Interrupted,
+            };
+            let item = w.take().expect("grove: offer vanished");
+            std::mem::forget(w);
+            return Err(err(item));
+        }
+    }
+
+    /// Takes an item if a putter is offering one, without blocking.
+    ///
+    /// # Errors
+    /// [`TryRecvError::Empty`], or [`TryRecvError::Closed`] once closed and drained.
+    pub fn try_get(&self) -> Result<T, TryRecvError> {
+        let i = &self.inner;
+        let offer = i.offers.borrow_mut().pop_front();
+        match offer {
+            Some((_, item)) => {
+                // Wake the putters: the one whose ticket was taken returns.
+                i.putters.notify_all();
+                Ok(item)
+            }
+            None if i.closed.get() => Err(TryRecvError::Closed),
+            None => Err(TryRecvError::Empty),
+        }
+    }
+
+    /// Waits for a putter and takes its item.
+    ///
+    /// # Errors
+    /// See [`RecvError`].
+    pub fn get(&self) -> Result<T, RecvError> {
+        self.get_deadline(None)
+    }
+
+    /// Waits at most `timeout` for an item.
+    ///
+    /// # Errors
+    /// See [`RecvError`].
+    pub fn get_timeout(&self, timeout: Duration) -> Result<T, RecvError> {
+        self.get_deadline(Some(Instant::now() + timeout))
+    }
+
+    /// Waits until `deadline` for an item.
+    ///
+    /// # Errors
+    /// See [`RecvError`].
+    pub fn get_deadline(&self, deadline: Option<Instant>) -> Result<T, RecvError> {
+        loop {
+            match self.try_get() {
+                Ok(t) => return Ok(t),
+                Err(TryRecvError::Closed) => return Err(RecvError::Closed),
+                Err(TryRecvError::Empty) => {}
+            }
+            match self.inner.getters.wait(deadline, "Channel::get") {
+                WaitResult::Notified => {}
+                WaitResult::TimedOut => return Err(RecvError::TimedOut),
+                WaitResult::Deadlock => return Err(RecvError::Deadlock),
+                WaitResult::Interrupted => return Err(RecvError::Interrupted),
+            }
+        }
+    }
+
+    /// Closes the channel: pending and later puts fail, gets fail once no offer is left.
+    pub fn close(&self) {
+        self.inner.closed.set(true);
+        self.inner.getters.notify_all();
+        self.inner.putters.notify_all();
+    }
+}

@@ -1,0 +1,321 @@
+use std::cell::Cell;
+use std::fmt;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use super::waitlist::{WaitList, WaitResult};
+
+/// A counting semaphore with FIFO hand-off (gevent's `Semaphore`): a released permit goes to
+/// the longest waiter, never to a greenlet that arrives later. Cloning gives another handle.
+/// Hub-local: not `Send`.
+#[derive(Clone)]
+pub struct Semaphore {
+    inner: Rc<SemInner>,
+}
+
+struct SemInner {
+    permits: Cell<usize>,
+    /// Permits handed to woken waiters that have not picked them up yet.
+    reserved: Cell<usize>,
+    /// For BoundedSemaphore: releasing past this is an error.
+    bound: Option<usize>,
+    waiters: WaitList,
+}
+
+impl fmt::Debug for Semaphore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Semaphore(available: {}, waiting: {})", self.available(), self.waiting())
+    }
+}
+
+/// Why an acquire failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcquireError {
+    /// The deadline (explicit or from a `timeout` scope) passed.
+    TimedOut,
+    /// The main greenlet would block forever: no other greenlet can release.
+    Deadlock,
+    /// The caller is unwinding (killed or panicking) and cannot wait.
+    Interrupted,
+}
+
+impl fmt::Display for AcquireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AcquireError::TimedOut => "timed out waiting for a permit",
+            AcquireError::Deadlock => "this operation would block forever (no greenlet can release)",
+            AcquireError::Interrupted => "cannot wait for a permit while unwinding",
+        })
+    }
+}
+
+impl std::error::Error for AcquireError {}
+
+impl Semaphore {
+    /// A semaphore with `permits` permits.
+    pub fn new(permits: usize) -> Semaphore {
+        Semaphore::make(permits, None)
+    }
+
+    fn make(permits: usize, bound: Option<usize>) -> Semaphore {
+        Semaphore {
+            inner: Rc::new(SemInner {
+                permits: Cell::new(permits),
+                reserved: Cell::new(0),
+                bound,
+                waiters: WaitList::new(),
+            }),
+        }
+    }
+
+    /// Permits free right now (not counting ones promised to woken waiters).
+    pub fn available(&self) -> usize {
+        self.inner.permits.get()
+    }
+
+    /// Greenlets waiting for a permit.
+    pub fn waiting(&self) -> usize {
+        self.inner.waiters.len()
+    }
+
+    /// Takes a permit if one is free and nobody is queued before us.
+    pub fn try_acquire(&self) -> Option<SemaphorePermit> {
+        let i = &self.inner;
+        if i.permits.get() > 0 && i.waiters.is_empty() && i.reserved.get() == 0 {
+            i.permits.set(i.permits.get() - 1);
+            return Some(SemaphorePermit { sem: self.clone() });
+        }
+        None
+    }
+
+    /// Waits for a permit.
+    ///
+    /// # Panics
+    /// With gevent's "would block forever" message when the main greenlet waits and no other
+    /// greenlet can ever release, or when the caller is unwinding and would have to wait.
+    /// Use [`acquire_timeout`](Self::acquire_timeout) or [`acquire_deadline`](Self::acquire_deadline)
+    /// to get those as errors.
+    pub fn acquire(&self) -> SemaphorePermit {
+        self.acquire_deadline(None).unwrap_or_else(|e| panic!("grove: Semaphore::acquire: {e}"))
+    }
+
+    /// Waits at most `timeout` for a permit.
+    pub fn acquire_timeout(&self, timeout: Duration) -> Option<SemaphorePermit> {
+        self.acquire_deadline(Some(Instant::now() + timeout)).ok()
+    }
+
+    /// Waits for a permit until `deadline` (or the enclosing `timeout` scope's).
+    ///
+    /// # Errors
+    /// See [`AcquireError`].
+    pub fn acquire_deadline(
+        &self,
+        deadline: Option<Instant>,
+    ) -> Result<SemaphorePermit, AcquireError> {
+        if let Some(p) = self.try_acquire() {
+            return Ok(p);
+        }
+        self.wait_for_grant(deadline)?;
+        Ok(SemaphorePermit { sem: self.clone() })
+    }
+
+    /// Queues until a releaser hands this greenlet a permit.
+    fn wait_for_grant(&self, deadline: Option<Instant>) -> Result<(), AcquireError> {
+        let i = &self.inner;
+        loop {
+            // A grant is a reserved permit plus a notification; if the notified waiter leaves
+            // without it (timeout, kill), the wait list forwards the notification and the
+            // reservation stays for the next waiter.
+            let unclaimed = || {
+                // Woken with a reserved permit but leaving without it, with nobody to pass it
+                // to: the permit becomes free again.
+                if i.reserved.get() > 0 {
+                    i.reserved.set(i.reserved.get() - 1);
+                    self.add_permit();
+                }
+            };
+            let r = i.waiters.wait_or(deadline, "Semaphore::acquire", &unclaimed);
+            if r == WaitResult::Notified && i.reserved.get() > 0 {
+                i.reserved.set(i.reserved.get() - 1);
+                return Ok(());
+            }
+            match r {
+                WaitResult::Notified => continue,
+                WaitResult::TimedOut => return Err(AcquireError::TimedOut),
+                WaitResult::Deadlock => return Err(AcquireError::Deadlock),
+                WaitResult::Interrupted => return Err(AcquireError::Interrupted),
+            }
+        }
+    }
+
+    /// Returns a permit: handed straight to the longest waiter if there is one.
+    ///
+    /// # Panics
+    /// For a [`BoundedSemaphore`] released more times than acquired.
+    pub fn release(&self) {
+        let i = &self.inner;
+        if i.waiters.notify_one() {
+            i.reserved.set(i.reserved.get() + 1);
+        } else {
+            self.add_permit();
+        }
+    }
+
+    fn add_permit(&self) {
+        let i = &self.inner;
+        let n = i.permits.get() + 1;
+        if let Some(b) = i.bound {
+            assert!(n + i.reserved.get() <= b, "grove: BoundedSemaphore released too many times");
+        }
+        i.permits.set(n);
+    }
+
+    /// Adds `n` permits (as `n` releases).
+    pub fn add_permits(&self, n: usize) {
+        for _ in 0..n {
+            self.release();
+        }
+    }
+}
+
+/// A permit; released when dropped (or kept with [`forget`](SemaphorePermit::forget)).
+#[must_use = "the permit is released when dropped"]
+pub struct SemaphorePermit {
+    sem: Semaphore,
+}
+
+impl fmt::Debug for SemaphorePermit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SemaphorePermit")
+    }
+}
+
+impl SemaphorePermit {
+    /// Keeps the permit taken (release it later with [`Semaphore::release`]).
+    pub fn forget(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for SemaphorePermit {
+    fn drop(&mut self) {
+        self.sem.release();
+    }
+}
+
+/// A semaphore that panics when released more times than acquired (gevent's
+/// `BoundedSemaphore`).
+#[derive(Clone, Debug)]
+pub struct BoundedSemaphore(Semaphore);
+
+impl BoundedSemaphore {
+    /// A bounded semaphore with `permits` permits (also its ceiling).
+    pub fn new(permits: usize) -> BoundedSemaphore {
+        BoundedSemaphore(Semaphore::make(permits, Some(permits)))
+    }
+}
+
+impl std::ops::Deref for BoundedSemaphore {
+    type Target = Semaphore;
+    fn deref(&self) -> &Semaphore {
+        &self.0
+    }
+}
+
+/// A greenlet mutex owning its data (a `Semaphore(1)` with a guard), FIFO like the semaphore.
+/// Holding the guard across blocking calls is fine: other greenlets wait their turn. Cloning
+/// gives another handle to the same lock. Hub-local: not `Send`.
+///
+/// ```
+/// use grove::sync::Lock;
+/// let lock = Lock::new(Vec::new());
+/// let hs: Vec<_> = (0..3)
+///     .map(|i| {
+///         let l = lock.clone();
+///         grove::spawn(move || {
+///             let mut g = l.lock();
+///             grove::yield_now(); // others queue up meanwhile
+///             g.push(i);
+///         })
+///     })
+///     .collect();
+/// grove::joinall(hs);
+/// assert_eq!(*lock.lock(), [0, 1, 2]);
+/// ```
+pub struct Lock<T> {
+    sem: Semaphore,
+    data: Rc<std::cell::RefCell<T>>,
+}
+
+impl<T> Clone for Lock<T> {
+    fn clone(&self) -> Self {
+        Lock { sem: self.sem.clone(), data: self.data.clone() }
+    }
+}
+
+impl<T> fmt::Debug for Lock<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Lock(locked: {})", self.is_locked())
+    }
+}
+
+impl<T> Lock<T> {
+    /// A new, unlocked lock around `value`.
+    pub fn new(value: T) -> Lock<T> {
+        Lock { sem: Semaphore::new(1), data: Rc::new(std::cell::RefCell::new(value)) }
+    }
+
+    /// Whether some greenlet holds the lock.
+    pub fn is_locked(&self) -> bool {
+        self.sem.available() == 0
+    }
+
+    /// Waits for the lock.
+    ///
+    /// # Panics
+    /// As [`Semaphore::acquire`]: on a deadlock of the main greenlet, or when the caller is
+    /// unwinding and would have to wait.
+    pub fn lock(&self) -> LockGuard<'_, T> {
+        self.guard(self.sem.acquire())
+    }
+
+    /// Takes the lock if it is free and nobody waits for it.
+    pub fn try_lock(&self) -> Option<LockGuard<'_, T>> {
+        self.sem.try_acquire().map(|p| self.guard(p))
+    }
+
+    /// Waits at most `timeout` for the lock.
+    pub fn lock_timeout(&self, timeout: Duration) -> Option<LockGuard<'_, T>> {
+        self.sem.acquire_timeout(timeout).map(|p| self.guard(p))
+    }
+
+    fn guard(&self, permit: SemaphorePermit) -> LockGuard<'_, T> {
+        LockGuard { data: self.data.borrow_mut(), _permit: permit }
+    }
+}
+
+/// Access to a [`Lock`]'s data; unlocks when dropped.
+pub struct LockGuard<'a, T> {
+    // Field order: the borrow ends before the permit goes to the next greenlet.
+    data: std::cell::RefMut<'a, T>,
+    _permit: SemaphorePermit,
+}
+
+impl<T: fmt::Debug> fmt::Debug for LockGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (*self.data).fmt(f)
+    }
+}
+
+impl<T> std::ops::Deref for LockGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.data
+    }
+}
+
+impl<T> std::ops::DerefMut for LockGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.data
+    }
+}

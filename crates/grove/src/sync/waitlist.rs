@@ -1,0 +1,125 @@
+//! The FIFO wait queue every hub-local primitive is built on.
+//!
+//! A waiter pushes a token for its next park and parks. `notify_one` pops tokens until one
+//! wakes a greenlet that is still waiting for it (tokens of waiters that already left are
+//! stale and skipped). A waiter that leaves abnormally — its deadline passed, or it was killed
+//! and unwinds — removes its token; if the token is already gone, a notifier picked it, and the
+//! notification is passed on to the next waiter so it is never lost.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use crate::greenlet::fiber::Wake;
+use crate::hub::{self, Token};
+
+/// How a wait ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WaitResult {
+    /// Notified (the condition may hold now; re-check it).
+    Notified,
+    /// The deadline (explicit or the greenlet's `timeout` scope) passed.
+    TimedOut,
+    /// The main greenlet waited for something nothing can cause.
+    Deadlock,
+    /// The caller is unwinding and cannot block.
+    Interrupted,
+}
+
+#[derive(Default)]
+pub(crate) struct WaitList {
+    q: RefCell<VecDeque<Token>>,
+}
+
+impl WaitList {
+    pub(crate) fn new() -> Self {
+        WaitList { q: RefCell::new(VecDeque::new()) }
+    }
+
+    /// Parks the running greenlet until notified, the deadline passes, or it is killed.
+    pub(crate) fn wait(&self, deadline: Option<Instant>, what: &'static str) -> WaitResult {
+        self.wait_or(deadline, what, &|| {})
+    }
+
+    /// Like `wait`; `unclaimed` runs if this waiter leaves abnormally holding a notification
+    /// that no other waiter can take (the primitive must then keep what it handed over).
+    pub(crate) fn wait_or(
+        &self,
+        deadline: Option<Instant>,
+        what: &'static str,
+        unclaimed: &dyn Fn(),
+    ) -> WaitResult {
+        hub::with(|h| {
+            let tok = h.token();
+            self.q.borrow_mut().push_back(tok.clone());
+            let guard = Leave { list: self, tok: Some(tok), unclaimed };
+            let w = h.park(deadline, what);
+            let mut guard = guard;
+            match w {
+                Wake::Normal => {
+                    guard.tok = None;
+                    WaitResult::Notified
+                }
+                Wake::TimedOut => WaitResult::TimedOut,
+                Wake::Deadlock => WaitResult::Deadlock,
+                Wake::Unwinding => WaitResult::Interrupted,
+            }
+        })
+    }
+
+    /// Wakes the longest-waiting greenlet. Returns whether one was woken.
+    pub(crate) fn notify_one(&self) -> bool {
+        loop {
+            let t = self.q.borrow_mut().pop_front();
+            match t {
+                None => return false,
+                Some(t) if t.wake() => return true,
+                Some(_) => {}
+            }
+        }
+    }
+
+    /// Wakes every waiting greenlet. Returns how many.
+    pub(crate) fn notify_all(&self) -> usize {
+        let all = std::mem::take(&mut *self.q.borrow_mut());
+        all.into_iter().filter(|t| t.wake()).count()
+    }
+
+    /// Whether any greenlet may be waiting.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.q.borrow().iter().all(|t| !t.is_pending())
+    }
+
+    /// Waiters still waiting.
+    pub(crate) fn len(&self) -> usize {
+        self.q.borrow().iter().filter(|t| t.is_pending()).count()
+    }
+}
+
+/// Removes the waiter's token when it leaves without a notification (timeout, deadlock, kill)
+/// and forwards a notification it consumed without using.
+struct Leave<'a> {
+    list: &'a WaitList,
+    tok: Option<Token>,
+    unclaimed: &'a dyn Fn(),
+}
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        let Some(tok) = self.tok.take() else { return };
+        let mut q = self.list.q.borrow_mut();
+        let me = q.iter().position(|t| t.fiber.same(&tok.fiber) && t.seq == tok.seq);
+        match me {
+            Some(i) => {
+                q.remove(i);
+            }
+            None => {
+                // A notifier popped our token just before we left: pass it on.
+                drop(q);
+                if !self.list.notify_one() {
+                    (self.unclaimed)();
+                }
+            }
+        }
+    }
+}
