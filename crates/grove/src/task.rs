@@ -1,14 +1,13 @@
 //! Spawning greenlets on the hub and waiting for them: `spawn`, `Builder`, `JoinHandle`.
 
 use std::any::Any;
-use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io;
+use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe, Location};
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use crate::greenlet::fiber::{Fiber, FiberRef, Kind, Owner, State, Wake};
+use crate::greenlet::fiber::{Fiber, FiberRef, Kind, State, Wake};
 use crate::greenlet::{create, panic_message, Greenlet, GreenletExit};
 use crate::hub::{self, TimerAction};
 
@@ -72,32 +71,6 @@ impl fmt::Display for JoinError {
 }
 
 impl std::error::Error for JoinError {}
-
-/// A spawned greenlet and the slot its result lands in.
-pub(crate) struct Task<T> {
-    fiber: Fiber,
-    result: RefCell<Option<Result<T, JoinError>>>,
-    /// No JoinHandle will ever read the result.
-    detached: Cell<bool>,
-}
-
-impl<T> Owner for Task<T> {
-    fn fiber(&self) -> &Fiber {
-        &self.fiber
-    }
-    fn set_killed(&self) {
-        *self.result.borrow_mut() = Some(Err(JoinError::Killed));
-    }
-}
-
-impl<T> Task<T> {
-    fn store(&self, r: Result<T, JoinError>) {
-        if let (true, Err(JoinError::Panicked(p))) = (self.detached.get(), &r) {
-            report_unjoined(&self.fiber, &**p);
-        }
-        *self.result.borrow_mut() = Some(r);
-    }
-}
 
 fn report_unjoined(f: &Fiber, p: &(dyn Any + Send)) {
     let name = f.name.borrow().clone().unwrap_or_else(|| "<unnamed>".into());
@@ -170,29 +143,31 @@ impl Builder {
         location: &'static Location<'static>,
         f: impl FnOnce() -> T + 'static,
     ) -> io::Result<JoinHandle<T>> {
-        let owner = |fiber| Task { fiber, result: RefCell::new(None), detached: Cell::new(false) };
-        let task = create(Kind::Task, self.stack_size, location, owner, move |weak, _input| {
-            let r = match panic::catch_unwind(AssertUnwindSafe(f)) {
-                Ok(v) => Ok(v),
-                Err(p) if p.is::<GreenletExit>() => Err(JoinError::Killed),
-                Err(p) => Err(JoinError::Panicked(p)),
-            };
-            if let Some(task) = weak.upgrade() {
-                task.store(r);
+        let fiber = create(Kind::Task, self.stack_size, location, move |me, _input| {
+            match panic::catch_unwind(AssertUnwindSafe(f)) {
+                Ok(v) => *me.result.borrow_mut() = Some(Box::new(v)),
+                // Killed: neither a result nor a panic.
+                Err(p) if p.is::<GreenletExit>() => {}
+                Err(p) => {
+                    if me.detached.get() {
+                        report_unjoined(me, &*p);
+                    }
+                    *me.panic.borrow_mut() = Some(p);
+                }
             }
             None
         })?;
         if let Some(name) = self.name {
-            task.fiber.set_name(name);
+            fiber.set_name(name);
         }
-        let fiber = FiberRef(task.clone());
+        let handle = JoinHandle { fiber: fiber.clone(), _t: PhantomData };
         hub::with(|h| match self.delay {
             None => h.schedule_new(fiber),
             Some(d) => {
                 h.timers.borrow_mut().insert(Instant::now() + d, TimerAction::Start(fiber));
             }
         });
-        Ok(JoinHandle { task })
+        Ok(handle)
     }
 }
 
@@ -236,34 +211,31 @@ pub fn spawn_later<T: 'static>(delay: Duration, f: impl FnOnce() -> T + 'static)
 /// must_be_send(grove::spawn(|| ()));
 /// ```
 pub struct JoinHandle<T> {
-    task: Rc<Task<T>>,
+    fiber: FiberRef,
+    _t: PhantomData<T>,
 }
 
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "JoinHandle(#{} {:?})", self.task.fiber.id, self.task.fiber.state.get())
+        write!(f, "JoinHandle(#{} {:?})", self.fiber.id, self.fiber.state.get())
     }
 }
 
 impl<T: 'static> JoinHandle<T> {
-    fn fiber(&self) -> FiberRef {
-        FiberRef(self.task.clone() as Rc<dyn Owner>)
-    }
-
     /// Waits until the greenlet has finished (or the deadline passes). Returns whether it has.
     fn wait_until(&self, deadline: Option<Instant>) -> Result<bool, JoinError> {
         loop {
-            if self.task.fiber.state.get() == State::Dead {
+            if self.fiber.state.get() == State::Dead {
                 return Ok(true);
             }
             let w = hub::with(|h| {
                 let tok = h.token();
-                self.task.fiber.joiners.borrow_mut().push(tok);
+                self.fiber.joiners.borrow_mut().push(tok);
                 h.park(deadline, "join")
             });
             match w {
                 Wake::Normal => {}
-                Wake::TimedOut => return Ok(self.task.fiber.state.get() == State::Dead),
+                Wake::TimedOut => return Ok(self.fiber.state.get() == State::Dead),
                 Wake::Deadlock => return Err(JoinError::Deadlock),
                 Wake::Unwinding => return Err(JoinError::Interrupted),
             }
@@ -286,7 +258,12 @@ impl<T: 'static> JoinHandle<T> {
     /// [`JoinError::Deadlock`] when called on the main greenlet and nothing can ever finish it.
     pub fn join(self) -> Result<T, JoinError> {
         self.wait_until(None)?;
-        self.task.result.borrow_mut().take().unwrap_or(Err(JoinError::Killed))
+        let value = self.fiber.result.borrow_mut().take();
+        if let Some(v) = value {
+            return Ok(*v.downcast::<T>().expect("grove: result type mismatch"));
+        }
+        let panic = self.fiber.panic.borrow_mut().take();
+        Err(panic.map_or(JoinError::Killed, JoinError::Panicked))
     }
 
     /// Waits at most `timeout` for the greenlet to finish; returns whether it has (then
@@ -297,7 +274,7 @@ impl<T: 'static> JoinHandle<T> {
 
     /// Whether the greenlet has finished (returned, panicked or been killed).
     pub fn is_finished(&self) -> bool {
-        self.task.fiber.state.get() == State::Dead
+        self.fiber.state.get() == State::Dead
     }
 
     /// Kills the greenlet and waits until it is dead: it unwinds from the call it is blocked
@@ -311,31 +288,30 @@ impl<T: 'static> JoinHandle<T> {
 
     /// Asks the greenlet to die and returns at once; it unwinds the next time the hub runs it.
     pub fn kill_nowait(&self) {
-        let f = self.fiber();
-        hub::with(|h| h.kill(&f));
+        hub::with(|h| h.kill(&self.fiber));
     }
 
     /// The greenlet's process-unique id.
     pub fn id(&self) -> u64 {
-        self.task.fiber.id
+        self.fiber.id
     }
 
     /// The greenlet's name, if it has one.
     pub fn name(&self) -> Option<String> {
-        self.task.fiber.name.borrow().clone()
+        self.fiber.name.borrow().clone()
     }
 
     /// A greenlet-level handle (for `switch`-free inspection: name, state, parent).
     pub fn greenlet(&self) -> Greenlet {
-        Greenlet::from_fiber(self.fiber())
+        Greenlet::from_fiber(self.fiber.clone())
     }
 }
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
-        self.task.detached.set(true);
-        if let Some(Err(JoinError::Panicked(p))) = &*self.task.result.borrow() {
-            report_unjoined(&self.task.fiber, &**p);
+        self.fiber.detached.set(true);
+        if let Some(p) = &*self.fiber.panic.borrow() {
+            report_unjoined(&self.fiber, &**p);
         }
     }
 }

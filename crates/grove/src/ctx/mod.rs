@@ -19,7 +19,7 @@ pub const DEFAULT_STACK_SIZE: usize = 128 * 1024;
 pub(crate) type Coro = corosensei::Coroutine<
     crate::greenlet::fiber::Input,
     crate::greenlet::fiber::Output,
-    Option<crate::greenlet::fiber::Input>,
+    Option<crate::greenlet::fiber::Message>,
     Stack,
 >;
 

@@ -33,24 +33,34 @@ pub(crate) enum Wake {
     Unwinding,
 }
 
-/// What a greenlet is resumed with.
+/// What a greenlet is resumed with. Deliberately a small `Copy` value: it crosses the stack
+/// switch on every resume, and anything bigger is moved through memory there. Payloads travel
+/// in the target's `inbox`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Input {
     /// First run of a spawned greenlet.
     Start,
     /// Woken by the scheduler.
     Wake(Wake),
+    /// A [`Message`] waits in the greenlet's `inbox`.
+    Message,
+}
+
+/// A payload delivered with `Input::Message`.
+pub(crate) enum Message {
     /// A value passed by `Greenlet::switch`.
     Value(Box<dyn Any>),
     /// Unwind with this payload (`GreenletExit` for kill, or a child's panic).
     Throw(Box<dyn Any + Send>),
 }
 
-/// How a greenlet gives control back to the hub.
+/// How a greenlet gives control back to the hub (small and `Copy`, like [`Input`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Output {
     /// Waiting for a wakeup token.
     Park,
-    /// Transfer control (and a value) to another greenlet.
-    Switch(FiberRef, Input),
+    /// Transfer control to the greenlet in the hub's `switch_target` slot.
+    Switch,
 }
 
 /// Life cycle of a greenlet.
@@ -81,30 +91,22 @@ pub(crate) enum Kind {
     Raw,
 }
 
-/// The typed owner of a fiber (a spawned task with its result slot, a raw greenlet, main).
-pub(crate) trait Owner {
-    /// The fiber record.
-    fn fiber(&self) -> &Fiber;
-    /// Records that the greenlet was killed before it ever ran.
-    fn set_killed(&self) {}
-}
-
 /// A shared reference to a greenlet's record.
 #[derive(Clone)]
-pub(crate) struct FiberRef(pub(crate) Rc<dyn Owner>);
+pub(crate) struct FiberRef(pub(crate) Rc<Fiber>);
 
 impl Deref for FiberRef {
     type Target = Fiber;
     #[inline]
     fn deref(&self) -> &Fiber {
-        self.0.fiber()
+        &self.0
     }
 }
 
 impl FiberRef {
     /// Whether both refer to the same greenlet.
     pub(crate) fn same(&self, other: &FiberRef) -> bool {
-        std::ptr::addr_eq(Rc::as_ptr(&self.0), Rc::as_ptr(&other.0))
+        Rc::ptr_eq(&self.0, &other.0)
     }
 }
 
@@ -144,6 +146,14 @@ pub(crate) struct Fiber {
     pub deadline_hit: Cell<bool>,
     /// Key in the hub's table of live greenlets.
     pub key: Cell<usize>,
+    /// The payload of the next `Input::Message` resume.
+    pub inbox: RefCell<Option<Message>>,
+    /// Spawned greenlets: the return value (a `Box<T>`: no allocation for `()`).
+    pub result: RefCell<Option<Box<dyn Any>>>,
+    /// Spawned greenlets: the panic payload, if the function panicked.
+    pub panic: RefCell<Option<Box<dyn Any + Send>>>,
+    /// No handle will ever read the result (its JoinHandle was dropped).
+    pub detached: Cell<bool>,
     /// Greenlet-local values (`sync::Local`), keyed by the static's address.
     pub locals: RefCell<Vec<(usize, Rc<dyn Any>)>>,
     /// What the greenlet is blocked on, for run_info.
@@ -177,6 +187,10 @@ impl Fiber {
             deadline: Cell::new(None),
             deadline_hit: Cell::new(false),
             key: Cell::new(usize::MAX),
+            inbox: RefCell::new(None),
+            result: RefCell::new(None),
+            panic: RefCell::new(None),
+            detached: Cell::new(false),
             locals: RefCell::new(Vec::new()),
             waiting_on: Cell::new(""),
             overflow: OverflowInfo::new(id, guard, stack_size),
@@ -200,20 +214,12 @@ impl Fiber {
 
     /// Gives control to the hub (running greenlets only; never main).
     pub(crate) fn suspend(&self, out: Output) -> Input {
+        debug_assert!(!self.is_main());
         let y = self.yielder.get();
         assert!(!y.is_null(), "grove: suspend outside a running greenlet");
         // SAFETY: `yielder` is set by the greenlet's entry function to its own coroutine's
         // yielder and this fiber is the one running (callers reach it through the hub's
         // `current`), so it is the live yielder of the executing coroutine.
         unsafe { crate::ctx::suspend(y, out) }
-    }
-}
-
-/// The owner of the thread's main greenlet.
-pub(crate) struct MainOwner(pub Fiber);
-
-impl Owner for MainOwner {
-    fn fiber(&self) -> &Fiber {
-        &self.0
     }
 }

@@ -38,11 +38,11 @@ use std::any::Any;
 use std::fmt;
 use std::io;
 use std::panic::{self, AssertUnwindSafe, Location};
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 
 use crate::ctx::{round_size, Coro, Stack};
 use crate::hub;
-use fiber::{Fiber, FiberRef, Input, Kind, Owner, State};
+use fiber::{Fiber, FiberRef, Input, Kind, Message, State};
 
 /// A dynamically typed value passed by [`Greenlet::switch`].
 pub type Value = Box<dyn Any>;
@@ -75,13 +75,12 @@ pub(crate) fn panic_message(p: &(dyn Any + Send)) -> String {
 
 /// Creates a greenlet record with its coroutine on a stack from the hub's pool (or a fresh
 /// mapping for a non-default size) and adds it to the hub's live table.
-pub(crate) fn create<O: Owner + 'static>(
+pub(crate) fn create(
     kind: Kind,
     stack_size: Option<usize>,
     location: &'static Location<'static>,
-    owner: impl FnOnce(Fiber) -> O,
-    body: impl FnOnce(&Weak<O>, Input) -> Option<Input> + 'static,
-) -> io::Result<Rc<O>> {
+    body: impl FnOnce(&FiberRef, Input) -> Option<Message> + 'static,
+) -> io::Result<FiberRef> {
     hub::with(|hub| {
         let stack = {
             let mut pool = hub.pool.borrow_mut();
@@ -93,31 +92,20 @@ pub(crate) fn create<O: Owner + 'static>(
         let guard = stack.guard_range();
         let size = stack.usable_size();
         let id = hub.next_id();
-        let rc = Rc::new_cyclic(|weak: &Weak<O>| {
-            let weak = weak.clone();
-            let coro = Coro::with_stack(stack, move |y, input| {
-                let me = hub::current();
-                me.yielder.set(y as *const _);
-                let out = body(&weak, input);
-                // Greenlet-local values die with the greenlet, on its own stack.
-                let locals = std::mem::take(&mut *me.locals.borrow_mut());
-                drop(me);
-                drop(locals);
-                out
-            });
-            owner(Fiber::new(id, kind, Some(coro), location, guard, size))
+        let coro = Coro::with_stack(stack, move |y, input| {
+            let me = hub::current();
+            me.yielder.set(y as *const _);
+            let out = body(&me, input);
+            // Greenlet-local values die with the greenlet, on its own stack.
+            let locals = std::mem::take(&mut *me.locals.borrow_mut());
+            drop(me);
+            drop(locals);
+            out
         });
-        hub.adopt(&FiberRef(rc.clone()));
-        Ok(rc)
+        let f = FiberRef(Rc::new(Fiber::new(id, kind, Some(coro), location, guard, size)));
+        hub.adopt(&f);
+        Ok(f)
     })
-}
-
-struct RawOwner(Fiber);
-
-impl Owner for RawOwner {
-    fn fiber(&self) -> &Fiber {
-        &self.0
-    }
 }
 
 /// A greenlet that runs only when switched to (Python's `greenlet.greenlet`).
@@ -164,18 +152,18 @@ impl Greenlet {
     /// The mmap/mprotect failure, with a message naming `vm.max_map_count`.
     #[track_caller]
     pub fn try_new(f: impl FnOnce(Value) -> Value + 'static) -> io::Result<Greenlet> {
-        let rc = create(Kind::Raw, None, Location::caller(), RawOwner, move |_w, input| {
-            let arg = match input {
-                Input::Value(v) => v,
+        let f = create(Kind::Raw, None, Location::caller(), move |me, _input| {
+            let first = me.inbox.borrow_mut().take();
+            let arg = match first {
+                Some(Message::Value(v)) => v,
                 _ => Box::new(()),
             };
             Some(match panic::catch_unwind(AssertUnwindSafe(|| f(arg))) {
-                Ok(v) => Input::Value(v),
-                Err(p) if p.is::<GreenletExit>() => Input::Value(Box::new(GreenletExit)),
-                Err(p) => Input::Throw(p),
+                Ok(v) => Message::Value(v),
+                Err(p) if p.is::<GreenletExit>() => Message::Value(Box::new(GreenletExit)),
+                Err(p) => Message::Throw(p),
             })
         })?;
-        let f = FiberRef(rc);
         *f.parent.borrow_mut() = Some(hub::current());
         Ok(Greenlet { f })
     }
@@ -201,11 +189,11 @@ impl Greenlet {
             Ok(inner) => *inner,
             Err(b) => b,
         };
-        let back = hub::with(|h| h.switch_to(self.f.clone(), Input::Value(v)));
+        let back = hub::with(|h| h.switch_to(self.f.clone(), Message::Value(v)));
         match back {
-            Input::Value(v) => v,
-            Input::Throw(p) => panic::resume_unwind(p),
-            Input::Wake(_) | Input::Start => panic!(
+            Some(Message::Value(v)) => v,
+            Some(Message::Throw(p)) => panic::resume_unwind(p),
+            None => panic!(
                 "grove: this operation would block forever: the main greenlet switched away \
                  and nothing can ever switch back"
             ),
@@ -226,12 +214,12 @@ impl Greenlet {
                 let back = hub::with(|h| {
                     self.f.kill_pending.set(false);
                     self.f.killed.set(true);
-                    h.switch_to(self.f.clone(), Input::Throw(Box::new(GreenletExit)))
+                    h.switch_to(self.f.clone(), Message::Throw(Box::new(GreenletExit)))
                 });
                 match back {
-                    Input::Value(v) => Some(v),
-                    Input::Throw(p) => panic::resume_unwind(p),
-                    _ => None,
+                    Some(Message::Value(v)) => Some(v),
+                    Some(Message::Throw(p)) => panic::resume_unwind(p),
+                    None => None,
                 }
             }
         }

@@ -35,7 +35,7 @@ use slab::Slab;
 
 use crate::ctx::overflow;
 use crate::ctx::{StackPool, DEFAULT_STACK_SIZE};
-use crate::greenlet::fiber::{Fiber, FiberRef, Input, Kind, MainOwner, Output, State, Wake};
+use crate::greenlet::fiber::{Fiber, FiberRef, Input, Kind, Message, Output, State, Wake};
 use crate::greenlet::GreenletExit;
 use timers::{TimerId, Timers};
 
@@ -110,10 +110,12 @@ impl std::fmt::Debug for Token {
 
 impl Token {
     /// Wakes the greenlet if it is still parked for this token. Returns whether it did.
+    #[inline]
     pub fn wake(&self) -> bool {
         self.wake_with(Wake::Normal)
     }
 
+    #[inline]
     pub(crate) fn wake_with(&self, how: Wake) -> bool {
         let f = &self.fiber;
         if f.seq.get() != self.seq || f.state.get() != State::Parked {
@@ -125,6 +127,7 @@ impl Token {
     }
 
     /// Whether the greenlet is still parked for this token.
+    #[inline]
     pub fn is_pending(&self) -> bool {
         self.fiber.seq.get() == self.seq && self.fiber.state.get() == State::Parked
     }
@@ -143,6 +146,8 @@ pub(crate) struct Hub {
     pub(crate) index: u64,
     main: FiberRef,
     current: RefCell<FiberRef>,
+    /// Where a greenlet that suspended with `Output::Switch` wants to go.
+    switch_target: RefCell<Option<FiberRef>>,
     next_id: Cell<u64>,
     pub(crate) ready: RefCell<VecDeque<(FiberRef, Input)>>,
     callbacks: RefCell<VecDeque<Box<dyn FnOnce()>>>,
@@ -190,10 +195,11 @@ impl Hub {
         let main_fiber =
             Fiber::new(index << 40, Kind::Main, None, Location::caller(), (0, 0), 0);
         main_fiber.set_name("main".into());
-        let main = FiberRef(Rc::new(MainOwner(main_fiber)));
+        let main = FiberRef(Rc::new(main_fiber));
         Hub {
             index,
             current: RefCell::new(main.clone()),
+            switch_target: RefCell::new(None),
             main,
             next_id: Cell::new(1),
             ready: RefCell::new(VecDeque::new()),
@@ -233,6 +239,7 @@ impl Hub {
     }
 
     /// A token for the running greenlet's next park.
+    #[inline]
     pub(crate) fn token(&self) -> Token {
         let fiber = self.current.borrow().clone();
         let seq = fiber.seq.get();
@@ -286,10 +293,17 @@ impl Hub {
                 }
                 w
             }
-            Input::Throw(p) => panic::resume_unwind(p),
-            Input::Start | Input::Value(_) => {
-                unreachable!("grove: a parked greenlet was resumed by a switch")
-            }
+            Input::Message => Self::take_throw(&cur),
+            Input::Start => unreachable!("grove: a parked greenlet was resumed as new"),
+        }
+    }
+
+    /// Resumed with a message while waiting in the hub: it can only be a kill. Unwinds.
+    fn take_throw(cur: &FiberRef) -> ! {
+        let msg = cur.inbox.borrow_mut().take();
+        match msg {
+            Some(Message::Throw(p)) => panic::resume_unwind(p),
+            _ => unreachable!("grove: a greenlet waiting in the hub was resumed by a switch"),
         }
     }
 
@@ -312,21 +326,21 @@ impl Hub {
         self.ready.borrow_mut().push_back((cur.clone(), Input::Wake(Wake::Normal)));
         let input = if cur.is_main() { self.schedule() } else { cur.suspend(Output::Park) };
         self.resumed(&cur, None);
-        if let Input::Throw(p) = input {
-            panic::resume_unwind(p);
+        if input == Input::Message {
+            Self::take_throw(&cur);
         }
     }
 
-    /// Explicit transfer to `target` (greenlet switch). Returns what the current greenlet is
-    /// switched back with.
-    pub(crate) fn switch_to(&self, target: FiberRef, input: Input) -> Input {
+    /// Explicit transfer of `msg` to `target` (greenlet switch). Returns what the current
+    /// greenlet is switched back with; `None` if it is main and nothing can switch back.
+    pub(crate) fn switch_to(&self, target: FiberRef, msg: Message) -> Option<Message> {
         let cur = self.current.borrow().clone();
         if target.same(&cur) {
-            return input;
+            return Some(msg);
         }
         match target.state.get() {
             State::New | State::Suspended => {}
-            State::Dead => return input,
+            State::Dead => return Some(msg),
             s => panic!(
                 "grove: cannot switch to {target:?}: it is {} (only a new greenlet or one \
                  waiting in switch() can be switched to)",
@@ -337,16 +351,21 @@ impl Hub {
                 }
             ),
         }
+        *target.inbox.borrow_mut() = Some(msg);
         cur.state.set(State::Suspended);
         let back = if cur.is_main() {
             target.state.set(State::Ready);
-            self.ready.borrow_mut().push_front((target, input));
+            self.ready.borrow_mut().push_front((target, Input::Message));
             self.schedule()
         } else {
-            cur.suspend(Output::Switch(target, input))
+            *self.switch_target.borrow_mut() = Some(target);
+            cur.suspend(Output::Switch)
         };
         cur.state.set(State::Running);
-        back
+        match back {
+            Input::Message => cur.inbox.borrow_mut().take(),
+            _ => None,
+        }
     }
 
     /// Main only: runs the scheduler until main is resumed; returns what it is resumed with.
@@ -379,30 +398,33 @@ impl Hub {
                     self.finish_unstarted(&f);
                     continue;
                 }
-                input = Input::Throw(Box::new(GreenletExit));
+                *f.inbox.borrow_mut() = Some(Message::Throw(Box::new(GreenletExit)));
+                input = Input::Message;
             }
             f.state.set(State::Running);
             overflow::set_current(&f.overflow);
-            *self.current.borrow_mut() = f.clone();
-            let out = f
-                .coro
-                .borrow_mut()
-                .as_mut()
-                .expect("grove: resumed a greenlet with no coroutine")
-                .resume(input);
-            *self.current.borrow_mut() = self.main.clone();
+            // Move `f` into `current` and back out: no reference-count traffic per switch.
+            let main = self.current.replace(f);
+            let out = {
+                let cur = self.current.borrow();
+                let mut coro = cur.coro.borrow_mut();
+                coro.as_mut().expect("grove: resumed a greenlet with no coroutine").resume(input)
+            };
+            let f = self.current.replace(main);
             overflow::set_current(std::ptr::null());
             self.switches.set(self.switches.get() + 1);
             match out {
                 corosensei::CoroutineResult::Yield(Output::Park) => {}
-                corosensei::CoroutineResult::Yield(Output::Switch(t, inp)) => {
-                    next = self.route(t, inp);
+                corosensei::CoroutineResult::Yield(Output::Switch) => {
+                    let t = self.switch_target.borrow_mut().take();
+                    next = self.route(t.expect("grove: switch without a target"));
                 }
                 corosensei::CoroutineResult::Return(to_parent) => {
                     self.finish(&f);
-                    if let Some(inp) = to_parent {
+                    if let Some(msg) = to_parent {
                         if let Some(p) = self.receiving_parent(&f) {
-                            next = self.route(p, inp);
+                            *p.inbox.borrow_mut() = Some(msg);
+                            next = self.route(p);
                         }
                     }
                 }
@@ -410,14 +432,15 @@ impl Hub {
         }
     }
 
-    /// Where control goes after a switch to `t`: main is resumed through the ready queue.
-    fn route(&self, t: FiberRef, inp: Input) -> Option<(FiberRef, Input)> {
+    /// Where control goes after a switch to `t` (its message is in its inbox): main is
+    /// resumed through the ready queue, another greenlet directly.
+    fn route(&self, t: FiberRef) -> Option<(FiberRef, Input)> {
         if t.is_main() {
             t.state.set(State::Ready);
-            self.ready.borrow_mut().push_front((t, inp));
+            self.ready.borrow_mut().push_front((t, Input::Message));
             None
         } else {
-            Some((t, inp))
+            Some((t, Input::Message))
         }
     }
 
@@ -458,7 +481,6 @@ impl Hub {
             c.force_unwind();
             self.pool.borrow_mut().put(c.into_stack());
         }
-        f.0.set_killed();
         f.state.set(State::Dead);
         self.forget(f);
         let joiners = std::mem::take(&mut *f.joiners.borrow_mut());

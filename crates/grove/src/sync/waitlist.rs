@@ -51,13 +51,14 @@ impl WaitList {
     ) -> WaitResult {
         hub::with(|h| {
             let tok = h.token();
-            self.q.borrow_mut().push_back(tok.clone());
-            let guard = Leave { list: self, tok: Some(tok), unclaimed };
+            let me = Some((tok.fiber.id, tok.seq));
+            self.q.borrow_mut().push_back(tok);
+            let guard = Leave { list: self, me, unclaimed };
             let w = h.park(deadline, what);
             let mut guard = guard;
             match w {
                 Wake::Normal => {
-                    guard.tok = None;
+                    guard.me = None;
                     WaitResult::Notified
                 }
                 Wake::TimedOut => WaitResult::TimedOut,
@@ -68,6 +69,7 @@ impl WaitList {
     }
 
     /// Wakes the longest-waiting greenlet. Returns whether one was woken.
+    #[inline]
     pub(crate) fn notify_one(&self) -> bool {
         loop {
             let t = self.q.borrow_mut().pop_front();
@@ -86,6 +88,7 @@ impl WaitList {
     }
 
     /// Whether any greenlet may be waiting.
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.q.borrow().iter().all(|t| !t.is_pending())
     }
@@ -100,16 +103,17 @@ impl WaitList {
 /// and forwards a notification it consumed without using.
 struct Leave<'a> {
     list: &'a WaitList,
-    tok: Option<Token>,
+    /// Id and park generation of the waiter's token.
+    me: Option<(u64, u64)>,
     unclaimed: &'a dyn Fn(),
 }
 
 impl Drop for Leave<'_> {
     fn drop(&mut self) {
-        let Some(tok) = self.tok.take() else { return };
+        let Some((id, seq)) = self.me.take() else { return };
         let mut q = self.list.q.borrow_mut();
-        let me = q.iter().position(|t| t.fiber.same(&tok.fiber) && t.seq == tok.seq);
-        match me {
+        let mine = q.iter().position(|t| t.fiber.id == id && t.seq == seq);
+        match mine {
             Some(i) => {
                 q.remove(i);
             }
