@@ -46,11 +46,16 @@
 #![doc(test(attr(deny(warnings))))]
 
 pub mod ctx;
+pub mod dns;
+pub mod fs;
 pub mod generator;
 pub mod greenlet;
 pub mod hub;
+pub mod io;
+pub mod net;
 pub mod sync;
 mod task;
+pub mod thread_pool;
 mod time;
 
 pub use generator::{Co, Generator, GeneratorState};

@@ -178,6 +178,11 @@ pub(crate) fn with<R>(f: impl FnOnce(&Hub) -> R) -> R {
     HUB.with(|h| f(h))
 }
 
+/// Like [`with`], but `None` once the thread's hub has been destroyed (thread exit).
+pub(crate) fn try_with<R>(f: impl FnOnce(&Hub) -> R) -> Option<R> {
+    HUB.try_with(|h| f(h)).ok()
+}
+
 /// The running greenlet.
 #[inline]
 pub(crate) fn current() -> FiberRef {

@@ -1,0 +1,217 @@
+//! Cooperative I/O readiness: waiting on file descriptors through the hub's poller.
+//!
+//! Every grove socket owns a [`Registered`] source: its fd is non-blocking and registered with
+//! the hub's epoll once, edge-triggered, for both directions. An operation first just tries the
+//! system call (no extra syscall when data is ready); on `WouldBlock` it clears the direction's
+//! readiness flag and parks until the poller reports an edge. Any number of greenlets may wait
+//! on one source in the same direction: an edge wakes them all and each retries.
+//!
+//! [`wait_readable`] / [`wait_writable`] do the same for any fd a third-party library owns
+//! (gevent's `wait_read` / `wait_write`).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::RawFd;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use mio::{Interest, Token as MioToken};
+
+use crate::greenlet::fiber::Wake;
+use crate::hub::{self, IoState};
+
+/// A direction of readiness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Readable (or peer closed, or error).
+    Read,
+    /// Writable (or error).
+    Write,
+}
+
+/// A mio source registered with this thread's hub; deregistered on drop.
+pub(crate) struct Registered<S: mio::event::Source> {
+    /// Always `Some` until `into_inner` takes it.
+    source: Option<S>,
+    key: usize,
+    state: Rc<IoState>,
+}
+
+impl<S: mio::event::Source + std::fmt::Debug> std::fmt::Debug for Registered<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.get().fmt(f)
+    }
+}
+
+impl<S: mio::event::Source> Registered<S> {
+    /// Registers `source` (already non-blocking) with the current hub.
+    pub(crate) fn new(mut source: S) -> io::Result<Self> {
+        let (key, state) = register(&mut source)?;
+        Ok(Registered { source: Some(source), key, state })
+    }
+
+    pub(crate) fn get(&self) -> &S {
+        self.source.as_ref().expect("grove: source taken")
+    }
+
+    /// Runs `op` until it stops failing with `WouldBlock`, parking on `dir` in between, with
+    /// an optional per-operation timeout (plus any enclosing `timeout` scope).
+    pub(crate) fn io<R>(
+        &self,
+        dir: Direction,
+        timeout: Option<Duration>,
+        mut op: impl FnMut(&S) -> io::Result<R>,
+    ) -> io::Result<R> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let source = self.get();
+        loop {
+            match op(source) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    wait_state(&self.state, dir, deadline)?;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                r => return r,
+            }
+        }
+    }
+
+    /// Waits until the poller reports `dir` (after clearing the cached readiness).
+    pub(crate) fn wait(&self, dir: Direction, deadline: Option<Instant>) -> io::Result<()> {
+        wait_state(&self.state, dir, deadline)
+    }
+
+    /// Deregisters and returns the source (for `into_std`).
+    pub(crate) fn into_inner(mut self) -> S {
+        let mut source = self.source.take().expect("grove: source taken");
+        deregister(&mut source, self.key);
+        source
+    }
+}
+
+impl<S: mio::event::Source> Drop for Registered<S> {
+    fn drop(&mut self) {
+        if let Some(mut s) = self.source.take() {
+            deregister(&mut s, self.key);
+        }
+    }
+}
+
+fn register(source: &mut impl mio::event::Source) -> io::Result<(usize, Rc<IoState>)> {
+    hub::with(|h| {
+        let state = Rc::new(IoState::default());
+        // Optimistic: the first operation just tries the system call.
+        state.readable.set(true);
+        state.writable.set(true);
+        let key = h.sources.borrow_mut().insert(state.clone());
+        let r = h.registry(|reg| {
+            reg.register(source, MioToken(key), Interest::READABLE | Interest::WRITABLE)
+        });
+        match r {
+            Ok(()) => Ok((key, state)),
+            Err(e) => {
+                h.sources.borrow_mut().remove(key);
+                Err(e)
+            }
+        }
+    })
+}
+
+fn deregister(source: &mut impl mio::event::Source, key: usize) {
+    // The hub may already be gone at thread exit: then there is nothing to deregister from.
+    let _ = hub::try_with(|h| {
+        let _ = h.registry(|reg| reg.deregister(source));
+        let st = h.sources.borrow_mut().try_remove(key);
+        if let Some(st) = st {
+            // Greenlets still waiting on it (through another handle) retry and get EBADF.
+            for t in st.readers.borrow_mut().drain(..).chain(st.writers.borrow_mut().drain(..)) {
+                t.wake();
+            }
+        }
+    });
+}
+
+/// Parks until `dir` is reported ready on `state`.
+fn wait_state(state: &IoState, dir: Direction, deadline: Option<Instant>) -> io::Result<()> {
+    let (flag, list) = match dir {
+        Direction::Read => (&state.readable, &state.readers),
+        Direction::Write => (&state.writable, &state.writers),
+    };
+    flag.set(false);
+    hub::with(|h| loop {
+        if flag.get() {
+            return Ok(());
+        }
+        list.borrow_mut().push(h.token());
+        h.io_waiters.set(h.io_waiters.get() + 1);
+        let w = h.park(deadline, if dir == Direction::Read { "read" } else { "write" });
+        h.io_waiters.set(h.io_waiters.get() - 1);
+        match w {
+            Wake::Normal => continue,
+            Wake::TimedOut => return Err(io::Error::new(io::ErrorKind::TimedOut, "timed out")),
+            Wake::Unwinding => {
+                return Err(io::Error::new(io::ErrorKind::Interrupted, "greenlet is unwinding"))
+            }
+            Wake::Deadlock => unreachable!("an I/O waiter is never deadlocked"),
+        }
+    })
+}
+
+thread_local! {
+    /// fds being waited on through `wait_readable`/`wait_writable`, with how many waits use
+    /// each registration.
+    static FOREIGN: RefCell<HashMap<RawFd, (usize, Rc<IoState>, usize)>> = RefCell::new(HashMap::new());
+}
+
+/// Waits until `fd` is readable (gevent's `wait_read`), for fds grove does not own. The fd is
+/// registered with the hub for the duration of the wait; several greenlets may wait on the same
+/// fd at once (they are all woken). `timeout` adds to any enclosing `timeout` scope.
+///
+/// The fd should be non-blocking for the caller's next operation not to block the hub.
+///
+/// # Errors
+/// `TimedOut` when the timeout passes; the registration error (e.g. `EPERM` for a regular file,
+/// which is always ready: just read it).
+pub fn wait_readable(fd: RawFd, timeout: Option<Duration>) -> io::Result<()> {
+    wait_fd(fd, Direction::Read, timeout)
+}
+
+/// Waits until `fd` is writable; see [`wait_readable`].
+///
+/// # Errors
+/// As [`wait_readable`].
+pub fn wait_writable(fd: RawFd, timeout: Option<Duration>) -> io::Result<()> {
+    wait_fd(fd, Direction::Write, timeout)
+}
+
+fn wait_fd(fd: RawFd, dir: Direction, timeout: Option<Duration>) -> io::Result<()> {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let state = FOREIGN.with(|m| -> io::Result<Rc<IoState>> {
+        let mut m = m.borrow_mut();
+        if let Some(e) = m.get_mut(&fd) {
+            e.2 += 1;
+            return Ok(e.1.clone());
+        }
+        let (key, state) = register(&mut mio::unix::SourceFd(&fd))?;
+        m.insert(fd, (key, state.clone(), 1));
+        Ok(state)
+    })?;
+    struct Release(RawFd);
+    impl Drop for Release {
+        fn drop(&mut self) {
+            let _ = FOREIGN.try_with(|m| {
+                let mut m = m.borrow_mut();
+                let Some(e) = m.get_mut(&self.0) else { return };
+                e.2 -= 1;
+                if e.2 == 0 {
+                    let (key, _, _) = m.remove(&self.0).expect("entry present");
+                    deregister(&mut mio::unix::SourceFd(&self.0), key);
+                }
+            });
+        }
+    }
+    let _release = Release(fd);
+    // A fresh registration reports current readiness as an edge; a shared one may have a
+    // stale flag, so always wait for an event.
+    wait_state(&state, dir, deadline)
+}

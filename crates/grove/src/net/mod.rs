@@ -1,0 +1,245 @@
+//! Cooperative sockets mirroring `std::net` and `std::os::unix::net`: [`TcpListener`],
+//! [`TcpStream`], [`UdpSocket`], [`UnixListener`], [`UnixStream`], [`UnixDatagram`].
+//!
+//! They implement `std::io::Read`/`Write` (also through `&`), so existing synchronous code —
+//! `BufReader`, protocol crates, serializers — runs on them unchanged; a call that would block
+//! parks the greenlet instead. Each socket is registered with its hub once (edge-triggered);
+//! when data is ready an operation costs exactly its one system call.
+//!
+//! Sockets are pinned to the hub (thread) that created them (`!Send`). To move a connection to
+//! another hub, convert it with `into_std`, send that, and `from_std` it there.
+//!
+//! ```
+//! use std::io::{BufRead, BufReader, Write};
+//! use grove::net::{TcpListener, TcpStream};
+//!
+//! let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+//! let addr = listener.local_addr().unwrap();
+//! let server = grove::spawn(move || {
+//!     let (conn, _) = listener.accept().unwrap();
+//!     let mut line = String::new();
+//!     BufReader::new(&conn).read_line(&mut line).unwrap();
+//!     (&conn).write_all(line.to_uppercase().as_bytes()).unwrap();
+//! });
+//! let mut c = TcpStream::connect(addr).unwrap();
+//! c.write_all(b"hello\n").unwrap();
+//! let mut reply = String::new();
+//! BufReader::new(&c).read_line(&mut reply).unwrap();
+//! assert_eq!(reply, "HELLO\n");
+//! server.join().unwrap();
+//! ```
+
+mod tcp;
+mod udp;
+mod unix;
+
+pub use crate::dns::ToAddrs;
+pub use tcp::{Incoming, TcpListener, TcpStream};
+pub use udp::UdpSocket;
+pub use unix::{UnixDatagram, UnixListener, UnixStream};
+
+use std::cell::Cell;
+use std::time::Duration;
+
+/// Per-socket read/write timeouts (std's `set_read_timeout` semantics, enforced by the hub).
+#[derive(Debug, Default)]
+pub(crate) struct Timeouts {
+    pub(crate) read: Cell<Option<Duration>>,
+    pub(crate) write: Cell<Option<Duration>>,
+}
+
+pub(crate) fn check_timeout(t: Option<Duration>) -> std::io::Result<Option<Duration>> {
+    if t == Some(Duration::ZERO) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "cannot set a 0 duration timeout",
+        ));
+    }
+    Ok(t)
+}
+
+/// The common surface of stream sockets: Read/Write (by value and by reference), vectored I/O,
+/// timeouts, shutdown, cloning for a second greenlet, fd conversions.
+macro_rules! stream_common {
+    ($ty:ident, $mio:ty, $std:ty) => {
+        impl $ty {
+            fn inner_io(&self) -> &crate::io::Registered<$mio> {
+                &self.inner.io
+            }
+
+            /// Sets how long a read may wait (None: forever). Reads past it fail with
+            /// `TimedOut`. Enclosing `grove::timeout` scopes apply as well.
+            ///
+            /// # Errors
+            /// `InvalidInput` for a zero duration, as std.
+            pub fn set_read_timeout(&self, t: Option<std::time::Duration>) -> std::io::Result<()> {
+                self.inner.timeouts.read.set(crate::net::check_timeout(t)?);
+                Ok(())
+            }
+
+            /// Sets how long a write may wait (None: forever).
+            ///
+            /// # Errors
+            /// `InvalidInput` for a zero duration, as std.
+            pub fn set_write_timeout(&self, t: Option<std::time::Duration>) -> std::io::Result<()> {
+                self.inner.timeouts.write.set(crate::net::check_timeout(t)?);
+                Ok(())
+            }
+
+            /// The read timeout.
+            ///
+            /// # Errors
+            /// Never; `io::Result` for std compatibility.
+            pub fn read_timeout(&self) -> std::io::Result<Option<std::time::Duration>> {
+                Ok(self.inner.timeouts.read.get())
+            }
+
+            /// The write timeout.
+            ///
+            /// # Errors
+            /// Never; `io::Result` for std compatibility.
+            pub fn write_timeout(&self) -> std::io::Result<Option<std::time::Duration>> {
+                Ok(self.inner.timeouts.write.get())
+            }
+
+            /// Shuts down the read, write, or both halves.
+            ///
+            /// # Errors
+            /// The OS error (e.g. `NotConnected`).
+            pub fn shutdown(&self, how: std::net::Shutdown) -> std::io::Result<()> {
+                self.inner_io().get().shutdown(how)
+            }
+
+            /// Another handle to the same socket, e.g. for one greenlet to read while another
+            /// writes. The socket closes when the last handle is dropped.
+            ///
+            /// # Errors
+            /// Never; `io::Result` for std compatibility.
+            pub fn try_clone(&self) -> std::io::Result<$ty> {
+                Ok($ty { inner: self.inner.clone() })
+            }
+
+            /// Takes the socket's pending error (SO_ERROR).
+            ///
+            /// # Errors
+            /// The OS error of the query.
+            pub fn take_error(&self) -> std::io::Result<Option<std::io::Error>> {
+                self.inner_io().get().take_error()
+            }
+
+            /// Converts into the std socket (back to blocking mode), e.g. to move it to another
+            /// thread. Fails if other handles (`try_clone`) are still alive.
+            ///
+            /// # Errors
+            /// `Other` when the socket is shared; the OS error of switching to blocking mode.
+            pub fn into_std(self) -> std::io::Result<$std> {
+                let inner = std::rc::Rc::try_unwrap(self.inner).map_err(|_| {
+                    std::io::Error::other("socket still shared by try_clone handles")
+                })?;
+                let s: $std = inner.io.into_inner().into();
+                s.set_nonblocking(false)?;
+                Ok(s)
+            }
+
+            /// Adopts a std socket (it is switched to non-blocking mode and registered with
+            /// this thread's hub).
+            ///
+            /// # Errors
+            /// The OS error of switching modes or registering.
+            pub fn from_std(s: $std) -> std::io::Result<$ty> {
+                s.set_nonblocking(true)?;
+                Self::from_mio(<$mio>::from_std(s))
+            }
+
+            fn from_mio(s: $mio) -> std::io::Result<$ty> {
+                Ok($ty {
+                    inner: std::rc::Rc::new(StreamInner {
+                        io: crate::io::Registered::new(s)?,
+                        timeouts: Default::default(),
+                    }),
+                })
+            }
+        }
+
+        impl std::io::Read for &$ty {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let t = self.inner.timeouts.read.get();
+                self.inner_io().io(crate::io::Direction::Read, t, |mut s| std::io::Read::read(&mut s, buf))
+            }
+            fn read_vectored(
+                &mut self,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::io::Result<usize> {
+                let t = self.inner.timeouts.read.get();
+                self.inner_io().io(crate::io::Direction::Read, t, |mut s| {
+                    std::io::Read::read_vectored(&mut s, bufs)
+                })
+            }
+        }
+
+        impl std::io::Write for &$ty {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                let t = self.inner.timeouts.write.get();
+                self.inner_io().io(crate::io::Direction::Write, t, |mut s| std::io::Write::write(&mut s, buf))
+            }
+            fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+                let t = self.inner.timeouts.write.get();
+                self.inner_io().io(crate::io::Direction::Write, t, |mut s| {
+                    std::io::Write::write_vectored(&mut s, bufs)
+                })
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+
+        impl std::io::Read for $ty {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                (&*self).read(buf)
+            }
+            fn read_vectored(
+                &mut self,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::io::Result<usize> {
+                (&*self).read_vectored(bufs)
+            }
+        }
+
+        impl std::io::Write for $ty {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                (&*self).write(buf)
+            }
+            fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+                (&*self).write_vectored(bufs)
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+
+        impl std::os::fd::AsRawFd for $ty {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                self.inner_io().get().as_raw_fd()
+            }
+        }
+
+        impl std::os::fd::AsFd for $ty {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                self.inner_io().get().as_fd()
+            }
+        }
+
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.inner_io().fmt(f)
+            }
+        }
+
+        struct StreamInner {
+            io: crate::io::Registered<$mio>,
+            timeouts: crate::net::Timeouts,
+        }
+    };
+}
+
+pub(crate) use stream_common;

@@ -1,0 +1,212 @@
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use crate::dns::ToAddrs;
+use crate::io::{Direction, Registered};
+
+/// A TCP listening socket; `accept` parks the greenlet until a connection arrives.
+pub struct TcpListener {
+    io: Registered<mio::net::TcpListener>,
+}
+
+impl std::fmt::Debug for TcpListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.io.fmt(f)
+    }
+}
+
+impl TcpListener {
+    /// Binds to the first address that works (SO_REUSEADDR set, backlog 1024).
+    ///
+    /// # Errors
+    /// The last bind error, or the resolver's.
+    pub fn bind(addr: impl ToAddrs) -> io::Result<TcpListener> {
+        let mut last = None;
+        for a in addr.to_addrs()? {
+            match mio::net::TcpListener::bind(a) {
+                Ok(l) => return Ok(TcpListener { io: Registered::new(l)? }),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address")))
+    }
+
+    /// Waits for a connection. The accepted stream is non-blocking and registered with this
+    /// hub; `TCP_NODELAY` is left as the OS default (see [`TcpStream::set_nodelay`]).
+    ///
+    /// # Errors
+    /// The OS error: `EMFILE`/`ENFILE` when out of file descriptors (the listener stays usable:
+    /// back off and accept again), `TimedOut` inside an expired `timeout` scope.
+    pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        let (s, a) = self.io.io(Direction::Read, None, |l| l.accept())?;
+        Ok((TcpStream::from_mio(s)?, a))
+    }
+
+    /// An endless iterator of accepted connections (or errors).
+    pub fn incoming(&self) -> Incoming<'_> {
+        Incoming { l: self }
+    }
+
+    /// The bound address.
+    ///
+    /// # Errors
+    /// The OS error.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get().local_addr()
+    }
+
+    /// Sets IP_TTL.
+    ///
+    /// # Errors
+    /// The OS error.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.io.get().set_ttl(ttl)
+    }
+
+    /// Adopts a std listener (switched to non-blocking, registered with this hub).
+    ///
+    /// # Errors
+    /// The OS error.
+    pub fn from_std(l: std::net::TcpListener) -> io::Result<TcpListener> {
+        l.set_nonblocking(true)?;
+        Ok(TcpListener { io: Registered::new(mio::net::TcpListener::from_std(l))? })
+    }
+
+    /// Converts into a blocking std listener (e.g. to hand it to another thread).
+    ///
+    /// # Errors
+    /// The OS error of switching to blocking mode.
+    pub fn into_std(self) -> io::Result<std::net::TcpListener> {
+        let l: std::net::TcpListener = self.io.into_inner().into();
+        l.set_nonblocking(false)?;
+        Ok(l)
+    }
+}
+
+impl std::os::fd::AsRawFd for TcpListener {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.io.get().as_raw_fd()
+    }
+}
+
+/// Iterator of [`TcpListener::incoming`].
+#[derive(Debug)]
+pub struct Incoming<'a> {
+    l: &'a TcpListener,
+}
+
+impl Iterator for Incoming<'_> {
+    type Item = io::Result<TcpStream>;
+    fn next(&mut self) -> Option<Self::Item> {
+        Some(self.l.accept().map(|(s, _)| s))
+    }
+}
+
+/// A TCP connection. `Read`/`Write` (also on `&TcpStream`) park the greenlet while the socket
+/// is not ready.
+pub struct TcpStream {
+    inner: Rc<StreamInner>,
+}
+
+super::stream_common!(TcpStream, mio::net::TcpStream, std::net::TcpStream);
+
+impl TcpStream {
+    /// Connects to the first address that accepts (names are resolved cooperatively).
+    ///
+    /// # Errors
+    /// The last connect error (`ConnectionRefused`, ...), resolver errors, `TimedOut` inside an
+    /// expired `timeout` scope.
+    pub fn connect(addr: impl ToAddrs) -> io::Result<TcpStream> {
+        Self::connect_deadline(addr, None)
+    }
+
+    /// Connects, giving up after `timeout` (for each address tried).
+    ///
+    /// # Errors
+    /// As [`connect`](Self::connect); `TimedOut` when the timeout passes.
+    pub fn connect_timeout(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+        Self::connect_deadline(*addr, Some(timeout))
+    }
+
+    fn connect_deadline(addr: impl ToAddrs, timeout: Option<Duration>) -> io::Result<TcpStream> {
+        let mut last = None;
+        for a in addr.to_addrs()? {
+            match Self::connect_one(a, timeout.map(|t| Instant::now() + t)) {
+                Ok(s) => return Ok(s),
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => return Err(e),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address")))
+    }
+
+    fn connect_one(addr: SocketAddr, deadline: Option<Instant>) -> io::Result<TcpStream> {
+        let s = TcpStream::from_mio(mio::net::TcpStream::connect(addr)?)?;
+        // A non-blocking connect completes when the socket turns writable; then SO_ERROR or
+        // peer_addr tell how it went.
+        loop {
+            let io = s.inner_io();
+            if let Some(e) = io.get().take_error()? {
+                return Err(e);
+            }
+            match io.get().peer_addr() {
+                Ok(_) => return Ok(s),
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
+                Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+                Err(e) => return Err(e),
+            }
+            io.wait(Direction::Write, deadline)?;
+        }
+    }
+
+    /// Reads into `buf` without removing the data from the socket's queue.
+    ///
+    /// # Errors
+    /// As `read`.
+    pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let t = self.inner.timeouts.read.get();
+        self.inner_io().io(Direction::Read, t, |s| s.peek(buf))
+    }
+
+    /// The remote address.
+    ///
+    /// # Errors
+    /// The OS error (`NotConnected`).
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.inner_io().get().peer_addr()
+    }
+
+    /// The local address.
+    ///
+    /// # Errors
+    /// The OS error.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner_io().get().local_addr()
+    }
+
+    /// Sets TCP_NODELAY (disables Nagle's algorithm).
+    ///
+    /// # Errors
+    /// The OS error.
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.inner_io().get().set_nodelay(nodelay)
+    }
+
+    /// Whether TCP_NODELAY is set.
+    ///
+    /// # Errors
+    /// The OS error.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.inner_io().get().nodelay()
+    }
+
+    /// Sets IP_TTL.
+    ///
+    /// # Errors
+    /// The OS error.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.inner_io().get().set_ttl(ttl)
+    }
+}
