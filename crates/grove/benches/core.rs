@@ -97,7 +97,8 @@ fn handoff(c: &mut Criterion) {
         b.iter_custom(|iters| {
             let rounds = iters.div_ceil(2);
             rt.block_on(async move {
-                let (a, bn) = (Arc::new(tokio::sync::Notify::new()), Arc::new(tokio::sync::Notify::new()));
+                let (a, bn) =
+                    (Arc::new(tokio::sync::Notify::new()), Arc::new(tokio::sync::Notify::new()));
                 let (a2, b2) = (a.clone(), bn.clone());
                 let echo = tokio::task::spawn(async move {
                     for _ in 0..rounds {
@@ -202,7 +203,7 @@ fn spawn_join(c: &mut Criterion) {
             b.iter_custom(|iters| {
                 batched(iters, batch, |n| {
                     let t = Instant::now();
-                    // SAFETY (bench): the closures use no thread-locals (may's requirement).
+                    // SAFETY: the closures use no thread-locals (may's requirement).
                     let hs: Vec<_> = (0..n).map(|_| may::go!(|| ())).collect();
                     for h in hs {
                         h.join().unwrap();

@@ -318,6 +318,8 @@ impl<T> Drop for JoinHandle<T> {
 
 /// Waits for every greenlet and returns their results in order (gevent's `joinall`). The
 /// total wait is that of the slowest, since they all run concurrently.
-pub fn joinall<T: 'static>(handles: impl IntoIterator<Item = JoinHandle<T>>) -> Vec<Result<T, JoinError>> {
+pub fn joinall<T: 'static>(
+    handles: impl IntoIterator<Item = JoinHandle<T>>,
+) -> Vec<Result<T, JoinError>> {
     handles.into_iter().map(JoinHandle::join).collect()
 }

@@ -75,10 +75,10 @@ fn unix_stream_and_datagram() {
 
 fn pipe() -> (std::fs::File, std::fs::File) {
     let mut fds = [0; 2];
-    // SAFETY (test): pipe2 writes two fds into the array.
+    // SAFETY: pipe2 writes two fds into the array.
     assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) }, 0);
     use std::os::fd::FromRawFd;
-    // SAFETY (test): the fds were just created and are owned by nobody else.
+    // SAFETY: the fds were just created and are owned by nobody else.
     unsafe { (std::fs::File::from_raw_fd(fds[0]), std::fs::File::from_raw_fd(fds[1])) }
 }
 

@@ -237,7 +237,7 @@ fn emfile_on_accept_survives_and_recovers() {
             let addr = l.local_addr().unwrap();
             // Leave little room: the hub's epoll, the listener and a few more.
             let lim = libc::rlimit { rlim_cur: 64, rlim_max: 64 };
-            // SAFETY (test): setrlimit reads a valid struct.
+            // SAFETY: setrlimit reads a valid struct.
             assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) }, 0);
             // Clients connect from a plain thread (their fds count against the same limit);
             // the server holds every accepted socket until accept fails with EMFILE.

@@ -26,7 +26,10 @@ fn producer_consumer_with_send() {
         }
     }
     assert_eq!(acks, [1, 2, 3]);
-    assert_eq!(consumer.resume(None), GeneratorState::Complete(vec!["ALPHA".into(), "BETA".into(), "GAMMA".into()]));
+    assert_eq!(
+        consumer.resume(None),
+        GeneratorState::Complete(vec!["ALPHA".into(), "BETA".into(), "GAMMA".into()])
+    );
     assert!(consumer.is_complete());
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 fn set_rlimit_as(bytes: u64) {
     let lim = libc::rlimit { rlim_cur: bytes, rlim_max: libc::RLIM_INFINITY };
-    // SAFETY (test): setrlimit reads a valid struct.
+    // SAFETY: setrlimit reads a valid struct.
     assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_AS, &lim) }, 0);
 }
 
@@ -49,7 +49,11 @@ fn spawning_past_a_lowered_limit_gives_a_clear_error() {
     }
     let out = util::run_child("spawning_past_a_lowered_limit_gives_a_clear_error", "limit");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "child failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "child failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let alive: usize = stdout
         .lines()
         .find_map(|l| l.split_once("ALIVE ").map(|(_, n)| n))

@@ -211,7 +211,8 @@ fn callbacks_run_on_next_turn_in_order() {
         let l = log.clone();
         let t = grove::call_later(Duration::from_millis(5), move || l.borrow_mut().push(9));
         let l2 = log.clone();
-        let cancelled = grove::call_later(Duration::from_millis(1), move || l2.borrow_mut().push(8));
+        let cancelled =
+            grove::call_later(Duration::from_millis(1), move || l2.borrow_mut().push(8));
         assert!(cancelled.cancel());
         grove::sleep(Duration::from_millis(20));
         assert_eq!(*log.borrow(), [0, 1, 2, 9]);

@@ -106,7 +106,10 @@ fn queue_orders_and_errors() {
         let q: Queue<&str> = Queue::bounded(1);
         q.try_put("a").unwrap();
         assert!(matches!(q.try_put("b"), Err(TrySendError::Full("b"))));
-        assert!(matches!(q.put_timeout("c", Duration::from_millis(5)), Err(SendError::TimedOut("c"))));
+        assert!(matches!(
+            q.put_timeout("c", Duration::from_millis(5)),
+            Err(SendError::TimedOut("c"))
+        ));
         assert_eq!(q.try_get(), Ok("a"));
         assert_eq!(q.try_get(), Err(TryRecvError::Empty));
         assert_eq!(q.get_timeout(Duration::from_millis(5)), Err(RecvError::TimedOut));

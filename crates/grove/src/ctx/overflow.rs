@@ -112,7 +112,13 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
     }
     // Not ours: hand over to whoever was there before.
     // SAFETY: PREV_* were written before this handler was installed and are never written again.
-    let prev = unsafe { if sig == libc::SIGBUS { PREV_BUS } else { PREV_SEGV } };
+    let prev = unsafe {
+        if sig == libc::SIGBUS {
+            PREV_BUS
+        } else {
+            PREV_SEGV
+        }
+    };
     match prev {
         Some(p) if p.sa_sigaction != libc::SIG_DFL && p.sa_sigaction != libc::SIG_IGN => {
             if p.sa_flags & libc::SA_SIGINFO != 0 {

@@ -68,7 +68,8 @@ impl Stack {
         if addr == libc::MAP_FAILED {
             return Err(limit_error(io::Error::last_os_error(), usable));
         }
-        let stack = Stack { start: NonZeroUsize::new(addr as usize).expect("mmap returned 0"), len };
+        let stack =
+            Stack { start: NonZeroUsize::new(addr as usize).expect("mmap returned 0"), len };
         // SAFETY: [addr + page, addr + len) lies inside the mapping created just above, which no
         // one else references yet. On failure `stack` is dropped and unmaps the whole region.
         let rc = unsafe {

@@ -197,8 +197,7 @@ impl Hub {
         let poll = mio::Poll::new().expect("grove: cannot create the hub's epoll instance");
         let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)
             .expect("grove: cannot create the hub's eventfd waker");
-        let main_fiber =
-            Fiber::new(index << 40, Kind::Main, None, Location::caller(), (0, 0), 0);
+        let main_fiber = Fiber::new(index << 40, Kind::Main, None, Location::caller(), (0, 0), 0);
         main_fiber.set_name("main".into());
         let main = FiberRef(Rc::new(main_fiber));
         Hub {
@@ -224,10 +223,6 @@ impl Hub {
             spawned: Cell::new(0),
             idle_since_trim: Cell::new(false),
         }
-    }
-
-    pub(crate) fn main(&self) -> &FiberRef {
-        &self.main
     }
 
     pub(crate) fn next_id(&self) -> u64 {
@@ -560,9 +555,7 @@ impl Hub {
             let timeout = if has_timers {
                 let next = self.timers.borrow_mut().next_deadline();
                 next.map(|d| d.saturating_duration_since(Instant::now()))
-            } else if self.io_waiters.get() > 0
-                || self.remote.external.load(Ordering::SeqCst) > 0
-            {
+            } else if self.io_waiters.get() > 0 || self.remote.external.load(Ordering::SeqCst) > 0 {
                 None
             } else {
                 self.deadlock();
@@ -782,6 +775,55 @@ impl Drop for Hub {
     }
 }
 
+/// One live greenlet as reported by [`run_info`].
+#[derive(Debug, Clone)]
+pub struct GreenletInfo {
+    /// Process-unique id.
+    pub id: u64,
+    /// Name, if set.
+    pub name: Option<String>,
+    /// `running`, `ready`, `blocked on <what>`, `waiting in switch`, `not started`.
+    pub state: String,
+    /// Where it was spawned (`file:line:col`).
+    pub location: String,
+    /// Time since it was created.
+    pub age: Duration,
+}
+
+impl std::fmt::Display for GreenletInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "#{} ", self.id)?;
+        if let Some(n) = &self.name {
+            write!(f, "'{n}' ")?;
+        }
+        write!(f, "{} (spawned at {}, age {:.3?})", self.state, self.location, self.age)
+    }
+}
+
+/// Every live greenlet of this thread's hub, main first (gevent's `format_run_info`).
+pub fn run_info() -> Vec<GreenletInfo> {
+    let now = Instant::now();
+    with(|h| {
+        h.live()
+            .iter()
+            .map(|f| GreenletInfo {
+                id: f.id,
+                name: f.name.borrow().clone(),
+                state: match f.state.get() {
+                    State::New => "not started".into(),
+                    State::Ready => "ready".into(),
+                    State::Running => "running".into(),
+                    State::Parked => format!("blocked on {}", f.waiting_on.get()),
+                    State::Suspended => "waiting in switch".into(),
+                    State::Dead => "dead".into(),
+                },
+                location: f.location.to_string(),
+                age: now.saturating_duration_since(f.created),
+            })
+            .collect()
+    })
+}
+
 /// Counters of this thread's hub.
 pub fn stats() -> HubStats {
     with(|h| h.stats())
@@ -799,7 +841,8 @@ pub fn add_callback(f: impl FnOnce() + 'static) {
 /// Returns a handle whose `cancel` disarms it.
 pub fn call_later(delay: Duration, f: impl FnOnce() + 'static) -> TimerHandle {
     with(|h| {
-        let id = h.timers.borrow_mut().insert(Instant::now() + delay, TimerAction::Call(Box::new(f)));
+        let id =
+            h.timers.borrow_mut().insert(Instant::now() + delay, TimerAction::Call(Box::new(f)));
         TimerHandle { id }
     })
 }

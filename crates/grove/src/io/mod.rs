@@ -157,10 +157,12 @@ fn wait_state(state: &IoState, dir: Direction, deadline: Option<Instant>) -> io:
     })
 }
 
+/// A foreign fd's registration: slab key, readiness state, and how many waits use it.
+type ForeignEntry = (usize, Rc<IoState>, usize);
+
 thread_local! {
-    /// fds being waited on through `wait_readable`/`wait_writable`, with how many waits use
-    /// each registration.
-    static FOREIGN: RefCell<HashMap<RawFd, (usize, Rc<IoState>, usize)>> = RefCell::new(HashMap::new());
+    /// fds being waited on through `wait_readable`/`wait_writable`.
+    static FOREIGN: RefCell<HashMap<RawFd, ForeignEntry>> = RefCell::new(HashMap::new());
 }
 
 /// Waits until `fd` is readable (gevent's `wait_read`), for fds grove does not own. The fd is

@@ -116,6 +116,10 @@ pub trait Store<T>: Default {
     fn peek(&self) -> Option<&T>;
     /// Items held.
     fn len(&self) -> usize;
+    /// Whether no item is held.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// First in, first out.

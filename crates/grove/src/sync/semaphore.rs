@@ -43,7 +43,9 @@ impl fmt::Display for AcquireError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             AcquireError::TimedOut => "timed out waiting for a permit",
-            AcquireError::Deadlock => "this operation would block forever (no greenlet can release)",
+            AcquireError::Deadlock => {
+                "this operation would block forever (no greenlet can release)"
+            }
             AcquireError::Interrupted => "cannot wait for a permit while unwinding",
         })
     }
