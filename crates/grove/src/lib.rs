@@ -48,16 +48,19 @@
 pub mod ctx;
 pub mod dns;
 pub mod fs;
+mod future;
 pub mod generator;
 pub mod greenlet;
 pub mod hub;
 pub mod io;
 pub mod net;
+pub mod pool;
 pub mod sync;
 mod task;
 pub mod thread_pool;
 mod time;
 
+pub use future::block_on;
 pub use generator::{Co, Generator, GeneratorState};
 pub use greenlet::{getcurrent, Greenlet, GreenletExit};
 pub use hub::{add_callback, call_later, run_info, stats, GreenletInfo, HubStats};

@@ -212,7 +212,7 @@ pub fn spawn_later<T: 'static>(delay: Duration, f: impl FnOnce() -> T + 'static)
 /// ```
 pub struct JoinHandle<T> {
     fiber: FiberRef,
-    _t: PhantomData<T>,
+    _t: PhantomData<fn() -> T>,
 }
 
 impl<T> fmt::Debug for JoinHandle<T> {
@@ -258,6 +258,10 @@ impl<T: 'static> JoinHandle<T> {
     /// [`JoinError::Deadlock`] when called on the main greenlet and nothing can ever finish it.
     pub fn join(self) -> Result<T, JoinError> {
         self.wait_until(None)?;
+        self.take_result()
+    }
+
+    fn take_result(&self) -> Result<T, JoinError> {
         let value = self.fiber.result.borrow_mut().take();
         if let Some(v) = value {
             return Ok(*v.downcast::<T>().expect("grove: result type mismatch"));
@@ -291,6 +295,10 @@ impl<T: 'static> JoinHandle<T> {
         hub::with(|h| h.kill(&self.fiber));
     }
 
+    pub(crate) fn fiber(&self) -> &FiberRef {
+        &self.fiber
+    }
+
     /// The greenlet's process-unique id.
     pub fn id(&self) -> u64 {
         self.fiber.id
@@ -304,6 +312,23 @@ impl<T: 'static> JoinHandle<T> {
     /// A greenlet-level handle (for `switch`-free inspection: name, state, parent).
     pub fn greenlet(&self) -> Greenlet {
         Greenlet::from_fiber(self.fiber.clone())
+    }
+}
+
+/// Awaiting a `JoinHandle` waits for the greenlet without blocking the awaiting task (for use
+/// with [`block_on`](crate::block_on) or any executor on the greenlet's thread).
+impl<T: 'static> std::future::Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        if self.fiber.state.get() == State::Dead {
+            return std::task::Poll::Ready(self.take_result());
+        }
+        self.fiber.wakers.borrow_mut().push(cx.waker().clone());
+        std::task::Poll::Pending
     }
 }
 

@@ -140,6 +140,8 @@ pub(crate) struct Fiber {
     pub parent: RefCell<Option<FiberRef>>,
     /// Tokens of greenlets waiting for this one to end.
     pub joiners: RefCell<Vec<crate::hub::Token>>,
+    /// Wakers of futures awaiting this one's `JoinHandle`.
+    pub wakers: RefCell<Vec<std::task::Waker>>,
     /// Deadline of the innermost `timeout` scope.
     pub deadline: Cell<Option<Instant>>,
     /// Set when a blocking call returned because the scope deadline passed.
@@ -184,6 +186,7 @@ impl Fiber {
             yielder: Cell::new(std::ptr::null()),
             parent: RefCell::new(None),
             joiners: RefCell::new(Vec::new()),
+            wakers: RefCell::new(Vec::new()),
             deadline: Cell::new(None),
             deadline_hit: Cell::new(false),
             key: Cell::new(usize::MAX),

@@ -466,10 +466,7 @@ impl Hub {
             self.pool.borrow_mut().put(c.into_stack());
         }
         self.forget(f);
-        let joiners = std::mem::take(&mut *f.joiners.borrow_mut());
-        for t in joiners {
-            t.wake();
-        }
+        Self::notify_joiners(f);
     }
 
     /// A greenlet killed before it ran: it never runs; its closure is dropped.
@@ -483,9 +480,17 @@ impl Hub {
         }
         f.state.set(State::Dead);
         self.forget(f);
+        Self::notify_joiners(f);
+    }
+
+    fn notify_joiners(f: &FiberRef) {
         let joiners = std::mem::take(&mut *f.joiners.borrow_mut());
         for t in joiners {
             t.wake();
+        }
+        let wakers = std::mem::take(&mut *f.wakers.borrow_mut());
+        for w in wakers {
+            w.wake();
         }
     }
 

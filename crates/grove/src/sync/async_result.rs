@@ -42,6 +42,7 @@ struct State<T> {
     waiters: Vec<(u64, RemoteToken)>,
     next_waiter: u64,
     callbacks: Vec<(Arc<Remote>, Callback<T>)>,
+    wakers: Vec<std::task::Waker>,
 }
 
 /// A write-once result shared between producers and any number of waiters, on any threads.
@@ -85,6 +86,7 @@ impl<T> AsyncResult<T> {
                 waiters: Vec::new(),
                 next_waiter: 0,
                 callbacks: Vec::new(),
+                wakers: Vec::new(),
             })),
         }
     }
@@ -112,14 +114,21 @@ impl<T: Clone + Send + 'static> AsyncResult<T> {
     }
 
     fn complete(&self, r: Result<T, SharedError>) -> bool {
-        let (waiters, callbacks) = {
+        let (waiters, callbacks, wakers) = {
             let mut st = self.lock();
             if st.value.is_some() {
                 return false;
             }
             st.value = Some(r.clone());
-            (std::mem::take(&mut st.waiters), std::mem::take(&mut st.callbacks))
+            (
+                std::mem::take(&mut st.waiters),
+                std::mem::take(&mut st.callbacks),
+                std::mem::take(&mut st.wakers),
+            )
         };
+        for w in wakers {
+            w.wake();
+        }
         for (_, t) in waiters {
             t.wake();
         }
@@ -198,6 +207,28 @@ impl<T: Clone + Send + 'static> AsyncResult<T> {
         } else {
             let remote = hub::with(|h| h.remote.clone());
             st.callbacks.push((remote, Box::new(f)));
+        }
+    }
+}
+
+/// Awaiting an `AsyncResult` from async code (any executor, any thread) yields the value or the
+/// producer's error.
+impl<T: Clone + Send + 'static> std::future::Future for AsyncResult<T> {
+    type Output = Result<T, SharedError>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let mut st = self.lock();
+        match &st.value {
+            Some(v) => std::task::Poll::Ready(v.clone()),
+            None => {
+                if !st.wakers.iter().any(|w| w.will_wake(cx.waker())) {
+                    st.wakers.push(cx.waker().clone());
+                }
+                std::task::Poll::Pending
+            }
         }
     }
 }
