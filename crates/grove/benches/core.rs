@@ -216,12 +216,96 @@ fn spawn_join(c: &mut Criterion) {
     g.finish();
 }
 
+/// 64 tasks contend for 4 permits; each takes a permit, yields, releases, 100 times. Time per
+/// acquire+release.
+fn semaphore(c: &mut Criterion) {
+    const TASKS: u64 = 64;
+    const ROUNDS: u64 = 100;
+    let ops = TASKS * ROUNDS;
+    let mut g = c.benchmark_group("semaphore_contention");
+    g.bench_function("grove", |b| {
+        b.iter_custom(|iters| {
+            batched(iters, ops, |_| {
+                let sem = grove::sync::Semaphore::new(4);
+                let t = Instant::now();
+                let hs: Vec<_> = (0..TASKS)
+                    .map(|_| {
+                        let sem = sem.clone();
+                        grove::spawn(move || {
+                            for _ in 0..ROUNDS {
+                                let _p = sem.acquire();
+                                grove::yield_now();
+                            }
+                        })
+                    })
+                    .collect();
+                for h in hs {
+                    h.join().unwrap();
+                }
+                t.elapsed()
+            })
+        })
+    });
+    g.bench_function("tokio", |b| {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        b.iter_custom(|iters| {
+            batched(iters, ops, |_| {
+                rt.block_on(async {
+                    let sem = Arc::new(tokio::sync::Semaphore::new(4));
+                    let t = Instant::now();
+                    let hs: Vec<_> = (0..TASKS)
+                        .map(|_| {
+                            let sem = sem.clone();
+                            tokio::task::spawn(async move {
+                                for _ in 0..ROUNDS {
+                                    let _p = sem.acquire().await.unwrap();
+                                    tokio::task::yield_now().await;
+                                }
+                            })
+                        })
+                        .collect();
+                    for h in hs {
+                        h.await.unwrap();
+                    }
+                    t.elapsed()
+                })
+            })
+        })
+    });
+    g.bench_function("may", |b| {
+        may::config().set_workers(1);
+        b.iter_custom(|iters| {
+            batched(iters, ops, |_| {
+                let sem = Arc::new(may::sync::Semphore::new(4));
+                let t = Instant::now();
+                let hs: Vec<_> = (0..TASKS)
+                    .map(|_| {
+                        let sem = sem.clone();
+                        may::go!(move || {
+                            for _ in 0..ROUNDS {
+                                sem.wait();
+                                may::coroutine::yield_now();
+                                sem.post();
+                            }
+                        })
+                    })
+                    .collect();
+                for h in hs {
+                    h.join().unwrap();
+                }
+                t.elapsed()
+            })
+        })
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
         .sample_size(20);
-    targets = switch, handoff, spawn_join
+    targets = switch, handoff, spawn_join, semaphore
 }
 criterion_main!(benches);
