@@ -225,6 +225,13 @@ impl Greenlet {
         }
     }
 
+    /// Asks the greenlet to die, whatever it waits on (hub-blocked or in a switch), and returns
+    /// at once: it unwinds from that point the next time the hub runs it (gevent's
+    /// `kill(block=False)`). A greenlet that never ran just dies.
+    pub fn kill(&self) {
+        hub::with(|h| h.kill(&self.f));
+    }
+
     /// Whether the greenlet's function has returned (or it was killed).
     pub fn is_dead(&self) -> bool {
         self.f.state.get() == State::Dead

@@ -1,0 +1,337 @@
+//! An HTTP/1.1 client on grove sockets: blocking calls, cooperative underneath.
+//!
+//! Written on `httparse` + grove's `TcpStream` rather than wrapping `ureq`: the server already
+//! has the framing code (Content-Length, chunked, close-delimited) and sharing it keeps one
+//! implementation of the smuggling-sensitive parts; ureq would also need a transport adapter.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::rc::Rc;
+use std::time::Duration;
+
+use grove::net::TcpStream;
+use http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
+
+use crate::body::{BodyState, Framing, ReadHalf};
+use crate::chunked::ChunkedDecoder;
+
+/// A response as the client returns it: the whole body read into memory.
+pub type ClientResponse = http::Response<Vec<u8>>;
+
+struct Conn {
+    read: Rc<RefCell<ReadHalf>>,
+    write: TcpStream,
+}
+
+/// A reusable client with a keep-alive connection pool per host. Redirects are not followed
+/// (3xx responses are returned as they are). Hub-local: not `Send`.
+pub struct Client {
+    idle: RefCell<HashMap<String, Vec<Conn>>>,
+    timeout: Option<Duration>,
+    max_idle_per_host: usize,
+    max_head_bytes: usize,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let idle: usize = self.idle.borrow().values().map(Vec::len).sum();
+        write!(f, "Client(idle connections: {idle}, timeout: {:?})", self.timeout)
+    }
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        Client::new()
+    }
+}
+
+fn invalid(msg: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg.into())
+}
+
+impl Client {
+    /// A client with a 30 s timeout per request and up to 8 idle connections per host.
+    pub fn new() -> Client {
+        Client {
+            idle: RefCell::new(HashMap::new()),
+            timeout: Some(Duration::from_secs(30)),
+            max_idle_per_host: 8,
+            max_head_bytes: 64 * 1024,
+        }
+    }
+
+    /// Sets the timeout for a whole request (connect, send, receive); `None`: no limit.
+    pub fn with_timeout(mut self, timeout: Option<Duration>) -> Client {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets how many idle keep-alive connections are kept per host.
+    pub fn with_max_idle_per_host(mut self, n: usize) -> Client {
+        self.max_idle_per_host = n;
+        self
+    }
+
+    /// Idle pooled connections to all hosts.
+    pub fn idle_connections(&self) -> usize {
+        self.idle.borrow().values().map(Vec::len).sum()
+    }
+
+    /// `GET url`.
+    ///
+    /// # Errors
+    /// Invalid URL (only `http://` is supported), connection and protocol errors, `TimedOut`.
+    pub fn get(&self, url: &str) -> io::Result<ClientResponse> {
+        let req = http::Request::get(url).body(Vec::new()).map_err(|e| invalid(e.to_string()))?;
+        self.request(req)
+    }
+
+    /// `POST url` with `body`.
+    ///
+    /// # Errors
+    /// As [`get`](Self::get).
+    pub fn post(&self, url: &str, body: impl Into<Vec<u8>>) -> io::Result<ClientResponse> {
+        let req = http::Request::post(url).body(body.into()).map_err(|e| invalid(e.to_string()))?;
+        self.request(req)
+    }
+
+    /// Sends `req` (its URI must be absolute: `http://host[:port]/path`) and reads the whole
+    /// response.
+    ///
+    /// # Errors
+    /// As [`get`](Self::get).
+    pub fn request(&self, req: http::Request<Vec<u8>>) -> io::Result<ClientResponse> {
+        let run = || self.request_inner(&req);
+        match self.timeout {
+            None => run(),
+            Some(t) => grove::timeout(t, run)
+                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "request timed out"))?,
+        }
+    }
+
+    fn request_inner(&self, req: &http::Request<Vec<u8>>) -> io::Result<ClientResponse> {
+        let uri = req.uri();
+        match uri.scheme_str() {
+            Some("http") => {}
+            Some(s) => return Err(invalid(format!("unsupported scheme '{s}' (only http://)"))),
+            None => return Err(invalid("the request URI must be absolute (http://host/path)")),
+        }
+        let host = uri.host().ok_or_else(|| invalid("URI without a host"))?;
+        let port = uri.port_u16().unwrap_or(80);
+        let key = format!("{host}:{port}");
+        let idempotent = matches!(
+            *req.method(),
+            Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
+        );
+        // A pooled connection may have been closed by the server meanwhile: if it fails before
+        // any response byte, retry an idempotent request once on a fresh connection.
+        let pooled = self.idle.borrow_mut().get_mut(&key).and_then(Vec::pop);
+        if let Some(conn) = pooled {
+            match self.exchange(&conn, req, host, port) {
+                Ok((resp, reusable)) => {
+                    self.give_back(key, conn, reusable);
+                    return Ok(resp);
+                }
+                Err((e, fresh_failure)) if !(fresh_failure && idempotent) => return Err(e),
+                Err(_) => {}
+            }
+        }
+        let stream = TcpStream::connect((host, port))?;
+        stream.set_nodelay(true)?;
+        let conn =
+            Conn { write: stream.try_clone()?, read: Rc::new(RefCell::new(ReadHalf::new(stream))) };
+        let (resp, reusable) = self.exchange(&conn, req, host, port).map_err(|(e, _)| e)?;
+        self.give_back(key, conn, reusable);
+        Ok(resp)
+    }
+
+    fn give_back(&self, key: String, conn: Conn, reusable: bool) {
+        if !reusable {
+            return;
+        }
+        let mut idle = self.idle.borrow_mut();
+        let list = idle.entry(key).or_default();
+        if list.len() < self.max_idle_per_host {
+            list.push(conn);
+        }
+    }
+
+    /// One request/response on `conn`. On error, also says whether nothing at all was received
+    /// (the connection was stale).
+    fn exchange(
+        &self,
+        conn: &Conn,
+        req: &http::Request<Vec<u8>>,
+        host: &str,
+        port: u16,
+    ) -> Result<(ClientResponse, bool), (io::Error, bool)> {
+        let fresh = |e: io::Error| (e, true);
+        let mut out = Vec::with_capacity(256 + req.body().len());
+        let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+        write!(out, "{} {path} HTTP/1.1\r\n", req.method()).map_err(fresh)?;
+        if !req.headers().contains_key(header::HOST) {
+            if port == 80 {
+                write!(out, "host: {host}\r\n").map_err(fresh)?;
+            } else {
+                write!(out, "host: {host}:{port}\r\n").map_err(fresh)?;
+            }
+        }
+        for (n, v) in req.headers() {
+            if n == header::CONTENT_LENGTH || n == header::TRANSFER_ENCODING {
+                continue;
+            }
+            out.extend_from_slice(n.as_str().as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(v.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        let body = req.body();
+        if !body.is_empty() || matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH) {
+            write!(out, "content-length: {}\r\n", body.len()).map_err(fresh)?;
+        }
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(body);
+        (&conn.write).write_all(&out).map_err(fresh)?;
+
+        // Read the head, skipping interim 1xx responses.
+        let (status, version, headers) = loop {
+            let head = self.read_head(&conn.read)?;
+            if head.0.is_informational() && head.0 != StatusCode::SWITCHING_PROTOCOLS {
+                continue;
+            }
+            break head;
+        };
+        let late = |e: io::Error| (e, false);
+        let framing = response_framing(req.method(), status, &headers).map_err(late)?;
+        let until_close = matches!(framing, Framing::UntilClose);
+        let state = BodyState {
+            conn: conn.read.clone(),
+            framing: RefCell::new(framing),
+            continue_pending: std::cell::Cell::new(false),
+            read_timeout: None,
+            max_buffer: self.max_head_bytes,
+        };
+        let mut data = Vec::new();
+        let mut body_in = crate::body::Incoming { state: Some(Rc::new(state)) };
+        io::Read::read_to_end(&mut body_in, &mut data).map_err(late)?;
+        let close = headers.get_all(header::CONNECTION).iter().any(|v| {
+            v.to_str().is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")))
+        });
+        let reusable = !until_close && !close && version == Version::HTTP_11;
+        let mut resp = http::Response::new(data);
+        *resp.status_mut() = status;
+        *resp.version_mut() = version;
+        *resp.headers_mut() = headers;
+        Ok((resp, reusable))
+    }
+
+    fn read_head(
+        &self,
+        conn: &RefCell<ReadHalf>,
+    ) -> Result<(StatusCode, Version, HeaderMap), (io::Error, bool)> {
+        let mut got_any = false;
+        loop {
+            {
+                let c = conn.borrow();
+                let buf = c.buffered();
+                if !buf.is_empty() {
+                    got_any = true;
+                    let mut hs = [httparse::EMPTY_HEADER; 100];
+                    let mut r = httparse::Response::new(&mut hs);
+                    match r.parse(buf) {
+                        Ok(httparse::Status::Complete(n)) => {
+                            let status = StatusCode::from_u16(r.code.unwrap_or(0))
+                                .map_err(|_| (invalid("invalid status code"), false))?;
+                            let version = if r.version == Some(0) {
+                                Version::HTTP_10
+                            } else {
+                                Version::HTTP_11
+                            };
+                            let mut headers = HeaderMap::new();
+                            for h in r.headers.iter() {
+                                let name = HeaderName::from_bytes(h.name.as_bytes())
+                                    .map_err(|_| (invalid("invalid header name"), false))?;
+                                let value = HeaderValue::from_bytes(h.value)
+                                    .map_err(|_| (invalid("invalid header value"), false))?;
+                                headers.append(name, value);
+                            }
+                            drop(c);
+                            conn.borrow_mut().consume(n);
+                            return Ok((status, version, headers));
+                        }
+                        Ok(httparse::Status::Partial) => {}
+                        Err(e) => {
+                            return Err((invalid(format!("malformed response head: {e}")), false))
+                        }
+                    }
+                }
+            }
+            match conn.borrow_mut().fill(self.max_head_bytes, None) {
+                Ok(0) => {
+                    return Err((
+                        io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "connection closed before a response",
+                        ),
+                        !got_any,
+                    ))
+                }
+                Ok(_) => {}
+                Err(e) => return Err((e, !got_any)),
+            }
+        }
+    }
+}
+
+fn response_framing(
+    method: &Method,
+    status: StatusCode,
+    headers: &HeaderMap,
+) -> io::Result<Framing> {
+    if *method == Method::HEAD
+        || status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+    {
+        return Ok(Framing::Empty);
+    }
+    if let Some(te) = headers.get(header::TRANSFER_ENCODING) {
+        let chunked = te.to_str().is_ok_and(|s| {
+            s.rsplit(',').next().is_some_and(|c| c.trim().eq_ignore_ascii_case("chunked"))
+        });
+        return Ok(if chunked {
+            Framing::Chunked(ChunkedDecoder::new())
+        } else {
+            Framing::UntilClose
+        });
+    }
+    match headers.get(header::CONTENT_LENGTH) {
+        Some(v) => {
+            let n: u64 = v
+                .to_str()
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .ok_or_else(|| invalid("invalid Content-Length in response"))?;
+            Ok(if n == 0 { Framing::Empty } else { Framing::Length(n) })
+        }
+        None => Ok(Framing::UntilClose),
+    }
+}
+
+thread_local! {
+    static DEFAULT: Client = Client::new();
+}
+
+/// `GET url` with this thread's default [`Client`] (keep-alive connections are reused).
+///
+/// ```no_run
+/// let resp = grove_http::get("http://127.0.0.1:8080/").unwrap();
+/// println!("{} {}", resp.status(), String::from_utf8_lossy(resp.body()));
+/// ```
+///
+/// # Errors
+/// As [`Client::get`].
+pub fn get(url: &str) -> io::Result<ClientResponse> {
+    DEFAULT.with(|c| c.get(url))
+}

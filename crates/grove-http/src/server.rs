@@ -1,0 +1,667 @@
+//! The HTTP/1.1 server: a greenlet per connection running a plain blocking loop (gevent's
+//! pywsgi model) — read a head, call the handler, write the response, repeat while keep-alive.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::panic::{self, AssertUnwindSafe};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use grove::net::{TcpListener, TcpStream};
+use grove::pool::Group;
+use grove::sync::{Event, Semaphore};
+use http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
+
+use crate::body::{Body, BodyState, Framing, Incoming, ReadHalf};
+use crate::chunked::ChunkedDecoder;
+
+/// A request as handlers see it: the `http` crate's type with a readable body.
+pub type Request = http::Request<Incoming>;
+/// A response as handlers return it.
+pub type Response = http::Response<Body>;
+
+/// Server limits and timeouts.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Most header fields in a request head (more: 431).
+    pub max_headers: usize,
+    /// Most bytes in a request head (more: 431).
+    pub max_head_bytes: usize,
+    /// Largest request body accepted by Content-Length (more: 413). Chunked bodies are not
+    /// limited here; a handler reads what it wants.
+    pub max_body_bytes: u64,
+    /// How long a keep-alive connection may sit idle between requests.
+    pub idle_timeout: Duration,
+    /// How long a client may take to send a complete request head once it started (slowloris).
+    pub head_timeout: Duration,
+    /// How long one read of the request body may wait.
+    pub body_timeout: Duration,
+    /// Most connections served at once (accepting pauses at the limit); `None`: no limit.
+    pub max_connections: Option<usize>,
+    /// How much of an unread request body is skipped to keep the connection alive.
+    pub drain_limit: u64,
+    /// Print an access log line per request to stderr.
+    pub access_log: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_headers: 100,
+            max_head_bytes: 64 * 1024,
+            max_body_bytes: 64 * 1024 * 1024,
+            idle_timeout: Duration::from_secs(60),
+            head_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(60),
+            max_connections: None,
+            drain_limit: 1024 * 1024,
+            access_log: false,
+        }
+    }
+}
+
+struct Shared {
+    stopping: Cell<bool>,
+    stop: Event,
+    /// Connections waiting for a next request, which shutdown may close at once.
+    idle: RefCell<Vec<(u64, grove::Greenlet)>>,
+}
+
+/// Stops a running server gracefully: no new connections, in-flight requests finish, idle
+/// keep-alive connections close. Cloneable; hub-local.
+#[derive(Clone)]
+pub struct ShutdownHandle {
+    shared: Rc<Shared>,
+}
+
+impl fmt::Debug for ShutdownHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ShutdownHandle(stopping: {})", self.shared.stopping.get())
+    }
+}
+
+impl ShutdownHandle {
+    /// Starts the graceful shutdown; `serve` returns once every connection is done.
+    pub fn shutdown(&self) {
+        self.shared.stopping.set(true);
+        self.shared.stop.set();
+    }
+}
+
+/// An HTTP/1.1 server bound to a listener.
+///
+/// ```no_run
+/// use grove_http::{Response, Server};
+/// grove::run(|| {
+///     let server = Server::bind("127.0.0.1:8080").unwrap();
+///     server.serve(|_req| Response::new("Hello, World!".into())).unwrap();
+/// });
+/// ```
+pub struct Server {
+    listener: Rc<TcpListener>,
+    config: Config,
+    shared: Rc<Shared>,
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Server({:?})", self.listener.local_addr())
+    }
+}
+
+impl Server {
+    /// Binds a listener (names resolve cooperatively).
+    ///
+    /// # Errors
+    /// The bind error.
+    pub fn bind(addr: impl grove::net::ToAddrs) -> io::Result<Server> {
+        Ok(Server::from_listener(TcpListener::bind(addr)?))
+    }
+
+    /// Serves on an existing listener.
+    pub fn from_listener(listener: TcpListener) -> Server {
+        Server {
+            listener: Rc::new(listener),
+            config: Config::default(),
+            shared: Rc::new(Shared {
+                stopping: Cell::new(false),
+                stop: Event::new(),
+                idle: RefCell::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// Replaces the configuration.
+    pub fn with_config(mut self, config: Config) -> Server {
+        self.config = config;
+        self
+    }
+
+    /// The bound address.
+    ///
+    /// # Errors
+    /// The OS error.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// A handle to stop the server gracefully.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle { shared: self.shared.clone() }
+    }
+
+    /// Serves connections, each in its own greenlet, until shut down. Returns when every
+    /// connection has finished.
+    ///
+    /// # Errors
+    /// Never for per-connection problems (those close that connection); accept errors such as
+    /// EMFILE pause accepting briefly and are logged.
+    pub fn serve(self, handler: impl Fn(Request) -> Response + 'static) -> io::Result<()> {
+        let handler: Rc<dyn Fn(Request) -> Response> = Rc::new(handler);
+        let config = Rc::new(self.config);
+        let conns = Group::new();
+        let limit = config.max_connections.map(Semaphore::new);
+        let (listener, shared) = (self.listener.clone(), self.shared.clone());
+        let cs = conns.clone();
+        let acceptor = grove::Builder::new().name("http-accept").spawn(move || loop {
+            // At the connection limit, stop accepting until a connection ends.
+            let permit = limit.as_ref().map(Semaphore::acquire);
+            let (stream, peer) = match listener.accept() {
+                Ok(x) => x,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning; keep serving.
+                    eprintln!("grove-http: accept failed: {e}");
+                    grove::sleep(Duration::from_millis(50));
+                    continue;
+                }
+            };
+            let (handler, config, shared) = (handler.clone(), config.clone(), shared.clone());
+            cs.spawn(move || {
+                let _permit = permit;
+                serve_connection(stream, peer, &*handler, &config, &shared)
+            });
+        });
+        self.shared.stop.wait();
+        acceptor.kill();
+        // Close connections that sit idle between requests; busy ones finish their request.
+        let idle: Vec<_> = self.shared.idle.borrow_mut().drain(..).collect();
+        for (_, g) in idle {
+            g.kill();
+        }
+        conns.join();
+        Ok(())
+    }
+}
+
+/// Why reading a request head failed.
+enum HeadError {
+    /// Clean end: EOF or idle timeout before any byte of a new request.
+    Closed,
+    /// Answer with this status and close.
+    Reject(StatusCode, &'static str),
+}
+
+struct Head {
+    method: Method,
+    uri: http::Uri,
+    version: Version,
+    headers: HeaderMap,
+    len: usize,
+}
+
+fn read_head(
+    conn: &RefCell<ReadHalf>,
+    config: &Config,
+    shared: &Shared,
+) -> Result<Head, HeadError> {
+    let mut started: Option<Instant> = None;
+    loop {
+        {
+            let c = conn.borrow();
+            let buf = c.buffered();
+            if !buf.is_empty() {
+                started.get_or_insert_with(Instant::now);
+                match parse_head(buf, config.max_headers) {
+                    Ok(Some(h)) if h.len > config.max_head_bytes => {
+                        return Err(HeadError::Reject(
+                            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                            "request head too large",
+                        ))
+                    }
+                    Ok(Some(h)) => return Ok(h),
+                    Ok(None) => {}
+                    Err(e) => return Err(e),
+                }
+                if buf.len() >= config.max_head_bytes {
+                    return Err(HeadError::Reject(
+                        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                        "request head too large",
+                    ));
+                }
+            }
+        }
+        let deadline = match started {
+            None => Instant::now() + config.idle_timeout,
+            Some(s) => s + config.head_timeout,
+        };
+        let idle = started.is_none();
+        let me = idle.then(|| {
+            let g = grove::getcurrent();
+            shared.idle.borrow_mut().push((g.id(), g.clone()));
+            g.id()
+        });
+        if idle && shared.stopping.get() {
+            return Err(HeadError::Closed);
+        }
+        let r = conn.borrow_mut().fill(config.max_head_bytes, Some(deadline));
+        if let Some(id) = me {
+            shared.idle.borrow_mut().retain(|(i, _)| *i != id);
+        }
+        match r {
+            Ok(0) | Err(_) if started.is_none() => return Err(HeadError::Closed),
+            Ok(0) => return Err(HeadError::Closed),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                return Err(HeadError::Reject(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request head timed out",
+                ))
+            }
+            Err(e) if e.kind() == io::ErrorKind::OutOfMemory => {
+                return Err(HeadError::Reject(
+                    StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                    "request head too large",
+                ))
+            }
+            Err(_) => return Err(HeadError::Closed),
+        }
+    }
+}
+
+/// Parses a request head; `Ok(None)` when more bytes are needed.
+fn parse_head(buf: &[u8], max_headers: usize) -> Result<Option<Head>, HeadError> {
+    const INLINE: usize = 64;
+    let mut small = [httparse::EMPTY_HEADER; INLINE];
+    let mut big;
+    let headers: &mut [httparse::Header<'_>] = if max_headers <= INLINE {
+        &mut small[..max_headers]
+    } else {
+        big = vec![httparse::EMPTY_HEADER; max_headers];
+        &mut big
+    };
+    let mut req = httparse::Request::new(headers);
+    let len = match req.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(HeadError::Reject(
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "too many header fields",
+            ))
+        }
+        Err(_) => return Err(HeadError::Reject(StatusCode::BAD_REQUEST, "malformed request head")),
+    };
+    let bad = |why| HeadError::Reject(StatusCode::BAD_REQUEST, why);
+    let method = Method::from_bytes(req.method.unwrap_or("").as_bytes())
+        .map_err(|_| bad("invalid method"))?;
+    let uri: http::Uri =
+        req.path.unwrap_or("").parse().map_err(|_| bad("invalid request target"))?;
+    let version = if req.version == Some(0) { Version::HTTP_10 } else { Version::HTTP_11 };
+    let mut headers = HeaderMap::with_capacity(req.headers.len());
+    for h in req.headers.iter() {
+        let name =
+            HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| bad("invalid header name"))?;
+        let value = HeaderValue::from_bytes(h.value).map_err(|_| bad("invalid header value"))?;
+        headers.append(name, value);
+    }
+    Ok(Some(Head { method, uri, version, headers, len }))
+}
+
+/// Decides how the request body is delimited, rejecting ambiguous framing (request smuggling:
+/// both Content-Length and Transfer-Encoding, conflicting lengths, unknown codings).
+fn request_framing(head: &Head, config: &Config) -> Result<Framing, (StatusCode, &'static str)> {
+    let te: Vec<&HeaderValue> = head.headers.get_all(header::TRANSFER_ENCODING).iter().collect();
+    let cl: Vec<&HeaderValue> = head.headers.get_all(header::CONTENT_LENGTH).iter().collect();
+    if !te.is_empty() {
+        if !cl.is_empty() {
+            return Err((StatusCode::BAD_REQUEST, "both Content-Length and Transfer-Encoding"));
+        }
+        if head.version == Version::HTTP_10 {
+            return Err((StatusCode::BAD_REQUEST, "Transfer-Encoding in an HTTP/1.0 request"));
+        }
+        let codings: Vec<String> = te
+            .iter()
+            .flat_map(|v| v.to_str().unwrap_or("\u{0}").split(','))
+            .map(|c| c.trim().to_ascii_lowercase())
+            .collect();
+        return match codings.as_slice() {
+            [only] if only == "chunked" => Ok(Framing::Chunked(ChunkedDecoder::new())),
+            _ if codings.last().map(String::as_str) != Some("chunked") => {
+                Err((StatusCode::BAD_REQUEST, "Transfer-Encoding must end in chunked"))
+            }
+            _ => Err((StatusCode::NOT_IMPLEMENTED, "unsupported transfer coding")),
+        };
+    }
+    let mut len: Option<u64> = None;
+    for v in cl {
+        for part in v.to_str().unwrap_or("x").split(',') {
+            let p = part.trim();
+            if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) || p.len() > 19 {
+                return Err((StatusCode::BAD_REQUEST, "invalid Content-Length"));
+            }
+            let n: u64 =
+                p.parse().map_err(|_| (StatusCode::BAD_REQUEST, "invalid Content-Length"))?;
+            if len.is_some_and(|l| l != n) {
+                return Err((StatusCode::BAD_REQUEST, "conflicting Content-Length values"));
+            }
+            len = Some(n);
+        }
+    }
+    match len {
+        Some(n) if n > config.max_body_bytes => {
+            Err((StatusCode::PAYLOAD_TOO_LARGE, "request body too large"))
+        }
+        Some(0) | None => Ok(Framing::Empty),
+        Some(n) => Ok(Framing::Length(n)),
+    }
+}
+
+fn wants_keep_alive(version: Version, headers: &HeaderMap) -> bool {
+    let has = |token: &str| {
+        headers.get_all(header::CONNECTION).iter().any(|v| {
+            v.to_str().is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+        })
+    };
+    match version {
+        Version::HTTP_10 => has("keep-alive"),
+        _ => !has("close"),
+    }
+}
+
+fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    handler: &dyn Fn(Request) -> Response,
+    config: &Config,
+    shared: &Shared,
+) {
+    let _ = stream.set_nodelay(true);
+    let Ok(writer) = stream.try_clone() else { return };
+    let conn = Rc::new(RefCell::new(ReadHalf::new(stream)));
+    let mut out = Vec::with_capacity(1024);
+    loop {
+        let head = match read_head(&conn, config, shared) {
+            Ok(h) => h,
+            Err(HeadError::Closed) => return,
+            Err(HeadError::Reject(status, why)) => {
+                let _ = write_error(&writer, &mut out, status, why);
+                return;
+            }
+        };
+        conn.borrow_mut().consume(head.len);
+        let framing = match request_framing(&head, config) {
+            Ok(f) => f,
+            Err((status, why)) => {
+                let _ = write_error(&writer, &mut out, status, why);
+                return;
+            }
+        };
+        let mut keep_alive =
+            wants_keep_alive(head.version, &head.headers) && !shared.stopping.get();
+        let expects_continue = head.version == Version::HTTP_11
+            && head
+                .headers
+                .get(header::EXPECT)
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        let has_body = !matches!(framing, Framing::Empty);
+        let body = Rc::new(BodyState {
+            conn: conn.clone(),
+            framing: RefCell::new(framing),
+            continue_pending: Cell::new(expects_continue && has_body),
+            read_timeout: Some(config.body_timeout),
+            max_buffer: config.max_head_bytes.max(64 * 1024),
+        });
+        let is_head = head.method == Method::HEAD;
+        let (method, uri, version) = (head.method.clone(), head.uri.clone(), head.version);
+        let mut req = http::Request::new(Incoming { state: has_body.then(|| body.clone()) });
+        *req.method_mut() = head.method;
+        *req.uri_mut() = head.uri;
+        *req.version_mut() = head.version;
+        *req.headers_mut() = head.headers;
+        req.extensions_mut().insert(PeerAddr(peer));
+        let started = Instant::now();
+        let resp = match panic::catch_unwind(AssertUnwindSafe(|| handler(req))) {
+            Ok(r) => r,
+            Err(p) => {
+                if p.is::<grove::GreenletExit>() {
+                    panic::resume_unwind(p);
+                }
+                keep_alive = false;
+                let msg = p
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| p.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                eprintln!("grove-http: handler panicked on {method} {uri}: {msg}");
+                let mut r = Response::new(Body::from("internal server error\n"));
+                *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                r
+            }
+        };
+        // Whatever the handler left unread must go before the next request can be parsed.
+        if keep_alive && !body.drain(config.drain_limit) {
+            keep_alive = false;
+        }
+        let status = resp.status();
+        let sent = write_response(&writer, &mut out, resp, version, is_head, keep_alive);
+        if config.access_log {
+            eprintln!(
+                "{peer} \"{method} {uri} {version:?}\" {} {} {:.3}ms",
+                status.as_u16(),
+                sent.as_ref().map_or(0, |n| *n),
+                started.elapsed().as_secs_f64() * 1e3
+            );
+        }
+        if sent.is_err() || !keep_alive {
+            let _ = writer.shutdown(std::net::Shutdown::Write);
+            return;
+        }
+    }
+}
+
+/// The client's address, in every request's extensions.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub SocketAddr);
+
+fn write_error(w: &TcpStream, out: &mut Vec<u8>, status: StatusCode, why: &str) -> io::Result<u64> {
+    let mut r = Response::new(Body::from(format!("{why}\n")));
+    *r.status_mut() = status;
+    let n = write_response(w, out, r, Version::HTTP_11, false, false);
+    let _ = w.shutdown(std::net::Shutdown::Write);
+    n
+}
+
+thread_local! {
+    static DATE: RefCell<(u64, String)> = const { RefCell::new((0, String::new())) };
+}
+
+/// The current HTTP date, formatted once per second per thread.
+fn with_date(f: impl FnOnce(&str)) {
+    let now = std::time::SystemTime::now();
+    let secs = now.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    DATE.with(|d| {
+        let mut d = d.borrow_mut();
+        if d.0 != secs || d.1.is_empty() {
+            *d = (secs, httpdate::fmt_http_date(now));
+        }
+        f(&d.1)
+    })
+}
+
+fn bodyless(status: StatusCode) -> bool {
+    status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+}
+
+/// Writes a response; a `Full` body goes in the same write as the head. Returns the body bytes
+/// sent.
+fn write_response(
+    w: &TcpStream,
+    out: &mut Vec<u8>,
+    resp: Response,
+    version: Version,
+    is_head: bool,
+    keep_alive: bool,
+) -> io::Result<u64> {
+    let (parts, body) = resp.into_parts();
+    out.clear();
+    let status = parts.status;
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("Unknown").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    let user_length = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|s| s.parse::<u64>().ok());
+    for (name, value) in parts.headers.iter() {
+        if name == header::CONTENT_LENGTH
+            || name == header::TRANSFER_ENCODING
+            || name == header::CONNECTION
+            || name == header::DATE
+        {
+            continue;
+        }
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    with_date(|d| {
+        out.extend_from_slice(b"date: ");
+        out.extend_from_slice(d.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    });
+    let no_body = bodyless(status);
+    // Decide the framing of the response body.
+    enum Send {
+        None,
+        Bytes(std::borrow::Cow<'static, [u8]>),
+        Exact(Box<dyn Read>, u64),
+        Chunked(Box<dyn Read>),
+        UntilClose(Box<dyn Read>),
+    }
+    let mut keep_alive = keep_alive;
+    let send = match body {
+        _ if no_body => Send::None,
+        Body::Empty => {
+            out.extend_from_slice(b"content-length: 0\r\n");
+            Send::None
+        }
+        Body::Full(b) => {
+            push_length(out, b.len() as u64);
+            Send::Bytes(b)
+        }
+        Body::File(f) => {
+            let len = f.metadata()?.len();
+            push_length(out, len);
+            Send::Exact(Box::new(f), len)
+        }
+        Body::Stream(r) => match user_length {
+            Some(len) => {
+                push_length(out, len);
+                Send::Exact(r, len)
+            }
+            None if version == Version::HTTP_10 => {
+                keep_alive = false;
+                Send::UntilClose(r)
+            }
+            None => {
+                out.extend_from_slice(b"transfer-encoding: chunked\r\n");
+                Send::Chunked(r)
+            }
+        },
+    };
+    if !keep_alive {
+        out.extend_from_slice(b"connection: close\r\n");
+    } else if version == Version::HTTP_10 {
+        out.extend_from_slice(b"connection: keep-alive\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    let mut w = w;
+    if is_head {
+        w.write_all(out)?;
+        return Ok(0);
+    }
+    match send {
+        Send::None => {
+            w.write_all(out)?;
+            Ok(0)
+        }
+        Send::Bytes(b) => {
+            if b.len() <= 16 * 1024 {
+                out.extend_from_slice(&b);
+                w.write_all(out)?;
+            } else {
+                w.write_all(out)?;
+                w.write_all(&b)?;
+            }
+            Ok(b.len() as u64)
+        }
+        Send::Exact(mut r, len) => {
+            w.write_all(out)?;
+            let n = io::copy(&mut (&mut r).take(len), &mut w)?;
+            if n != len {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "body shorter than its length",
+                ));
+            }
+            Ok(n)
+        }
+        Send::UntilClose(mut r) => {
+            w.write_all(out)?;
+            io::copy(&mut r, &mut w)
+        }
+        Send::Chunked(mut r) => {
+            w.write_all(out)?;
+            let mut buf = vec![0u8; 16 * 1024];
+            let mut total = 0;
+            loop {
+                let n = r.read(&mut buf)?;
+                if n == 0 {
+                    w.write_all(b"0\r\n\r\n")?;
+                    return Ok(total);
+                }
+                total += n as u64;
+                let mut frame = Vec::with_capacity(n + 16);
+                write!(frame, "{n:x}\r\n")?;
+                frame.extend_from_slice(&buf[..n]);
+                frame.extend_from_slice(b"\r\n");
+                w.write_all(&frame)?;
+            }
+        }
+    }
+}
+
+fn push_length(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(b"content-length: ");
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut v = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+    out.extend_from_slice(b"\r\n");
+}
