@@ -1,12 +1,11 @@
 //! `grove demo`: the seed scenarios of gevent/greenlet, run for real on loopback.
 
 use std::cell::RefCell;
-use std::io::{BufRead, BufReader, Write};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use grove::net::{TcpListener, TcpStream};
 use grove::{Generator, GeneratorState, Greenlet};
+use grove_http::{Body, Response, Server};
 
 /// How long the embedded server takes to answer each request.
 const SERVER_DELAY: Duration = Duration::from_millis(300);
@@ -26,66 +25,73 @@ pub fn run() -> Result<(), String> {
     })
 }
 
-/// A tiny line server: answers `GET <path>` after SERVER_DELAY with the path's length. Each
-/// connection is its own greenlet, written as plain blocking code.
-fn start_server() -> Result<(std::net::SocketAddr, grove::JoinHandle<()>), String> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let server = grove::Builder::new().name("demo-server").spawn(move || loop {
-        let Ok((conn, _)) = listener.accept() else { continue };
-        grove::spawn(move || {
-            let mut line = String::new();
-            if BufReader::new(&conn).read_line(&mut line).is_err() {
-                return;
-            }
-            grove::sleep(SERVER_DELAY); // a slow backend
-            let path = line.trim().strip_prefix("GET ").unwrap_or("?").to_string();
-            let _ = (&conn).write_all(format!("{path} has {} bytes\n", path.len()).as_bytes());
+/// The embedded HTTP server: every request takes SERVER_DELAY (a slow backend), written as a
+/// plain blocking handler; grove-http runs each connection in its own greenlet.
+fn start_server() -> Result<(String, grove_http::ShutdownHandle, grove::JoinHandle<()>), String> {
+    let server = Server::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
+    let base = format!("http://{}", server.local_addr().map_err(|e| e.to_string())?);
+    let stop = server.shutdown_handle();
+    let h = grove::Builder::new().name("demo-http-server").spawn(move || {
+        let _ = server.serve(|req| {
+            grove::sleep(SERVER_DELAY);
+            let path = req.uri().path().to_string();
+            Response::new(Body::from(format!("{path} has {} bytes", path.len())))
         });
     });
-    Ok((addr, server))
+    Ok((base, stop, h))
 }
 
-fn fetch(addr: std::net::SocketAddr, path: &str) -> std::io::Result<String> {
-    let conn = TcpStream::connect(addr)?;
-    (&conn).write_all(format!("GET {path}\n").as_bytes())?;
-    let mut reply = String::new();
-    BufReader::new(&conn).read_line(&mut reply)?;
-    Ok(reply.trim().to_string())
+fn fetch(url: &str) -> Result<String, String> {
+    let r = grove_http::get(url).map_err(|e| format!("GET {url}: {e}"))?;
+    Ok(String::from_utf8_lossy(r.body()).into_owned())
 }
 
 fn fetches() -> Result<(), String> {
-    println!("1. Three slow fetches, spawned and joined with joinall");
-    let (addr, server) = start_server()?;
-    println!("   embedded server on {addr} answers each request after {SERVER_DELAY:?}");
+    println!("1. Three slow HTTP fetches, spawned and joined with joinall");
+    let (base, stop, server) = start_server()?;
+    println!("   embedded HTTP server on {base} answers each request after {SERVER_DELAY:?}");
     let start = Instant::now();
     let handles: Vec<_> = ["/index.html", "/about", "/api/items"]
         .into_iter()
         .map(|p| {
+            let url = format!("{base}{p}");
             grove::spawn(move || {
                 let t = Instant::now();
-                let r = fetch(addr, p);
-                (p, r, t.elapsed())
+                (p, fetch(&url), t.elapsed())
             })
         })
         .collect();
     for r in grove::joinall(handles) {
         let (p, reply, took) = r.map_err(|e| e.to_string())?;
-        let reply = reply.map_err(|e| format!("fetch {p}: {e}"))?;
-        println!("   {p:<12} -> {reply:<28} ({} ms)", took.as_millis());
+        println!("   GET {p:<12} -> {:<28} ({} ms)", reply?, took.as_millis());
     }
-    let total = start.elapsed();
     println!(
         "   all three in {} ms: about one request's time, not three ({} ms sequentially)\n",
-        total.as_millis(),
+        start.elapsed().as_millis(),
         3 * SERVER_DELAY.as_millis()
     );
-    server.kill();
+
+    println!("2. Pool(2).map over three URLs: at most two fetches at a time");
+    let pool = grove::pool::Pool::new(2);
+    let t0 = Instant::now();
+    let b = base.clone();
+    let results = pool.map(["/a", "/b", "/c"], move |p| {
+        let started = t0.elapsed().as_millis();
+        let reply = fetch(&format!("{b}{p}"));
+        (p, started, t0.elapsed().as_millis(), reply)
+    });
+    for r in results {
+        let (p, from, to, reply) = r.map_err(|e| e.to_string())?;
+        println!("   {p}: {from:>4} ms -> {to:>4} ms  {}", reply?);
+    }
+    println!("   /c waited for a free slot: two rounds, {} ms in all\n", t0.elapsed().as_millis());
+    stop.shutdown();
+    server.join().map_err(|e| e.to_string())?;
     Ok(())
 }
 
 fn ping_pong() {
-    println!("2. Two greenlets switching explicitly (greenlet's test1/test2)");
+    println!("3. Two greenlets switching explicitly (greenlet's test1/test2)");
     let out = Rc::new(RefCell::new(Vec::new()));
     let other: Rc<RefCell<Option<Greenlet>>> = Rc::default();
     let (o1, o2, other1) = (out.clone(), out.clone(), other.clone());
@@ -112,7 +118,7 @@ fn ping_pong() {
 }
 
 fn producer_consumer() {
-    println!("3. Producer/consumer with a generator and send (resume)");
+    println!("4. Producer/consumer with a generator and send (resume)");
     let mut consumer = Generator::new(|co, first: Option<&'static str>| {
         let mut count = 0;
         let mut item = first;
