@@ -38,6 +38,6 @@ mod server;
 
 pub use body::{Body, Incoming};
 pub use client::{get, Client, ClientResponse};
-pub use server::{Config, PeerAddr, Request, Response, Server, ShutdownHandle};
+pub use server::{peer_addr, Config, Request, Response, Server, ShutdownHandle};
 
 pub use http;

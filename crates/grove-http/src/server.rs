@@ -222,7 +222,7 @@ fn read_head(
             let c = conn.borrow();
             let buf = c.buffered();
             if !buf.is_empty() {
-                started.get_or_insert_with(Instant::now);
+                started.get_or_insert_with(grove::hub::now);
                 match parse_head(buf, config.max_headers) {
                     Ok(Some(h)) if h.len > config.max_head_bytes => {
                         return Err(HeadError::Reject(
@@ -243,7 +243,7 @@ fn read_head(
             }
         }
         let deadline = match started {
-            None => Instant::now() + config.idle_timeout,
+            None => grove::hub::now() + config.idle_timeout,
             Some(s) => s + config.head_timeout,
         };
         let idle = started.is_none();
@@ -387,6 +387,7 @@ fn serve_connection(
     config: &Config,
     shared: &Shared,
 ) {
+    PEER.with(|p| p.set(Some(peer)));
     let _ = stream.set_nodelay(true);
     let Ok(writer) = stream.try_clone() else { return };
     let conn = Rc::new(RefCell::new(ReadHalf::new(stream)));
@@ -430,8 +431,7 @@ fn serve_connection(
         *req.uri_mut() = head.uri;
         *req.version_mut() = head.version;
         *req.headers_mut() = head.headers;
-        req.extensions_mut().insert(PeerAddr(peer));
-        let started = Instant::now();
+        let started = config.access_log.then(Instant::now);
         let resp = match panic::catch_unwind(AssertUnwindSafe(|| handler(req))) {
             Ok(r) => r,
             Err(p) => {
@@ -461,7 +461,7 @@ fn serve_connection(
                 "{peer} \"{method} {uri} {version:?}\" {} {} {:.3}ms",
                 status.as_u16(),
                 sent.as_ref().map_or(0, |n| *n),
-                started.elapsed().as_secs_f64() * 1e3
+                started.map_or(0.0, |s| s.elapsed().as_secs_f64() * 1e3)
             );
         }
         if sent.is_err() || !keep_alive {
@@ -471,9 +471,16 @@ fn serve_connection(
     }
 }
 
-/// The client's address, in every request's extensions.
-#[derive(Debug, Clone, Copy)]
-pub struct PeerAddr(pub SocketAddr);
+grove::local! {
+    /// The peer of the connection served by the running greenlet.
+    static PEER: Cell<Option<SocketAddr>> = Cell::new(None);
+}
+
+/// The client's address, when called from a handler (each connection is served by its own
+/// greenlet, so this is a greenlet-local lookup, free of per-request allocation).
+pub fn peer_addr() -> Option<SocketAddr> {
+    PEER.with(Cell::get)
+}
 
 fn write_error(w: &TcpStream, out: &mut Vec<u8>, status: StatusCode, why: &str) -> io::Result<u64> {
     let mut r = Response::new(Body::from(format!("{why}\n")));
@@ -483,20 +490,37 @@ fn write_error(w: &TcpStream, out: &mut Vec<u8>, status: StatusCode, why: &str) 
     n
 }
 
-thread_local! {
-    static DATE: RefCell<(u64, String)> = const { RefCell::new((0, String::new())) };
+struct DateCache {
+    /// Hub clock reading when `text` was last checked against the wall clock.
+    checked: Option<Instant>,
+    secs: u64,
+    text: String,
 }
 
-/// The current HTTP date, formatted once per second per thread.
+thread_local! {
+    static DATE: RefCell<DateCache> =
+        const { RefCell::new(DateCache { checked: None, secs: 0, text: String::new() }) };
+}
+
+/// The current HTTP date. The wall clock is consulted at most every 50 ms of hub time, and the
+/// text re-formatted only when the second changes.
 fn with_date(f: impl FnOnce(&str)) {
-    let now = std::time::SystemTime::now();
-    let secs = now.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let hub_now = grove::hub::now();
     DATE.with(|d| {
         let mut d = d.borrow_mut();
-        if d.0 != secs || d.1.is_empty() {
-            *d = (secs, httpdate::fmt_http_date(now));
+        let stale = d
+            .checked
+            .is_none_or(|c| hub_now.saturating_duration_since(c) >= Duration::from_millis(50));
+        if stale {
+            let now = std::time::SystemTime::now();
+            let secs = now.duration_since(std::time::UNIX_EPOCH).map_or(0, |x| x.as_secs());
+            if secs != d.secs || d.text.is_empty() {
+                d.secs = secs;
+                d.text = httpdate::fmt_http_date(now);
+            }
+            d.checked = Some(hub_now);
         }
-        f(&d.1)
+        f(&d.text)
     })
 }
 

@@ -24,6 +24,11 @@ fn app(req: Request) -> Response {
             Response::new(Body::stream(std::io::Cursor::new(parts.concat())))
         }
         "/panic" => panic!("handler bug"),
+        "/peer" => {
+            let p = grove_http::peer_addr().expect("peer known in a handler");
+            assert!(p.ip().is_loopback());
+            Response::new("loopback peer".into())
+        }
         _ => {
             let mut body = Vec::new();
             req.into_body().read_to_end(&mut body).unwrap();
@@ -297,6 +302,7 @@ fn client_keep_alive_pool_and_errors() {
             assert_eq!(r.body(), format!("GET /k{i} ").as_bytes());
         }
         assert_eq!(c.idle_connections(), 1, "one connection reused for all five");
+        assert_eq!(c.get(&format!("http://{addr}/peer")).unwrap().body(), b"loopback peer");
         let r = c.post(&format!("http://{addr}/p"), "data").unwrap();
         assert_eq!(r.body(), b"POST /p data");
         let r = c.get(&format!("http://{addr}/stream")).unwrap();

@@ -306,3 +306,29 @@ fn a_line_protocol_over_bufreader_works_unchanged() {
         srv.join().unwrap();
     });
 }
+
+/// Regression: data and FIN arriving together. A short read drains the data; the EOF must
+/// still be seen (the readiness edge for it was already consumed).
+#[test]
+fn read_to_end_sees_eof_that_arrived_with_the_data() {
+    grove::run(|| {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        for size in [1usize, 100, 5000, 300_000] {
+            let server = grove::spawn(move || {
+                let c = std::net::TcpStream::connect(addr).unwrap();
+                let mut c = c;
+                c.write_all(&vec![b'x'; size]).unwrap();
+                // Closing right after writing: FIN follows the data immediately.
+            });
+            let (s, _) = l.accept().unwrap();
+            server.join().unwrap();
+            // Let the data and the FIN both arrive (and their events be processed) first.
+            grove::sleep(Duration::from_millis(20));
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let mut got = Vec::new();
+            (&s).read_to_end(&mut got).unwrap();
+            assert_eq!(got.len(), size);
+        }
+    });
+}

@@ -68,6 +68,11 @@ pub(crate) enum TimerAction {
 pub(crate) struct IoState {
     pub(crate) readable: Cell<bool>,
     pub(crate) writable: Cell<bool>,
+    /// The peer closed its side or the socket has an error (sticky): a read that returns less
+    /// than asked has not necessarily seen everything (EOF/error may still be pending).
+    pub(crate) read_closed: Cell<bool>,
+    /// The write side is closed or in error (sticky).
+    pub(crate) write_closed: Cell<bool>,
     pub(crate) readers: RefCell<Vec<Token>>,
     pub(crate) writers: RefCell<Vec<Token>>,
 }
@@ -166,6 +171,8 @@ pub(crate) struct Hub {
     turns: Cell<u64>,
     spawned: Cell<u64>,
     idle_since_trim: Cell<bool>,
+    /// The time at the start of the current loop turn (see [`now`]).
+    now: Cell<Instant>,
 }
 
 thread_local! {
@@ -222,6 +229,7 @@ impl Hub {
             turns: Cell::new(0),
             spawned: Cell::new(0),
             idle_since_trim: Cell::new(false),
+            now: Cell::new(Instant::now()),
         }
     }
 
@@ -274,7 +282,8 @@ impl Hub {
         };
         let mut timer = None;
         if let Some(d) = eff {
-            if d <= Instant::now() {
+            // The turn's clock may be slightly behind; a deadline it misses fires at once.
+            if d <= self.now.get() {
                 cur.seq.set(cur.seq.get() + 1);
                 cur.deadline_hit.set(cur.deadline_hit.get() || from_scope);
                 return Wake::TimedOut;
@@ -579,8 +588,10 @@ impl Hub {
                 self.drain_remote();
             }
         }
+        let now = Instant::now();
+        self.now.set(now);
         if has_timers {
-            self.fire_timers();
+            self.fire_timers(now);
         }
     }
 
@@ -604,8 +615,7 @@ impl Hub {
         }
     }
 
-    fn fire_timers(&self) {
-        let now = Instant::now();
+    fn fire_timers(&self, now: Instant) {
         loop {
             let due = self.timers.borrow_mut().pop_due(now);
             match due {
@@ -640,6 +650,12 @@ impl Hub {
             }
             let Some(st) = sources.get(ev.token().0) else { continue };
             let closed = ev.is_error();
+            if ev.is_read_closed() || closed {
+                st.read_closed.set(true);
+            }
+            if ev.is_write_closed() || closed {
+                st.write_closed.set(true);
+            }
             if ev.is_readable() || ev.is_read_closed() || closed {
                 st.readable.set(true);
                 for t in st.readers.borrow_mut().drain(..) {
@@ -827,6 +843,13 @@ pub fn run_info() -> Vec<GreenletInfo> {
             })
             .collect()
     })
+}
+
+/// A coarse clock: the time at which this thread's hub started its current loop turn. Reading
+/// it costs no system call; it lags real time by at most one turn of the loop, which is fine
+/// for timeouts measured in milliseconds or more (use `Instant::now` for precise timing).
+pub fn now() -> Instant {
+    with(|h| h.now.get())
 }
 
 /// Counters of this thread's hub.

@@ -164,8 +164,10 @@ macro_rules! stream_common {
         impl std::io::Read for &$ty {
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
                 let t = self.inner.timeouts.read.get();
-                self.inner_io()
-                    .io(crate::io::Direction::Read, t, |mut s| std::io::Read::read(&mut s, buf))
+                let len = buf.len();
+                self.inner_io().io_stream(crate::io::Direction::Read, t, len, |mut s| {
+                    std::io::Read::read(&mut s, buf)
+                })
             }
             fn read_vectored(
                 &mut self,
@@ -181,8 +183,9 @@ macro_rules! stream_common {
         impl std::io::Write for &$ty {
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
                 let t = self.inner.timeouts.write.get();
-                self.inner_io()
-                    .io(crate::io::Direction::Write, t, |mut s| std::io::Write::write(&mut s, buf))
+                self.inner_io().io_stream(crate::io::Direction::Write, t, buf.len(), |mut s| {
+                    std::io::Write::write(&mut s, buf)
+                })
             }
             fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
                 let t = self.inner.timeouts.write.get();
