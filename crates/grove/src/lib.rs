@@ -53,8 +53,10 @@ pub mod generator;
 pub mod greenlet;
 pub mod hub;
 pub mod io;
+pub mod monitor;
 pub mod net;
 pub mod pool;
+pub mod runtime;
 pub mod sync;
 mod task;
 pub mod thread_pool;
@@ -64,6 +66,7 @@ pub use future::block_on;
 pub use generator::{Co, Generator, GeneratorState};
 pub use greenlet::{getcurrent, Greenlet, GreenletExit};
 pub use hub::{add_callback, call_later, run_info, stats, GreenletInfo, HubStats};
+pub use runtime::{Handle, Runtime, SendJoinHandle};
 pub use task::{joinall, spawn, spawn_later, try_spawn, Builder, JoinError, JoinHandle};
 pub use time::{current_deadline, sleep, sleep_until, timeout, timeout_at, yield_now, Elapsed};
 

@@ -39,3 +39,29 @@ pub(crate) unsafe fn suspend(
     // SAFETY: per the contract above the pointee is the live yielder of the running coroutine.
     unsafe { (*yielder).suspend(out) }
 }
+
+/// An atomically replaceable `&'static T`, readable from other threads (the monitor reads the
+/// running greenlet's spawn location this way without locks).
+#[derive(Debug)]
+pub(crate) struct AtomicStaticRef<T: Sync + 'static> {
+    ptr: std::sync::atomic::AtomicPtr<T>,
+}
+
+impl<T: Sync + 'static> AtomicStaticRef<T> {
+    pub(crate) const fn empty() -> Self {
+        AtomicStaticRef { ptr: std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()) }
+    }
+
+    pub(crate) fn store(&self, r: Option<&'static T>) {
+        let p = r.map_or(std::ptr::null_mut(), |r| r as *const T as *mut T);
+        self.ptr.store(p, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub(crate) fn load(&self) -> Option<&'static T> {
+        let p = self.ptr.load(std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: the only pointers ever stored come from `&'static T` in `store` (or null), so
+        // a non-null value points to a `T` that lives forever; `T: Sync` makes sharing the
+        // reference across threads sound.
+        unsafe { p.as_ref() }
+    }
+}

@@ -212,6 +212,12 @@ impl Fiber {
 
     pub(crate) fn set_name(&self, name: String) {
         self.overflow.set_name(&name);
+        if !self.is_main() {
+            let _ = crate::hub::try_with(|h| {
+                let mut names = h.remote.monitor.names.lock().unwrap_or_else(|e| e.into_inner());
+                names.insert(self.id, name.clone());
+            });
+        }
         *self.name.borrow_mut() = Some(name);
     }
 

@@ -222,7 +222,7 @@ impl Hub {
             events: RefCell::new(mio::Events::with_capacity(1024)),
             sources: RefCell::new(Slab::new()),
             io_waiters: Cell::new(0),
-            remote: Arc::new(Remote::new(waker)),
+            remote: Arc::new(Remote::new(waker, index)),
             in_callback: Cell::new(false),
             turns_since_poll: Cell::new(0),
             switches: Cell::new(0),
@@ -379,6 +379,13 @@ impl Hub {
 
     /// Main only: runs the scheduler until main is resumed; returns what it is resumed with.
     fn schedule(&self) -> Input {
+        self.remote.monitor.enter(0, None);
+        let input = self.schedule_loop();
+        self.remote.monitor.enter(self.main.id, Some(self.main.location));
+        input
+    }
+
+    fn schedule_loop(&self) -> Input {
         loop {
             let mut budget = BUDGET;
             while budget > 0 {
@@ -412,6 +419,7 @@ impl Hub {
             }
             f.state.set(State::Running);
             overflow::set_current(&f.overflow);
+            self.remote.monitor.enter(f.id, Some(f.location));
             // Move `f` into `current` and back out: no reference-count traffic per switch.
             let main = self.current.replace(f);
             let out = {
@@ -421,6 +429,7 @@ impl Hub {
             };
             let f = self.current.replace(main);
             overflow::set_current(std::ptr::null());
+            self.remote.monitor.enter(0, None);
             self.switches.set(self.switches.get() + 1);
             match out {
                 corosensei::CoroutineResult::Yield(Output::Park) => {}
@@ -504,6 +513,9 @@ impl Hub {
     }
 
     fn forget(&self, f: &FiberRef) {
+        if f.name.borrow().is_some() {
+            self.remote.monitor.names.lock().unwrap_or_else(|e| e.into_inner()).remove(&f.id);
+        }
         let key = f.key.replace(usize::MAX);
         if key != usize::MAX {
             self.fibers.borrow_mut().try_remove(key);
@@ -552,6 +564,7 @@ impl Hub {
     /// One loop turn: callbacks, remote wakeups, I/O poll, timers. See the module docs.
     fn turn(&self) {
         self.turns.set(self.turns.get() + 1);
+        self.remote.load.store(self.fibers.borrow().len(), Ordering::Relaxed);
         self.run_callbacks();
         if self.remote.pending() {
             self.drain_remote();

@@ -25,10 +25,14 @@ pub(crate) struct Remote {
     pub(crate) external: AtomicUsize,
     /// Set when the hub is gone: messages are dropped instead of queued.
     pub(crate) closed: AtomicBool,
+    /// Live greenlets, published once per loop turn (for placement by the runtime).
+    pub(crate) load: AtomicUsize,
+    /// What the monitor watches.
+    pub(crate) monitor: std::sync::Arc<crate::monitor::Slot>,
 }
 
 impl Remote {
-    pub(crate) fn new(waker: mio::Waker) -> Remote {
+    pub(crate) fn new(waker: mio::Waker, hub: u64) -> Remote {
         Remote {
             waker,
             queue: Mutex::new(Vec::new()),
@@ -36,6 +40,8 @@ impl Remote {
             sleeping: AtomicBool::new(false),
             external: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
+            load: AtomicUsize::new(0),
+            monitor: crate::monitor::Slot::new(hub),
         }
     }
 

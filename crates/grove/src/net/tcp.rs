@@ -33,6 +33,22 @@ impl TcpListener {
         Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address")))
     }
 
+    /// Binds with SO_REUSEPORT (and SO_REUSEADDR) so that several hubs can each own a listener
+    /// on the same address; the kernel spreads incoming connections across them.
+    ///
+    /// # Errors
+    /// The socket, option or bind error.
+    pub fn bind_reuseport(addr: SocketAddr) -> io::Result<TcpListener> {
+        let domain = socket2::Domain::for_address(addr);
+        let s = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
+        s.set_reuse_address(true)?;
+        s.set_reuse_port(true)?;
+        s.set_nonblocking(true)?;
+        s.bind(&addr.into())?;
+        s.listen(1024)?;
+        TcpListener::from_std(s.into())
+    }
+
     /// Waits for a connection. The accepted stream is non-blocking and registered with this
     /// hub; `TCP_NODELAY` is left as the OS default (see [`TcpStream::set_nodelay`]).
     ///

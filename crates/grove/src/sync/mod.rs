@@ -18,6 +18,7 @@
 mod async_result;
 mod event;
 mod local;
+pub mod mt;
 mod queue;
 mod semaphore;
 pub(crate) mod waitlist;
