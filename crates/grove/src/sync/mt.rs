@@ -216,7 +216,8 @@ impl<T> Queue<T> {
                 Err(TrySendError::Full(t)) => item = t,
             }
             let g = self.lock();
-            if !(g.capacity.is_some_and(|c| g.items.len() >= c) && !g.closed) {
+            // Room appeared (or the queue closed) since try_put: retry without waiting.
+            if g.capacity.is_none_or(|c| g.items.len() < c) || g.closed {
                 continue;
             }
             match wait(&self.inner, g, |s| &mut s.putters, deadline, "mt::Queue::put") {
