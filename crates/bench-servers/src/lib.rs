@@ -6,3 +6,8 @@
 pub fn addr() -> String {
     std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8080".into())
 }
+
+/// Worker threads / hubs, from the `WORKERS` environment variable (default 1).
+pub fn workers() -> usize {
+    std::env::var("WORKERS").ok().and_then(|v| v.parse().ok()).unwrap_or(1)
+}

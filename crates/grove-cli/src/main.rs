@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! grove demo                         the seed scenarios, on loopback, explained
-//! grove serve [--addr A] [--dir D]   hello world or static files over HTTP/1.1
+//! grove serve [--addr A] [--dir D] [--hubs N]   hello world or static files over HTTP/1.1
 //! grove load URL -c N (-n REQS | -d DUR)   HTTP load generator on greenlets
 //! grove bench [--quick]              headline micro-benchmarks next to tokio
 //! ```
@@ -19,7 +19,7 @@ const USAGE: &str = "usage: grove <command>
 
 commands:
   demo                              run the seed scenarios on loopback and explain them
-  serve [--addr ADDR] [--dir DIR] [--log]
+  serve [--addr ADDR] [--dir DIR] [--hubs N] [--log]
                                     HTTP/1.1 hello world, or static files from DIR
   load URL [-c CONN] [-n REQS | -d DURATION] [--quiet]
                                     HTTP load: throughput and a latency histogram

@@ -11,11 +11,15 @@ pub fn run(mut args: Args) -> Result<(), String> {
     let addr = args.value("--addr")?.unwrap_or_else(|| "127.0.0.1:8080".into());
     let dir = args.value("--dir")?.map(PathBuf::from);
     let log = args.flag("--log");
+    let hubs: usize = args.parsed("--hubs")?.unwrap_or(1);
     args.finish()?;
     if let Some(d) = &dir {
         if !d.is_dir() {
             return Err(format!("--dir {}: not a directory", d.display()));
         }
+    }
+    if hubs > 1 {
+        return serve_multi(&addr, hubs, dir, log);
     }
     grove::run(|| {
         let config = grove_http::Config { access_log: log, ..Default::default() };
@@ -37,6 +41,36 @@ pub fn run(mut args: Args) -> Result<(), String> {
             })
             .map_err(|e| e.to_string())
     })
+}
+
+/// One SO_REUSEPORT server per hub of a runtime; runs until killed.
+fn serve_multi(addr: &str, hubs: usize, dir: Option<PathBuf>, log: bool) -> Result<(), String> {
+    let sock: std::net::SocketAddr =
+        addr.parse().map_err(|_| format!("--addr {addr}: with --hubs give an IP:port"))?;
+    let rt =
+        grove::Runtime::builder().hubs(hubs).monitor(None).build().map_err(|e| e.to_string())?;
+    let servers: Vec<_> = (0..hubs)
+        .map(|i| {
+            let dir = dir.clone();
+            rt.spawn_on(i, move || -> Result<(), String> {
+                let config = grove_http::Config { access_log: log, ..Default::default() };
+                let server = Server::bind_reuseport(sock)
+                    .map_err(|e| format!("bind {sock}: {e}"))?
+                    .with_config(config);
+                server
+                    .serve(move |req| match &dir {
+                        Some(d) => static_file(d, &req),
+                        None => Response::new(Body::from("Hello, World!")),
+                    })
+                    .map_err(|e| e.to_string())
+            })
+        })
+        .collect();
+    eprintln!("grove: serving on http://{sock}/ with {hubs} hubs (Ctrl-C to stop)");
+    for s in servers {
+        s.join().map_err(|e| e.to_string())??;
+    }
+    Ok(())
 }
 
 fn status(code: StatusCode, msg: &'static str) -> Response {

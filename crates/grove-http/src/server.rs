@@ -120,6 +120,15 @@ impl Server {
         Ok(Server::from_listener(TcpListener::bind(addr)?))
     }
 
+    /// Binds with SO_REUSEPORT, so each hub of a [`grove::Runtime`] can run its own server on
+    /// the same address (the kernel spreads connections).
+    ///
+    /// # Errors
+    /// The bind error.
+    pub fn bind_reuseport(addr: SocketAddr) -> io::Result<Server> {
+        Ok(Server::from_listener(TcpListener::bind_reuseport(addr)?))
+    }
+
     /// Serves on an existing listener.
     pub fn from_listener(listener: TcpListener) -> Server {
         Server {

@@ -300,12 +300,47 @@ fn semaphore(c: &mut Criterion) {
     g.finish();
 }
 
+/// Spawning from a plain thread onto a 2-hub runtime and joining (per task), next to tokio's
+/// multi_thread runtime with 2 workers.
+fn spawn_across(c: &mut Criterion) {
+    let mut g = c.benchmark_group("spawn_across_2_hubs");
+    let batch = 1_000u64;
+    let rt = grove::Runtime::builder().hubs(2).monitor(None).build().unwrap();
+    g.bench_function("grove_runtime", |b| {
+        b.iter_custom(|iters| {
+            batched(iters, batch, |n| {
+                let t = Instant::now();
+                let hs: Vec<_> = (0..n).map(|i| rt.spawn(move || i)).collect();
+                for h in hs {
+                    h.join().unwrap();
+                }
+                t.elapsed()
+            })
+        })
+    });
+    let trt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
+    g.bench_function("tokio_multi_thread", |b| {
+        b.iter_custom(|iters| {
+            batched(iters, batch, |n| {
+                let t = Instant::now();
+                let hs: Vec<_> = (0..n).map(|i| trt.spawn(async move { i })).collect();
+                for h in hs {
+                    trt.block_on(h).unwrap();
+                }
+                t.elapsed()
+            })
+        })
+    });
+    g.finish();
+    rt.shutdown();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
         .sample_size(20);
-    targets = switch, handoff, spawn_join, semaphore
+    targets = switch, handoff, spawn_join, semaphore, spawn_across
 }
 criterion_main!(benches);

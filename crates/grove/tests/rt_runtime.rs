@@ -31,6 +31,18 @@ fn greenlets_spread_over_two_hubs_and_results_come_back() {
     assert_eq!(on1.join().unwrap().as_deref(), Some("grove-hub-1"));
     assert!(rt.spawn(|| -> u8 { panic!("remote boom") }).join().unwrap_err().is_panic());
     assert_eq!(rt.block_on(|| 7).unwrap(), 7);
+    // run_info across hubs: a named greenlet blocked on hub 1 shows up with its hub.
+    let _parked = rt.spawn_on(1, || {
+        grove::getcurrent().set_name("parked-on-1");
+        grove::sleep(Duration::from_secs(3600));
+    });
+    std::thread::sleep(Duration::from_millis(20));
+    let info = rt.handle().run_info();
+    let (hub, g) = info.iter().find(|(_, g)| g.name.as_deref() == Some("parked-on-1")).unwrap();
+    assert_eq!((*hub, g.state.as_str()), (1, "blocked on sleep"));
+    let stats = rt.handle().stats();
+    assert_eq!(stats.len(), 2);
+    assert!(stats.iter().all(|s| s.spawned > 0));
     rt.shutdown();
 }
 

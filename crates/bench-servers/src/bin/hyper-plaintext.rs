@@ -1,4 +1,4 @@
-//! hyper 1.x HTTP/1.1 on tokio's current_thread runtime.
+//! hyper 1.x HTTP/1.1 on tokio: current_thread with WORKERS=1, multi_thread otherwise.
 use std::convert::Infallible;
 
 use http_body_util::Full;
@@ -13,7 +13,12 @@ async fn hello(_: Request<hyper::body::Incoming>) -> Result<Response<Full<Bytes>
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let n = bench_servers::workers();
+    let rt = if n == 1 {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    } else {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(n).enable_all().build().unwrap()
+    };
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(bench_servers::addr()).await.unwrap();
         loop {

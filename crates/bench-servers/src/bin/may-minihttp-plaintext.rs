@@ -1,4 +1,4 @@
-//! may_minihttp with one may worker thread.
+//! may_minihttp with WORKERS may worker threads (default 1).
 use std::io;
 
 use may_minihttp::{HttpServer, HttpService, Request, Response};
@@ -14,7 +14,7 @@ impl HttpService for Hello {
 }
 
 fn main() {
-    may::config().set_workers(1);
+    may::config().set_workers(bench_servers::workers());
     let server = HttpServer(Hello).start(bench_servers::addr()).unwrap();
     server.join().unwrap();
 }

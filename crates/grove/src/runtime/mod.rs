@@ -140,6 +140,29 @@ impl Handle {
         self.inner.hubs.iter().map(|h| h.load.load(Ordering::Relaxed)).collect()
     }
 
+    /// Every live greenlet of every hub (hub index, info), collected by asking each hub.
+    /// A hub blocked by a greenlet answers only once it is free again.
+    pub fn run_info(&self) -> Vec<(usize, crate::GreenletInfo)> {
+        let asks: Vec<_> =
+            (0..self.hubs()).map(|i| (i, self.spawn_on(i, crate::run_info))).collect();
+        let mut out = Vec::new();
+        for (i, h) in asks {
+            // The asking greenlet itself is excluded: it exists only to answer.
+            let mut infos = h.join().unwrap_or_default();
+            if let Some(last) = infos.iter().map(|g| g.id).max() {
+                infos.retain(|g| g.id != last);
+            }
+            out.extend(infos.into_iter().map(|g| (i, g)));
+        }
+        out
+    }
+
+    /// Counters of every hub.
+    pub fn stats(&self) -> Vec<crate::HubStats> {
+        let asks: Vec<_> = (0..self.hubs()).map(|i| self.spawn_on(i, crate::stats)).collect();
+        asks.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+    }
+
     /// Spawns `f` on the least-loaded hub (ties go round-robin).
     pub fn spawn<T: Send + 'static>(
         &self,
