@@ -61,6 +61,8 @@ pub mod sync;
 mod task;
 pub mod thread_pool;
 mod time;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 pub use future::block_on;
 pub use generator::{Co, Generator, GeneratorState};
