@@ -1,0 +1,26 @@
+//! TCP echo on tokio's current_thread runtime.
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let l = tokio::net::TcpListener::bind(bench_servers::addr()).await.unwrap();
+        loop {
+            let (mut s, _) = l.accept().await.unwrap();
+            let _ = s.set_nodelay(true);
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                loop {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => {
+                            if s.write_all(&buf[..n]).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+}
