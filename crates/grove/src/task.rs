@@ -72,13 +72,11 @@ impl fmt::Display for JoinError {
 
 impl std::error::Error for JoinError {}
 
-fn report_unjoined(f: &Fiber, p: &(dyn Any + Send)) {
-    let name = f.name.borrow().clone().unwrap_or_else(|| "<unnamed>".into());
+fn report_unjoined(f: &Fiber, message: &str) {
+    let name = f.name().unwrap_or_else(|| "<unnamed>".into());
     eprintln!(
-        "grove: greenlet '{name}' (#{}, spawned at {}) panicked and nobody joined it: {}",
-        f.id,
-        f.location,
-        panic_message(p)
+        "grove: greenlet '{name}' (#{}, spawned at {}) panicked and nobody joined it: {message}",
+        f.id, f.location,
     );
 }
 
@@ -150,9 +148,9 @@ impl Builder {
                 Err(p) if p.is::<GreenletExit>() => {}
                 Err(p) => {
                     if me.detached.get() {
-                        report_unjoined(me, &*p);
+                        report_unjoined(me, &panic_message(&*p));
                     }
-                    *me.panic.borrow_mut() = Some(p);
+                    me.set_panic(p);
                 }
             }
             None
@@ -266,7 +264,7 @@ impl<T: 'static> JoinHandle<T> {
         if let Some(v) = value {
             return Ok(*v.downcast::<T>().expect("grove: result type mismatch"));
         }
-        let panic = self.fiber.panic.borrow_mut().take();
+        let panic = self.fiber.take_panic();
         Err(panic.map_or(JoinError::Killed, JoinError::Panicked))
     }
 
@@ -306,7 +304,7 @@ impl<T: 'static> JoinHandle<T> {
 
     /// The greenlet's name, if it has one.
     pub fn name(&self) -> Option<String> {
-        self.fiber.name.borrow().clone()
+        self.fiber.name()
     }
 
     /// A greenlet-level handle (for `switch`-free inspection: name, state, parent).
@@ -327,7 +325,7 @@ impl<T: 'static> std::future::Future for JoinHandle<T> {
         if self.fiber.state.get() == State::Dead {
             return std::task::Poll::Ready(self.take_result());
         }
-        self.fiber.wakers.borrow_mut().push(cx.waker().clone());
+        self.fiber.add_waker(cx.waker().clone());
         std::task::Poll::Pending
     }
 }
@@ -335,8 +333,8 @@ impl<T: 'static> std::future::Future for JoinHandle<T> {
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
         self.fiber.detached.set(true);
-        if let Some(p) = &*self.fiber.panic.borrow() {
-            report_unjoined(&self.fiber, &**p);
+        if let Some(msg) = self.fiber.panic_message() {
+            report_unjoined(&self.fiber, &msg);
         }
     }
 }

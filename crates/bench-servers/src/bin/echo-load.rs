@@ -38,6 +38,11 @@ fn main() {
         let total: u64 = grove::joinall(hs).into_iter().map(Result::unwrap).sum();
         let el = start.elapsed().as_secs_f64();
         let h = hist.borrow();
-        println!("{total} {:.0} {} {}", total as f64 / el, h.value_at_quantile(0.5), h.value_at_quantile(0.99));
+        println!(
+            "{total} {:.0} {} {}",
+            total as f64 / el,
+            h.value_at_quantile(0.5),
+            h.value_at_quantile(0.99)
+        );
     });
 }

@@ -19,8 +19,8 @@ pub struct OverflowInfo {
     guard_hi: Cell<usize>,
     size: Cell<usize>,
     id: Cell<u64>,
-    name: Cell<[u8; 48]>,
-    name_len: Cell<usize>,
+    /// The greenlet's name: points into the `String` the greenlet record owns.
+    name: Cell<(*const u8, usize)>,
 }
 
 impl OverflowInfo {
@@ -31,21 +31,14 @@ impl OverflowInfo {
             guard_hi: Cell::new(guard.1),
             size: Cell::new(size),
             id: Cell::new(id),
-            name: Cell::new([0; 48]),
-            name_len: Cell::new(0),
+            name: Cell::new((ptr::null(), 0)),
         }
     }
 
-    /// Records the greenlet's name (truncated to 48 bytes) for the report.
+    /// Records where the greenlet's name lives. The string must stay alive and unmoved until
+    /// the next call or until the greenlet can no longer run (the greenlet record owns it).
     pub fn set_name(&self, name: &str) {
-        let mut buf = [0u8; 48];
-        let mut n = name.len().min(buf.len());
-        while !name.is_char_boundary(n) {
-            n -= 1;
-        }
-        buf[..n].copy_from_slice(&name.as_bytes()[..n]);
-        self.name.set(buf);
-        self.name_len.set(n);
+        self.name.set((name.as_ptr(), name.len().min(64)));
     }
 }
 
@@ -155,11 +148,13 @@ fn report(gi: &OverflowInfo) -> ! {
     let mut buf = [0u8; 256];
     let mut w = Writer { buf: &mut buf, len: 0 };
     w.put(b"\ngrove: stack overflow in greenlet ");
-    let name = gi.name.get();
-    let n = gi.name_len.get();
-    if n > 0 {
+    let (p, n) = gi.name.get();
+    if !p.is_null() && n > 0 {
+        // SAFETY: `set_name` published a pointer into the running greenlet's name string, which
+        // its record keeps alive while the greenlet can run (it is running: it just faulted).
+        let name = unsafe { std::slice::from_raw_parts(p, n) };
         w.put(b"'");
-        w.put(&name[..n]);
+        w.put(name);
         w.put(b"' ");
     }
     w.put(b"(#");

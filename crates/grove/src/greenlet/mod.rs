@@ -97,7 +97,7 @@ pub(crate) fn create(
             me.yielder.set(y as *const _);
             let out = body(&me, input);
             // Greenlet-local values die with the greenlet, on its own stack.
-            let locals = std::mem::take(&mut *me.locals.borrow_mut());
+            let locals = me.take_locals();
             drop(me);
             drop(locals);
             out
@@ -153,7 +153,7 @@ impl Greenlet {
     #[track_caller]
     pub fn try_new(f: impl FnOnce(Value) -> Value + 'static) -> io::Result<Greenlet> {
         let f = create(Kind::Raw, None, Location::caller(), move |me, _input| {
-            let first = me.inbox.borrow_mut().take();
+            let first = me.take_inbox();
             let arg = match first {
                 Some(Message::Value(v)) => v,
                 _ => Box::new(()),
@@ -164,7 +164,7 @@ impl Greenlet {
                 Err(p) => Message::Throw(p),
             })
         })?;
-        *f.parent.borrow_mut() = Some(hub::current());
+        f.set_parent(Some(hub::current()));
         Ok(Greenlet { f })
     }
 
@@ -244,7 +244,7 @@ impl Greenlet {
 
     /// The greenlet that receives control when this one finishes.
     pub fn parent(&self) -> Option<Greenlet> {
-        self.f.parent.borrow().clone().map(Greenlet::from_fiber)
+        self.f.parent().map(Greenlet::from_fiber)
     }
 
     /// Changes the parent.
@@ -255,9 +255,9 @@ impl Greenlet {
         let mut p = Some(parent.f.clone());
         while let Some(cur) = p {
             assert!(!cur.same(&self.f), "grove: set_parent would create a cycle");
-            p = cur.parent.borrow().clone();
+            p = cur.parent();
         }
-        *self.f.parent.borrow_mut() = Some(parent.f.clone());
+        self.f.set_parent(Some(parent.f.clone()));
     }
 
     /// A process-unique id.
@@ -267,7 +267,7 @@ impl Greenlet {
 
     /// The greenlet's name, if it has one.
     pub fn name(&self) -> Option<String> {
-        self.f.name.borrow().clone()
+        self.f.name()
     }
 
     /// Names the greenlet (shown by run info, panic and overflow reports).

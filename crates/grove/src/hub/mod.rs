@@ -309,7 +309,7 @@ impl Hub {
 
     /// Resumed with a message while waiting in the hub: it can only be a kill. Unwinds.
     fn take_throw(cur: &FiberRef) -> ! {
-        let msg = cur.inbox.borrow_mut().take();
+        let msg = cur.take_inbox();
         match msg {
             Some(Message::Throw(p)) => panic::resume_unwind(p),
             _ => unreachable!("grove: a greenlet waiting in the hub was resumed by a switch"),
@@ -360,7 +360,7 @@ impl Hub {
                 }
             ),
         }
-        *target.inbox.borrow_mut() = Some(msg);
+        target.put_inbox(msg);
         cur.state.set(State::Suspended);
         let back = if cur.is_main() {
             target.state.set(State::Ready);
@@ -372,7 +372,7 @@ impl Hub {
         };
         cur.state.set(State::Running);
         match back {
-            Input::Message => cur.inbox.borrow_mut().take(),
+            Input::Message => cur.take_inbox(),
             _ => None,
         }
     }
@@ -414,7 +414,7 @@ impl Hub {
                     self.finish_unstarted(&f);
                     continue;
                 }
-                *f.inbox.borrow_mut() = Some(Message::Throw(Box::new(GreenletExit)));
+                f.put_inbox(Message::Throw(Box::new(GreenletExit)));
                 input = Input::Message;
             }
             f.state.set(State::Running);
@@ -441,7 +441,7 @@ impl Hub {
                     self.finish(&f);
                     if let Some(msg) = to_parent {
                         if let Some(p) = self.receiving_parent(&f) {
-                            *p.inbox.borrow_mut() = Some(msg);
+                            p.put_inbox(msg);
                             next = self.route(p);
                         }
                     }
@@ -464,11 +464,12 @@ impl Hub {
 
     /// The nearest ancestor of a finished raw greenlet that is waiting in switch().
     fn receiving_parent(&self, f: &FiberRef) -> Option<FiberRef> {
-        let mut p = f.parent.borrow_mut().take();
+        let mut p = f.parent();
+        f.set_parent(None);
         while let Some(cand) = p {
             match cand.state.get() {
                 State::Suspended | State::New => return Some(cand),
-                State::Dead => p = cand.parent.borrow().clone(),
+                State::Dead => p = cand.parent(),
                 // The parent is busy in the hub: it cannot receive the value.
                 _ => return None,
             }
@@ -506,14 +507,14 @@ impl Hub {
         for t in joiners {
             t.wake();
         }
-        let wakers = std::mem::take(&mut *f.wakers.borrow_mut());
+        let wakers = f.take_wakers();
         for w in wakers {
             w.wake();
         }
     }
 
     fn forget(&self, f: &FiberRef) {
-        if f.name.borrow().is_some() {
+        if f.has_name() {
             self.remote.monitor.names.lock().unwrap_or_else(|e| e.into_inner()).remove(&f.id);
         }
         let key = f.key.replace(usize::MAX);
@@ -803,7 +804,7 @@ impl Drop for Hub {
                 }
             }
             f.joiners.borrow_mut().clear();
-            *f.parent.borrow_mut() = None;
+            f.set_parent(None);
         }
         self.timers.get_mut().drain();
     }
@@ -842,7 +843,7 @@ pub fn run_info() -> Vec<GreenletInfo> {
             .iter()
             .map(|f| GreenletInfo {
                 id: f.id,
-                name: f.name.borrow().clone(),
+                name: f.name(),
                 state: match f.state.get() {
                     State::New => "not started".into(),
                     State::Ready => "ready".into(),

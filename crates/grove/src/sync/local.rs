@@ -33,12 +33,12 @@ impl<T: 'static> Local<T> {
     pub fn with<R>(&'static self, f: impl FnOnce(&T) -> R) -> R {
         let key = self as *const Self as usize;
         let cur = hub::current();
-        let found = cur.locals.borrow().iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone());
+        let found = cur.local(key);
         let value = match found {
             Some(v) => v,
             None => {
                 let v: Rc<dyn Any> = Rc::new((self.init)());
-                cur.locals.borrow_mut().push((key, v.clone()));
+                cur.set_local(key, v.clone());
                 v
             }
         };
