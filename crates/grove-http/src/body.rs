@@ -8,21 +8,21 @@ use std::io::{self, Read, Write};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use grove::net::TcpStream;
+use crate::stream::Stream;
 
 use crate::chunked::ChunkedDecoder;
 
 /// The read side of a connection: the socket and its buffer. Bytes past the current message
 /// (pipelined requests) stay in the buffer for the next one.
 pub(crate) struct ReadHalf {
-    pub(crate) stream: TcpStream,
+    pub(crate) stream: Stream,
     pub(crate) buf: Vec<u8>,
     pub(crate) start: usize,
     pub(crate) end: usize,
 }
 
 impl ReadHalf {
-    pub(crate) fn new(stream: TcpStream) -> ReadHalf {
+    pub(crate) fn new(stream: Stream) -> ReadHalf {
         ReadHalf { stream, buf: vec![0; 8192], start: 0, end: 0 }
     }
 

@@ -15,13 +15,14 @@ use http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Versi
 
 use crate::body::{BodyState, Framing, ReadHalf};
 use crate::chunked::ChunkedDecoder;
+use crate::stream::Stream;
 
 /// A response as the client returns it: the whole body read into memory.
 pub type ClientResponse = http::Response<Vec<u8>>;
 
 struct Conn {
     read: Rc<RefCell<ReadHalf>>,
-    write: TcpStream,
+    write: Stream,
 }
 
 /// A reusable client with a keep-alive connection pool per host. Redirects are not followed
@@ -139,8 +140,10 @@ impl Client {
         }
         let stream = TcpStream::connect((host, port))?;
         stream.set_nodelay(true)?;
-        let conn =
-            Conn { write: stream.try_clone()?, read: Rc::new(RefCell::new(ReadHalf::new(stream))) };
+        let conn = Conn {
+            write: Stream::Plain(stream.try_clone()?),
+            read: Rc::new(RefCell::new(ReadHalf::new(Stream::Plain(stream)))),
+        };
         let (resp, reusable) = self.exchange(&conn, req, host, port).map_err(|(e, _)| e)?;
         self.give_back(key, conn, reusable);
         Ok(resp)

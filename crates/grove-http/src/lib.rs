@@ -35,6 +35,7 @@ mod body;
 pub mod chunked;
 mod client;
 mod server;
+mod stream;
 
 pub use body::{Body, Incoming};
 pub use client::{get, Client, ClientResponse};

@@ -7,15 +7,17 @@ use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use grove::net::{TcpListener, TcpStream};
+use grove::net::TcpListener;
 use grove::pool::Group;
 use grove::sync::{Event, Semaphore};
 use http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
 
 use crate::body::{Body, BodyState, Framing, Incoming, ReadHalf};
 use crate::chunked::ChunkedDecoder;
+use crate::stream::Stream;
 
 /// A request as handlers see it: the `http` crate's type with a readable body.
 pub type Request = http::Request<Incoming>;
@@ -102,6 +104,7 @@ impl ShutdownHandle {
 pub struct Server {
     listener: Rc<TcpListener>,
     config: Config,
+    tls: Option<Arc<grove::tls::rustls::ServerConfig>>,
     shared: Rc<Shared>,
 }
 
@@ -134,6 +137,7 @@ impl Server {
         Server {
             listener: Rc::new(listener),
             config: Config::default(),
+            tls: None,
             shared: Rc::new(Shared {
                 stopping: Cell::new(false),
                 stop: Event::new(),
@@ -145,6 +149,14 @@ impl Server {
     /// Replaces the configuration.
     pub fn with_config(mut self, config: Config) -> Server {
         self.config = config;
+        self
+    }
+
+    /// Serves HTTPS: every connection first completes a TLS handshake (within
+    /// `head_timeout`) with this rustls configuration. Build it with
+    /// `grove::tls::provider()`; ALPN, if set, should offer `http/1.1`.
+    pub fn with_tls(mut self, config: Arc<grove::tls::rustls::ServerConfig>) -> Server {
+        self.tls = Some(config);
         self
     }
 
@@ -173,6 +185,7 @@ impl Server {
         let conns = Group::new();
         let limit = config.max_connections.map(Semaphore::new);
         let (listener, shared) = (self.listener.clone(), self.shared.clone());
+        let tls = self.tls.clone();
         let cs = conns.clone();
         let acceptor = grove::Builder::new().name("http-accept").spawn(move || loop {
             // At the connection limit, stop accepting until a connection ends.
@@ -187,8 +200,18 @@ impl Server {
                 }
             };
             let (handler, config, shared) = (handler.clone(), config.clone(), shared.clone());
+            let tls = tls.clone();
             cs.spawn(move || {
                 let _permit = permit;
+                let _ = stream.set_nodelay(true);
+                let stream = match tls {
+                    None => Stream::Plain(stream),
+                    Some(cfg) => match grove::tls::accept(cfg, stream, Some(config.head_timeout)) {
+                        Ok(t) => Stream::Tls(Rc::new(RefCell::new(t))),
+                        // A failed or stalled handshake only ends this connection.
+                        Err(_) => return,
+                    },
+                };
                 serve_connection(stream, peer, &*handler, &config, &shared)
             });
         });
@@ -390,14 +413,13 @@ fn wants_keep_alive(version: Version, headers: &HeaderMap) -> bool {
 }
 
 fn serve_connection(
-    stream: TcpStream,
+    stream: Stream,
     peer: SocketAddr,
     handler: &dyn Fn(Request) -> Response,
     config: &Config,
     shared: &Shared,
 ) {
     PEER.with(|p| p.set(Some(peer)));
-    let _ = stream.set_nodelay(true);
     let Ok(writer) = stream.try_clone() else { return };
     let conn = Rc::new(RefCell::new(ReadHalf::new(stream)));
     let mut out = Vec::with_capacity(1024);
@@ -474,7 +496,7 @@ fn serve_connection(
             );
         }
         if sent.is_err() || !keep_alive {
-            let _ = writer.shutdown(std::net::Shutdown::Write);
+            writer.shutdown_write();
             return;
         }
     }
@@ -491,11 +513,11 @@ pub fn peer_addr() -> Option<SocketAddr> {
     PEER.with(Cell::get)
 }
 
-fn write_error(w: &TcpStream, out: &mut Vec<u8>, status: StatusCode, why: &str) -> io::Result<u64> {
+fn write_error(w: &Stream, out: &mut Vec<u8>, status: StatusCode, why: &str) -> io::Result<u64> {
     let mut r = Response::new(Body::from(format!("{why}\n")));
     *r.status_mut() = status;
     let n = write_response(w, out, r, Version::HTTP_11, false, false);
-    let _ = w.shutdown(std::net::Shutdown::Write);
+    w.shutdown_write();
     n
 }
 
@@ -542,7 +564,7 @@ fn bodyless(status: StatusCode) -> bool {
 /// Writes a response; a `Full` body goes in the same write as the head. Returns the body bytes
 /// sent.
 fn write_response(
-    w: &TcpStream,
+    w: &Stream,
     out: &mut Vec<u8>,
     resp: Response,
     version: Version,

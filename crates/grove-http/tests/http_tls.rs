@@ -1,0 +1,63 @@
+//! HTTPS: grove-http over rustls, checked with curl.
+
+use std::io::Read;
+use std::process::Command;
+use std::sync::Arc;
+
+use grove::tls::rustls;
+use grove_http::{Body, Response, Server};
+
+#[test]
+fn https_with_curl_keep_alive_and_upload() {
+    grove::run(|| {
+        let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into());
+        let cfg = rustls::ServerConfig::builder_with_provider(grove::tls::provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![ck.cert.der().clone()], key)
+            .unwrap();
+        let dir = std::env::temp_dir().join(format!("grove-https-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ca = dir.join("ca.pem");
+        std::fs::write(&ca, ck.cert.pem()).unwrap();
+
+        let server = Server::bind("127.0.0.1:0").unwrap().with_tls(Arc::new(cfg));
+        let port = server.local_addr().unwrap().port();
+        let stop = server.shutdown_handle();
+        let srv = grove::spawn(move || {
+            server.serve(|req| {
+                let path = req.uri().path().to_string();
+                let mut body = String::new();
+                req.into_body().read_to_string(&mut body).unwrap();
+                Response::new(Body::from(format!("{path} {body};")))
+            })
+        });
+        // A plaintext client on the TLS port only loses its own connection.
+        let mut plain = grove::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        std::io::Write::write_all(&mut plain, b"GET / HTTP/1.1\r\n\r\n").unwrap();
+        let mut junk = Vec::new();
+        let _ = plain.read_to_end(&mut junk);
+
+        let resolve = format!("localhost:{port}:127.0.0.1");
+        let (ca2, r2) = (ca.clone(), resolve.clone());
+        let out = grove::thread_pool::spawn_blocking(move || {
+            Command::new("curl")
+                .args(["-sS", "--cacert"])
+                .arg(&ca2)
+                .args(["--resolve", &r2])
+                .arg(format!("https://localhost:{port}/a"))
+                .arg(format!("https://localhost:{port}/b"))
+                .args(["-H", "Transfer-Encoding: chunked", "--data-binary", "secret"])
+                .output()
+                .unwrap()
+        })
+        .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "/a secret;/b secret;");
+        stop.shutdown();
+        srv.join().unwrap().unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    });
+}
