@@ -3,11 +3,16 @@
 # Each server pinned to core 0; the same client (`echo-load`: 100 greenlets, 64-byte messages,
 # one in flight per connection) pinned to core 1. Interleaved rounds, median by msgs/s.
 #
-# Usage: benches/tcp_echo.sh [SECONDS=8] [ROUNDS=3]
+# With WORKERS=2 in the environment, every server runs 2 hubs/workers and nothing is pinned:
+# server and client then share the machine's 2 cores (scaling run).
+#
+# Usage: [WORKERS=1|2] benches/tcp_echo.sh [SECONDS=8] [ROUNDS=3]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-8}
 ROUNDS=${2:-3}
+export WORKERS=${WORKERS:-1}
+if [ "$WORKERS" = 1 ]; then PIN_S="taskset -c 0"; PIN_C="taskset -c 1"; else PIN_S=""; PIN_C=""; fi
 cargo build --release -q -p bench-servers
 TICK=$(getconf CLK_TCK)
 PORT=19300
@@ -15,11 +20,11 @@ RESULTS=$(mktemp)
 for round in $(seq "$ROUNDS"); do
   for name in grove-echo tokio-echo may-echo; do
     PORT=$((PORT + 1))
-    taskset -c 0 "target/release/$name" "127.0.0.1:$PORT" >/dev/null 2>&1 &
+    $PIN_S "target/release/$name" "127.0.0.1:$PORT" >/dev/null 2>&1 &
     pid=$!
     sleep 0.3
     before=$(awk '{print $14 + $15}' "/proc/$pid/stat")
-    read -r msgs rate p50 p99 < <(taskset -c 1 target/release/echo-load "127.0.0.1:$PORT" 100 "$SECS")
+    read -r msgs rate p50 p99 < <($PIN_C target/release/echo-load "127.0.0.1:$PORT" 100 "$SECS")
     after=$(awk '{print $14 + $15}' "/proc/$pid/stat")
     kill $pid; wait $pid 2>/dev/null || true
     cpu=$(echo "scale=2; ($after - $before) / $TICK" | bc)

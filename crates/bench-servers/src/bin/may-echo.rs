@@ -1,8 +1,8 @@
-//! TCP echo on may with one worker.
+//! TCP echo on may with WORKERS workers (default 1).
 use std::io::{Read, Write};
 
 fn main() {
-    may::config().set_workers(1);
+    may::config().set_workers(bench_servers::workers());
     let l = may::net::TcpListener::bind(bench_servers::addr()).unwrap();
     let acceptor = may::go!(move || {
         for s in l.incoming() {

@@ -1,8 +1,13 @@
-//! TCP echo on tokio's current_thread runtime.
+//! TCP echo on tokio: current_thread with WORKERS=1, multi_thread otherwise.
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let n = bench_servers::workers();
+    let rt = if n == 1 {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    } else {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(n).enable_all().build().unwrap()
+    };
     rt.block_on(async {
         let l = tokio::net::TcpListener::bind(bench_servers::addr()).await.unwrap();
         loop {
