@@ -177,6 +177,17 @@ pub(crate) struct Hub {
 
 thread_local! {
     static HUB: Rc<Hub> = Rc::new(Hub::new());
+    /// Whether this thread's hub exists (checked without creating it).
+    static ALIVE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether a blocking call made now on this thread can wait cooperatively: the thread already
+/// has a hub, the caller is not a hub callback, and it is not unwinding. Never creates a hub.
+/// (Used by `grove-patch` to decide whether to park or to fall back to libc behaviour.)
+pub fn is_cooperative() -> bool {
+    ALIVE.try_with(Cell::get).unwrap_or(false)
+        && !std::thread::panicking()
+        && try_with(|h| !h.in_callback.get()).unwrap_or(false)
 }
 
 /// Runs `f` with this thread's hub (created on first use).
@@ -200,6 +211,7 @@ impl Hub {
     fn new() -> Hub {
         overflow::install();
         overflow::ensure_altstack();
+        let _ = ALIVE.try_with(|a| a.set(true));
         let index = NEXT_HUB.fetch_add(1, Ordering::Relaxed);
         let poll = mio::Poll::new().expect("grove: cannot create the hub's epoll instance");
         let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)
@@ -273,6 +285,12 @@ impl Hub {
                 "grove: a hub callback or timer action tried to block ({what}); callbacks run \
                  on the hub and must not block: spawn a greenlet instead"
             );
+        }
+        if cur.kill_pending.get() && !cur.is_main() {
+            // A kill deferred by `defer_kill`: deliver it at this blocking point.
+            cur.kill_pending.set(false);
+            cur.killed.set(true);
+            panic::resume_unwind(Box::new(GreenletExit));
         }
         let scope = cur.deadline.get();
         let (eff, from_scope) = match (deadline, scope) {
@@ -785,6 +803,7 @@ impl Hub {
 
 impl Drop for Hub {
     fn drop(&mut self) {
+        let _ = ALIVE.try_with(|a| a.set(false));
         // Thread exit without `grove::run`'s orderly shutdown: greenlets still alive cannot be
         // resumed now (their code may need this very thread-local), so their stacks are leaked
         // rather than unwound.
@@ -856,6 +875,19 @@ pub fn run_info() -> Vec<GreenletInfo> {
                 age: now.saturating_duration_since(f.created),
             })
             .collect()
+    })
+}
+
+/// Re-arms a kill that the running greenlet could not take where it happened (for example
+/// inside an `extern "C"` function, which must not unwind): it unwinds at its next blocking
+/// point instead. No effect on the main greenlet.
+pub fn defer_kill() {
+    with(|h| {
+        let cur = h.current.borrow().clone();
+        if !cur.is_main() {
+            cur.killed.set(false);
+            cur.kill_pending.set(true);
+        }
     })
 }
 

@@ -1,0 +1,517 @@
+//! Opt-in libc interposition that makes unmodified blocking code cooperative (gevent's
+//! `monkey.patch_all`, done explicitly and at the libc level, like libco and libgo).
+//!
+//! Link this crate into a binary and call [`enable`]. From then on, calls such as `read`,
+//! `recv`, `send`, `connect`, `accept` or `nanosleep` made *on a thread that runs a grove hub*
+//! park the calling greenlet instead of blocking the thread, so `std::net`, `std::thread::sleep`
+//! and any sync client crate built on them (redis, postgres, ...) run concurrently as greenlets.
+//!
+//! ```no_run
+//! grove_patch::enable();
+//! grove::run(|| {
+//!     let hs: Vec<_> = (0..100)
+//!         .map(|_| grove::spawn(|| std::thread::sleep(std::time::Duration::from_millis(100))))
+//!         .collect();
+//!     grove::joinall(hs); // ~100 ms in all, not 10 s
+//! });
+//! ```
+//!
+//! # What is patched
+//!
+//! | call | inside a hub thread, on a managed fd | elsewhere |
+//! |---|---|---|
+//! | `read`, `readv`, `recv`, `recvfrom`, `recvmsg` | parks until readable, honours `SO_RCVTIMEO` (then `EAGAIN`) | libc |
+//! | `write`, `writev`, `send`, `sendto`, `sendmsg` | parks until writable, honours `SO_SNDTIMEO` | libc |
+//! | `connect` | parks until the connection completes; result from `SO_ERROR` | libc |
+//! | `accept`, `accept4` | parks until a connection arrives | libc |
+//! | `poll` | one fd: parks on it; several: cooperative polling (1–10 ms steps) | libc |
+//! | `nanosleep`, `clock_nanosleep`, `usleep`, `sleep` | `grove::sleep` (any thread with a hub) | libc |
+//! | `getaddrinfo` | runs on grove's thread pool; the greenlet waits | libc |
+//! | `fcntl(F_GETFL/F_SETFL)`, `ioctl(FIONBIO)` | report and track the *user's* blocking mode | libc |
+//! | `close`, `dup2`, `dup3` | forget the fd's classification, then libc | libc |
+//!
+//! **Managed fds** are sockets, and pipes/FIFOs numbered above 2, that the program left in
+//! blocking mode. On first use grove-patch sets `O_NONBLOCK` on them itself and hides that from
+//! `fcntl(F_GETFL)`; used from a thread without a hub they still behave as blocking (a `poll`
+//! stands in for the blocking wait). **Never touched**: regular files and other fds (reads are
+//! done by libc, as gevent does), fds the program made non-blocking itself (they keep returning
+//! `EAGAIN`), stdin/stdout/stderr pipes (shared with other processes: flipping their mode would
+//! leak outside the program), fds ≥ 65536.
+//!
+//! # Caveats (the pitfalls libco and libgo users hit)
+//!
+//! - Only calls that go through the libc symbols are seen: raw `syscall(2)` and io_uring are
+//!   not (neither is `select`, `epoll_wait` or `ppoll`).
+//! - `O_NONBLOCK` lives on the open file description: a managed socket shared with a child
+//!   process (fork, `SCM_RIGHTS`) is non-blocking there too.
+//! - Waiting happens only on threads running a hub; thread-pool threads and plain threads keep
+//!   libc's blocking behaviour, so patched code is correct everywhere, cooperative in hubs.
+//! - `errno` is preserved: a successful call leaves it as it was; a failing one sets exactly
+//!   what the underlying call (or the emulated timeout, `EAGAIN`) set.
+//! - A blocking call in a hub *callback* or while a greenlet unwinds is passed to libc.
+//! - `fcntl` and `ioctl` are variadic in C; the hooks take one integer/pointer argument, which
+//!   matches the x86-64 and AArch64 calling conventions for every command they handle.
+
+#![allow(clippy::missing_safety_doc)] // the hooks' contracts are libc's own
+
+use std::ffi::{c_char, c_int, c_uint, c_void};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use libc::{msghdr, nfds_t, pollfd, size_t, sockaddr, socklen_t, ssize_t, timespec};
+
+static ENABLED: AtomicBool = AtomicBool::new(false);
+
+/// Turns the hooks on for the whole process.
+pub fn enable() {
+    ENABLED.store(true, Relaxed);
+}
+
+/// Turns the hooks off: every call goes straight to libc again (fds already made non-blocking
+/// by grove-patch stay so, and keep their emulated blocking behaviour).
+pub fn disable() {
+    ENABLED.store(false, Relaxed);
+}
+
+/// Whether the hooks are on.
+pub fn is_enabled() -> bool {
+    ENABLED.load(Relaxed)
+}
+
+mod fdtab;
+mod real;
+
+grove::local! {
+    /// The greenlet was killed while parked inside a hook (see `guarded`).
+    static CANCELLED: std::cell::Cell<bool> = std::cell::Cell::new(false);
+}
+
+/// Runs a cooperative wait inside a hook. A hook is an `extern "C"` function and must not
+/// unwind, so a kill (GreenletExit) arriving during the wait is caught here: the call fails
+/// with `ECANCELED`, later hooked calls of that greenlet fail the same way at once, and the
+/// kill is re-armed to unwind the greenlet at its next grove blocking point in Rust code.
+fn guarded<R>(f: impl FnOnce() -> R) -> Option<R> {
+    if CANCELLED.with(std::cell::Cell::get) {
+        set_errno(libc::ECANCELED);
+        return None;
+    }
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(v) => Some(v),
+        Err(p) if p.is::<grove::GreenletExit>() => {
+            CANCELLED.with(|c| c.set(true));
+            grove::hub::defer_kill();
+            set_errno(libc::ECANCELED);
+            None
+        }
+        Err(_) => {
+            // A panic cannot cross the C boundary; this would be a bug in grove itself.
+            let msg = b"grove-patch: panic inside a libc hook\n";
+            // SAFETY: writing a static buffer to stderr with the raw syscall.
+            unsafe { libc::syscall(libc::SYS_write, 2, msg.as_ptr(), msg.len()) };
+            std::process::abort();
+        }
+    }
+}
+
+use fdtab::Class;
+
+fn errno() -> c_int {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+fn set_errno(e: c_int) {
+    // SAFETY: __errno_location returns the calling thread's errno slot, always valid.
+    unsafe { *libc::__errno_location() = e };
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Dir {
+    Read,
+    Write,
+}
+
+/// The socket's own timeout for `dir` (SO_RCVTIMEO / SO_SNDTIMEO), if any.
+fn sock_timeout(fd: c_int, dir: Dir) -> Option<Duration> {
+    let opt = if dir == Dir::Read { libc::SO_RCVTIMEO } else { libc::SO_SNDTIMEO };
+    let mut tv = libc::timeval { tv_sec: 0, tv_usec: 0 };
+    let mut len = std::mem::size_of::<libc::timeval>() as socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `tv`, a valid local.
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            opt,
+            (&mut tv as *mut libc::timeval).cast(),
+            &mut len,
+        )
+    };
+    if r != 0 || (tv.tv_sec == 0 && tv.tv_usec == 0) {
+        return None;
+    }
+    Some(Duration::new(tv.tv_sec as u64, tv.tv_usec as u32 * 1000))
+}
+
+/// Waits until `fd` is ready for `dir` (cooperatively in a hub, else with a blocking poll).
+/// Returns false on timeout or failure, with errno set for the caller to return.
+fn wait_ready(fd: c_int, dir: Dir, coop: bool) -> bool {
+    let timeout = sock_timeout(fd, dir);
+    if coop {
+        let r = guarded(|| match dir {
+            Dir::Read => grove::io::wait_readable(fd, timeout),
+            Dir::Write => grove::io::wait_writable(fd, timeout),
+        });
+        let Some(r) = r else { return false };
+        return match r {
+            Ok(()) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                set_errno(libc::EAGAIN);
+                false
+            }
+            Err(e) => {
+                set_errno(e.raw_os_error().unwrap_or(libc::EINTR));
+                false
+            }
+        };
+    }
+    let events = if dir == Dir::Read { libc::POLLIN } else { libc::POLLOUT };
+    let mut p = pollfd { fd, events, revents: 0 };
+    let ms = timeout.map_or(-1, |t| t.as_millis().clamp(1, i32::MAX as u128) as c_int);
+    // SAFETY: one valid pollfd; the real poll, not our hook.
+    let r = unsafe { real::poll(&mut p, 1, ms) };
+    if r == 0 {
+        set_errno(libc::EAGAIN);
+    }
+    r > 0
+}
+
+/// The common body of the read/write-like hooks: try the call; on EAGAIN of a managed fd,
+/// wait and retry.
+fn io(fd: c_int, dir: Dir, mut op: impl FnMut() -> ssize_t) -> ssize_t {
+    if !is_enabled() || fdtab::classify(fd) != Class::Managed {
+        return op();
+    }
+    let saved = errno();
+    let coop = grove::hub::is_cooperative();
+    if coop && CANCELLED.with(std::cell::Cell::get) {
+        set_errno(libc::ECANCELED);
+        return -1;
+    }
+    loop {
+        let r = op();
+        if r >= 0 {
+            set_errno(saved);
+            return r;
+        }
+        let e = errno();
+        if e == libc::EINTR {
+            continue;
+        }
+        if e != libc::EAGAIN && e != libc::EWOULDBLOCK {
+            return r;
+        }
+        if !wait_ready(fd, dir, coop) {
+            return -1;
+        }
+    }
+}
+
+macro_rules! io_hook {
+    ($name:ident, $dir:expr, ($fd:ident: c_int $(, $arg:ident: $ty:ty)*) -> $ret:ty) => {
+        #[no_mangle]
+        pub unsafe extern "C" fn $name($fd: c_int $(, $arg: $ty)*) -> $ret {
+            // SAFETY: forwarding the caller's own arguments to the real libc function, whose
+            // contract the caller already had to meet.
+            io($fd, $dir, || unsafe { real::$name($fd $(, $arg)*) } as ssize_t) as $ret
+        }
+    };
+}
+
+io_hook!(read, Dir::Read, (fd: c_int, buf: *mut c_void, n: size_t) -> ssize_t);
+io_hook!(readv, Dir::Read, (fd: c_int, iov: *const libc::iovec, cnt: c_int) -> ssize_t);
+io_hook!(recv, Dir::Read, (fd: c_int, buf: *mut c_void, n: size_t, flags: c_int) -> ssize_t);
+io_hook!(recvfrom, Dir::Read, (fd: c_int, buf: *mut c_void, n: size_t, flags: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> ssize_t);
+io_hook!(recvmsg, Dir::Read, (fd: c_int, msg: *mut msghdr, flags: c_int) -> ssize_t);
+io_hook!(write, Dir::Write, (fd: c_int, buf: *const c_void, n: size_t) -> ssize_t);
+io_hook!(writev, Dir::Write, (fd: c_int, iov: *const libc::iovec, cnt: c_int) -> ssize_t);
+io_hook!(send, Dir::Write, (fd: c_int, buf: *const c_void, n: size_t, flags: c_int) -> ssize_t);
+io_hook!(sendto, Dir::Write, (fd: c_int, buf: *const c_void, n: size_t, flags: c_int, addr: *const sockaddr, len: socklen_t) -> ssize_t);
+io_hook!(sendmsg, Dir::Write, (fd: c_int, msg: *const msghdr, flags: c_int) -> ssize_t);
+
+#[no_mangle]
+pub unsafe extern "C" fn accept(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
+    // SAFETY: forwarding the caller's arguments to the real accept.
+    let r = io(fd, Dir::Read, || unsafe { real::accept(fd, addr, len) } as ssize_t) as c_int;
+    fdtab::forget(r);
+    r
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn accept4(
+    fd: c_int,
+    addr: *mut sockaddr,
+    len: *mut socklen_t,
+    flags: c_int,
+) -> c_int {
+    // SAFETY: forwarding the caller's arguments to the real accept4.
+    let r =
+        io(fd, Dir::Read, || unsafe { real::accept4(fd, addr, len, flags) } as ssize_t) as c_int;
+    fdtab::forget(r);
+    r
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
+    // Classify (and switch to non-blocking) *before* connecting: a blocking connect to a peer
+    // whose backlog is full would otherwise block the whole hub.
+    let managed = is_enabled() && fdtab::classify(fd) == Class::Managed;
+    // SAFETY: forwarding the caller's arguments to the real connect.
+    let first = unsafe { real::connect(fd, addr, len) };
+    if first == 0 || !managed {
+        return first;
+    }
+    let e = errno();
+    if e != libc::EINPROGRESS && e != libc::EINTR {
+        return first;
+    }
+    if !wait_ready(fd, Dir::Write, grove::hub::is_cooperative()) {
+        if errno() == libc::EAGAIN {
+            set_errno(libc::ETIMEDOUT);
+        }
+        return -1;
+    }
+    let mut err: c_int = 0;
+    let mut l = std::mem::size_of::<c_int>() as socklen_t;
+    // SAFETY: SO_ERROR writes one c_int into a valid local.
+    unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ERROR,
+            (&mut err as *mut c_int).cast(),
+            &mut l,
+        )
+    };
+    if err != 0 {
+        set_errno(err);
+        return -1;
+    }
+    0
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_int) -> c_int {
+    // SAFETY: forwarding the caller's arguments to the real poll.
+    let now = |t: c_int| unsafe { real::poll(fds, nfds, t) };
+    if !is_enabled() || timeout == 0 || nfds == 0 || !grove::hub::is_cooperative() {
+        return now(timeout);
+    }
+    let deadline = (timeout > 0).then(|| Instant::now() + Duration::from_millis(timeout as u64));
+    let mut step = Duration::from_millis(1);
+    loop {
+        let r = now(0);
+        if r != 0 {
+            return r;
+        }
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if left == Some(Duration::ZERO) {
+            return 0;
+        }
+        if nfds == 1 {
+            // SAFETY: nfds == 1, so fds points to one valid pollfd (the caller's contract).
+            let p = unsafe { *fds };
+            let r = guarded(|| {
+                if p.events & libc::POLLOUT != 0 {
+                    grove::io::wait_writable(p.fd, left)
+                } else {
+                    grove::io::wait_readable(p.fd, left)
+                }
+            });
+            match r {
+                None => return -1,
+                Some(Err(_)) if deadline.is_none() => {
+                    if guarded(|| grove::sleep(step)).is_none() {
+                        return -1;
+                    }
+                }
+                Some(_) => {}
+            }
+        } else {
+            if guarded(|| grove::sleep(left.map_or(step, |l| l.min(step)))).is_none() {
+                return -1;
+            }
+            step = (step * 2).min(Duration::from_millis(10));
+        }
+    }
+}
+
+/// Sleeps cooperatively if this thread has a hub (a kill during the sleep ends it early).
+fn coop_sleep(d: Duration) -> bool {
+    if is_enabled() && grove::hub::is_cooperative() {
+        let _ = guarded(|| grove::sleep(d));
+        return true;
+    }
+    false
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn nanosleep(req: *const timespec, rem: *mut timespec) -> c_int {
+    // SAFETY: the caller passes a valid request (libc's contract); null is rejected.
+    let Some(r) = (unsafe { req.as_ref() }) else {
+        // SAFETY: forwarding to the real function, which reports EFAULT.
+        return unsafe { real::nanosleep(req, rem) };
+    };
+    if r.tv_nsec < 0 || r.tv_nsec >= 1_000_000_000 || r.tv_sec < 0 {
+        set_errno(libc::EINVAL);
+        return -1;
+    }
+    if coop_sleep(Duration::new(r.tv_sec as u64, r.tv_nsec as u32)) {
+        if !rem.is_null() {
+            // SAFETY: a non-null `rem` points to a timespec the caller owns.
+            unsafe { *rem = timespec { tv_sec: 0, tv_nsec: 0 } };
+        }
+        return 0;
+    }
+    // SAFETY: forwarding the caller's arguments.
+    unsafe { real::nanosleep(req, rem) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn clock_nanosleep(
+    clock: libc::clockid_t,
+    flags: c_int,
+    req: *const timespec,
+    rem: *mut timespec,
+) -> c_int {
+    // SAFETY: the caller passes a valid request; null goes to libc.
+    if let Some(r) = unsafe { req.as_ref() } {
+        let mut d = Duration::new(r.tv_sec.max(0) as u64, r.tv_nsec.clamp(0, 999_999_999) as u32);
+        if flags & libc::TIMER_ABSTIME != 0 {
+            let mut now = timespec { tv_sec: 0, tv_nsec: 0 };
+            // SAFETY: clock_gettime writes into a valid local.
+            unsafe { libc::clock_gettime(clock, &mut now) };
+            let now = Duration::new(now.tv_sec.max(0) as u64, now.tv_nsec as u32);
+            d = d.saturating_sub(now);
+        }
+        if coop_sleep(d) {
+            return 0;
+        }
+    }
+    // SAFETY: forwarding the caller's arguments.
+    unsafe { real::clock_nanosleep(clock, flags, req, rem) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn usleep(us: c_uint) -> c_int {
+    if coop_sleep(Duration::from_micros(us.into())) {
+        return 0;
+    }
+    // SAFETY: plain integer argument.
+    unsafe { real::usleep(us) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn sleep(secs: c_uint) -> c_uint {
+    if coop_sleep(Duration::from_secs(secs.into())) {
+        return 0;
+    }
+    // SAFETY: plain integer argument.
+    unsafe { real::sleep(secs) }
+}
+
+/// Pointers moved to a pool thread for `getaddrinfo`; the calling greenlet waits for the call
+/// to finish before returning, so they stay valid.
+struct GaiArgs(usize, usize, usize, usize);
+
+#[no_mangle]
+pub unsafe extern "C" fn getaddrinfo(
+    node: *const c_char,
+    service: *const c_char,
+    hints: *const libc::addrinfo,
+    res: *mut *mut libc::addrinfo,
+) -> c_int {
+    if is_enabled() && grove::hub::is_cooperative() {
+        let a = GaiArgs(node as usize, service as usize, hints as usize, res as usize);
+        let r = guarded(|| {
+            grove::thread_pool::spawn_blocking(move || {
+                let a = a;
+                // SAFETY: the pointers are the caller's, valid until this returns: the caller's
+                // greenlet does not return before the pool job completes (a timeout would break
+                // that, so none is used here).
+                unsafe {
+                    real::getaddrinfo(
+                        a.0 as *const c_char,
+                        a.1 as *const c_char,
+                        a.2 as *const libc::addrinfo,
+                        a.3 as *mut *mut libc::addrinfo,
+                    )
+                }
+            })
+        });
+        return match r {
+            Some(Ok(r)) => r,
+            // Killed or no pool thread: the lookup fails (errno says why).
+            _ => libc::EAI_SYSTEM,
+        };
+    }
+    // SAFETY: forwarding the caller's arguments.
+    unsafe { real::getaddrinfo(node, service, hints, res) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, arg: libc::c_long) -> c_int {
+    // SAFETY: forwarding; for F_GETFL/F_SETFL the argument is an integer, as passed.
+    let r = unsafe { real::fcntl(fd, cmd, arg) };
+    if !is_enabled() || r < 0 {
+        return r;
+    }
+    match cmd {
+        libc::F_GETFL if fdtab::get(fd) == Class::Managed => r & !libc::O_NONBLOCK,
+        libc::F_SETFL => {
+            if arg as c_int & libc::O_NONBLOCK != 0 {
+                fdtab::set(fd, Class::Passthrough);
+            } else if fdtab::get(fd) == Class::Managed {
+                // The user asked for blocking mode: keep the fd non-blocking underneath.
+                // SAFETY: re-applying the flags with O_NONBLOCK on a valid fd.
+                unsafe { real::fcntl(fd, libc::F_SETFL, arg | libc::O_NONBLOCK as libc::c_long) };
+            }
+            r
+        }
+        _ => r,
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn ioctl(fd: c_int, req: libc::c_ulong, arg: *mut c_void) -> c_int {
+    if is_enabled() && req == libc::FIONBIO && !arg.is_null() {
+        // SAFETY: FIONBIO's argument is a pointer to an int (the caller's contract).
+        let on = unsafe { *(arg as *const c_int) } != 0;
+        if on {
+            fdtab::set(fd, Class::Passthrough);
+        } else if fdtab::get(fd) == Class::Managed {
+            return 0; // stays non-blocking underneath; the program sees blocking behaviour
+        }
+    }
+    // SAFETY: forwarding the caller's arguments.
+    unsafe { real::ioctl(fd, req, arg) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn close(fd: c_int) -> c_int {
+    fdtab::forget(fd);
+    // SAFETY: forwarding the caller's argument.
+    unsafe { real::close(fd) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
+    fdtab::forget(new);
+    // SAFETY: forwarding the caller's arguments.
+    unsafe { real::dup2(old, new) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
+    fdtab::forget(new);
+    // SAFETY: forwarding the caller's arguments.
+    unsafe { real::dup3(old, new, flags) }
+}
