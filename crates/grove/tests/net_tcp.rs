@@ -235,22 +235,14 @@ fn emfile_on_accept_survives_and_recovers() {
         grove::run(|| {
             let l = Rc::new(TcpListener::bind("127.0.0.1:0").unwrap());
             let addr = l.local_addr().unwrap();
-            // Leave little room: the hub's epoll, the listener and a few more.
-            let lim = libc::rlimit { rlim_cur: 64, rlim_max: 64 };
+            // Connect 40 clients first: they complete in the listen backlog without an accept.
+            let clients: Vec<std::net::TcpStream> =
+                (0..40).map(|_| std::net::TcpStream::connect(addr).unwrap()).collect();
+            // Then leave room for only 5 more fds, so accept is the one that runs out.
+            let open = std::fs::read_dir("/proc/self/fd").unwrap().count() as u64;
+            let lim = libc::rlimit { rlim_cur: open + 5, rlim_max: open + 5 };
             // SAFETY: setrlimit reads a valid struct.
             assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) }, 0);
-            // Clients connect from a plain thread (their fds count against the same limit);
-            // the server holds every accepted socket until accept fails with EMFILE.
-            let clients = std::thread::spawn(move || {
-                let mut v = Vec::new();
-                for _ in 0..40 {
-                    match std::net::TcpStream::connect(addr) {
-                        Ok(s) => v.push(s),
-                        Err(_) => break,
-                    }
-                }
-                v
-            });
             let mut held = Vec::new();
             let err = loop {
                 match grove::timeout(Duration::from_secs(5), || l.accept()) {
@@ -261,11 +253,11 @@ fn emfile_on_accept_survives_and_recovers() {
             };
             println!("ACCEPT_ERROR {:?} after {}", err.raw_os_error(), held.len());
             assert_eq!(err.raw_os_error(), Some(libc::EMFILE));
-            // Free fds; the pending connection is then accepted.
+            // Free fds; the pending connections are then accepted again.
             held.clear();
             let (s, _) = l.accept().unwrap();
             drop(s);
-            let _ = clients.join();
+            drop(clients);
             println!("RECOVERED");
         });
         return;
