@@ -342,3 +342,32 @@ fn each_remaining_patched_call_is_cooperative() {
         ticker.kill();
     });
 }
+
+/// A socket made non-blocking underneath by grove-patch (because a greenlet used it), then
+/// used from a plain thread without a hub: reads and sleeps there still block, as in libc.
+#[test]
+fn a_managed_fd_still_blocks_on_a_plain_thread() {
+    grove_patch::enable();
+    let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let a = grove::run(move || {
+        // First use inside a greenlet: the fd becomes managed.
+        (&b).write_all(b"1").unwrap();
+        let mut one = [0u8; 1];
+        (&a).read_exact(&mut one).unwrap();
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50)); // plain thread: a real nanosleep
+            (&b).write_all(b"late").unwrap();
+        });
+        (a, writer)
+    });
+    let (a, writer) = a;
+    let t = Instant::now();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4];
+        (&a).read_exact(&mut buf).unwrap(); // blocks (emulated with poll), no EAGAIN
+        buf
+    });
+    assert_eq!(&reader.join().unwrap(), b"late");
+    assert!(t.elapsed() >= Duration::from_millis(40));
+    writer.join().unwrap();
+}
