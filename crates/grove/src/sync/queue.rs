@@ -425,19 +425,7 @@ impl<T, S: Store<T>> Queue<T, S> {
     /// # Errors
     /// See [`RecvError`].
     pub fn get_deadline(&self, deadline: Option<Instant>) -> Result<T, RecvError> {
-        loop {
-            match self.try_get() {
-                Ok(t) => return Ok(t),
-                Err(TryRecvError::Closed) => return Err(RecvError::Closed),
-                Err(TryRecvError::Empty) => {}
-            }
-            match self.inner.getters.wait(deadline, "Queue::get") {
-                WaitResult::Notified => {}
-                WaitResult::TimedOut => return Err(RecvError::TimedOut),
-                WaitResult::Deadlock => return Err(RecvError::Deadlock),
-                WaitResult::Interrupted => return Err(RecvError::Interrupted),
-            }
-        }
+        get_loop(&self.inner.getters, deadline, "Queue::get", || self.try_get())
     }
 
     /// Calls `f` with the next item without removing it.
@@ -479,6 +467,28 @@ impl<T, S: Store<T>> Queue<T, S> {
     /// fails).
     pub fn iter(&self) -> Iter<'_, T, S> {
         Iter { q: self }
+    }
+}
+
+/// Takes with `try_get`, waiting on `getters` while empty: the get side of every queue type.
+fn get_loop<T>(
+    getters: &WaitList,
+    deadline: Option<Instant>,
+    what: &'static str,
+    mut try_get: impl FnMut() -> Result<T, TryRecvError>,
+) -> Result<T, RecvError> {
+    loop {
+        match try_get() {
+            Ok(t) => return Ok(t),
+            Err(TryRecvError::Closed) => return Err(RecvError::Closed),
+            Err(TryRecvError::Empty) => {}
+        }
+        match getters.wait(deadline, what) {
+            WaitResult::Notified => {}
+            WaitResult::TimedOut => return Err(RecvError::TimedOut),
+            WaitResult::Deadlock => return Err(RecvError::Deadlock),
+            WaitResult::Interrupted => return Err(RecvError::Interrupted),
+        }
     }
 }
 
@@ -663,19 +673,7 @@ impl<T> Channel<T> {
     /// # Errors
     /// See [`RecvError`].
     pub fn get_deadline(&self, deadline: Option<Instant>) -> Result<T, RecvError> {
-        loop {
-            match self.try_get() {
-                Ok(t) => return Ok(t),
-                Err(TryRecvError::Closed) => return Err(RecvError::Closed),
-                Err(TryRecvError::Empty) => {}
-            }
-            match self.inner.getters.wait(deadline, "Channel::get") {
-                WaitResult::Notified => {}
-                WaitResult::TimedOut => return Err(RecvError::TimedOut),
-                WaitResult::Deadlock => return Err(RecvError::Deadlock),
-                WaitResult::Interrupted => return Err(RecvError::Interrupted),
-            }
-        }
+        get_loop(&self.inner.getters, deadline, "Channel::get", || self.try_get())
     }
 
     /// Closes the channel: pending and later puts fail, gets fail once no offer is left.
