@@ -44,8 +44,11 @@ pub(crate) use remote::{Remote, RemoteMsg};
 
 /// Greenlets run back to back before the hub takes a loop turn.
 const BUDGET: u32 = 64;
-/// While greenlets stay ready, poll for I/O with timeout 0 on every Nth turn.
+/// While greenlets stay ready, poll for I/O with timeout 0 on every Nth turn...
 const POLL_EVERY: u32 = 8;
+/// ...or as soon as this much time has passed since the last poll (turns whose greenlets do
+/// system calls are long: counting turns alone let readiness wait for milliseconds).
+const POLL_INTERVAL: Duration = Duration::from_micros(100);
 /// mio token of the cross-thread waker.
 const WAKER_TOKEN: mio::Token = mio::Token(usize::MAX - 1);
 /// Key standing for the main greenlet in remote messages.
@@ -167,6 +170,7 @@ pub(crate) struct Hub {
     /// Running callbacks or timer actions: blocking is forbidden.
     in_callback: Cell<bool>,
     turns_since_poll: Cell<u32>,
+    last_poll: Cell<Instant>,
     switches: Cell<u64>,
     turns: Cell<u64>,
     spawned: Cell<u64>,
@@ -237,6 +241,7 @@ impl Hub {
             remote: Arc::new(Remote::new(waker, index)),
             in_callback: Cell::new(false),
             turns_since_poll: Cell::new(0),
+            last_poll: Cell::new(Instant::now()),
             switches: Cell::new(0),
             turns: Cell::new(0),
             spawned: Cell::new(0),
@@ -592,7 +597,11 @@ impl Hub {
         let has_timers = !self.timers.borrow().is_empty();
         if busy {
             let n = self.turns_since_poll.get() + 1;
-            if n >= POLL_EVERY && !self.sources.borrow().is_empty() {
+            let has_sources = !self.sources.borrow().is_empty();
+            let due = n >= POLL_EVERY
+                || (has_sources
+                    && Instant::now().duration_since(self.last_poll.get()) >= POLL_INTERVAL);
+            if due && has_sources {
                 self.poll_io(Some(Duration::ZERO));
             } else {
                 self.turns_since_poll.set(n);
@@ -667,6 +676,7 @@ impl Hub {
 
     fn poll_io(&self, timeout: Option<Duration>) {
         self.turns_since_poll.set(0);
+        self.last_poll.set(Instant::now());
         let mut events = self.events.borrow_mut();
         let r = self.poll.borrow_mut().poll(&mut events, timeout);
         if let Err(e) = r {
