@@ -98,3 +98,8 @@ pub fn run<T>(f: impl FnOnce() -> T) -> T {
     let _shutdown = Shutdown;
     f()
 }
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+mod readme {}
