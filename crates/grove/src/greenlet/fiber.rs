@@ -178,12 +178,13 @@ impl Fiber {
         location: &'static Location<'static>,
         guard: (usize, usize),
         stack_size: usize,
+        created: Instant,
     ) -> Fiber {
         Fiber {
             id,
             kind,
             location,
-            created: Instant::now(),
+            created,
             state: Cell::new(if kind == Kind::Main { State::Running } else { State::New }),
             seq: Cell::new(0),
             kill_pending: Cell::new(false),

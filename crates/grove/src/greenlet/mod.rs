@@ -102,7 +102,8 @@ pub(crate) fn create(
             drop(locals);
             out
         });
-        let f = FiberRef(Rc::new(Fiber::new(id, kind, Some(coro), location, guard, size)));
+        let f =
+            FiberRef(Rc::new(Fiber::new(id, kind, Some(coro), location, guard, size, hub.clock())));
         hub.adopt(&f);
         Ok(f)
     })

@@ -174,7 +174,6 @@ pub(crate) struct Hub {
     switches: Cell<u64>,
     turns: Cell<u64>,
     spawned: Cell<u64>,
-    idle_since_trim: Cell<bool>,
     /// The time at the start of the current loop turn (see [`now`]).
     now: Cell<Instant>,
 }
@@ -220,7 +219,8 @@ impl Hub {
         let poll = mio::Poll::new().expect("grove: cannot create the hub's epoll instance");
         let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)
             .expect("grove: cannot create the hub's eventfd waker");
-        let main_fiber = Fiber::new(index << 40, Kind::Main, None, Location::caller(), (0, 0), 0);
+        let (loc, created) = (Location::caller(), Instant::now());
+        let main_fiber = Fiber::new(index << 40, Kind::Main, None, loc, (0, 0), 0, created);
         main_fiber.set_name("main".into());
         let main = FiberRef(Rc::new(main_fiber));
         Hub {
@@ -245,9 +245,13 @@ impl Hub {
             switches: Cell::new(0),
             turns: Cell::new(0),
             spawned: Cell::new(0),
-            idle_since_trim: Cell::new(false),
             now: Cell::new(Instant::now()),
         }
+    }
+
+    /// The hub's clock as of its current loop turn (see [`now`]).
+    pub(crate) fn clock(&self) -> Instant {
+        self.now.get()
     }
 
     pub(crate) fn next_id(&self) -> u64 {
@@ -748,7 +752,6 @@ impl Hub {
         if let Ok(mut pool) = self.pool.try_borrow_mut() {
             pool.trim();
         }
-        self.idle_since_trim.set(true);
     }
 
     pub(crate) fn stats(&self) -> HubStats {
@@ -850,7 +853,7 @@ pub struct GreenletInfo {
     pub state: String,
     /// Where it was spawned (`file:line:col`).
     pub location: String,
-    /// Time since it was created.
+    /// Time since it was created (measured with the hub's per-turn clock).
     pub age: Duration,
 }
 
