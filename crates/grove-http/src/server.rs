@@ -68,7 +68,7 @@ struct Shared {
     stopping: Cell<bool>,
     stop: Event,
     /// Connections waiting for a next request, which shutdown may close at once.
-    idle: RefCell<Vec<(u64, grove::Greenlet)>>,
+    idle: RefCell<std::collections::HashMap<u64, grove::Greenlet>>,
 }
 
 /// Stops a running server gracefully: no new connections, in-flight requests finish, idle
@@ -141,7 +141,7 @@ impl Server {
             shared: Rc::new(Shared {
                 stopping: Cell::new(false),
                 stop: Event::new(),
-                idle: RefCell::new(Vec::new()),
+                idle: RefCell::new(std::collections::HashMap::new()),
             }),
         }
     }
@@ -218,7 +218,7 @@ impl Server {
         self.shared.stop.wait();
         acceptor.kill();
         // Close connections that sit idle between requests; busy ones finish their request.
-        let idle: Vec<_> = self.shared.idle.borrow_mut().drain(..).collect();
+        let idle: Vec<_> = self.shared.idle.borrow_mut().drain().collect();
         for (_, g) in idle {
             g.kill();
         }
@@ -281,7 +281,7 @@ fn read_head(
         let idle = started.is_none();
         let me = idle.then(|| {
             let g = grove::getcurrent();
-            shared.idle.borrow_mut().push((g.id(), g.clone()));
+            shared.idle.borrow_mut().insert(g.id(), g.clone());
             g.id()
         });
         if idle && shared.stopping.get() {
@@ -289,7 +289,7 @@ fn read_head(
         }
         let r = conn.borrow_mut().fill(config.max_head_bytes, Some(deadline));
         if let Some(id) = me {
-            shared.idle.borrow_mut().retain(|(i, _)| *i != id);
+            shared.idle.borrow_mut().remove(&id);
         }
         match r {
             Ok(0) | Err(_) if started.is_none() => return Err(HeadError::Closed),
