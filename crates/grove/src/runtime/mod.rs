@@ -143,16 +143,15 @@ impl Handle {
     /// Every live greenlet of every hub (hub index, info), collected by asking each hub.
     /// A hub blocked by a greenlet answers only once it is free again.
     pub fn run_info(&self) -> Vec<(usize, crate::GreenletInfo)> {
-        let asks: Vec<_> =
-            (0..self.hubs()).map(|i| (i, self.spawn_on(i, crate::run_info))).collect();
+        let ask = || {
+            // The asking greenlet exists only to answer: leave it out.
+            let me = crate::getcurrent().id();
+            crate::run_info().into_iter().filter(|g| g.id != me).collect::<Vec<_>>()
+        };
+        let asks: Vec<_> = (0..self.hubs()).map(|i| (i, self.spawn_on(i, ask))).collect();
         let mut out = Vec::new();
         for (i, h) in asks {
-            // The asking greenlet itself is excluded: it exists only to answer.
-            let mut infos = h.join().unwrap_or_default();
-            if let Some(last) = infos.iter().map(|g| g.id).max() {
-                infos.retain(|g| g.id != last);
-            }
-            out.extend(infos.into_iter().map(|g| (i, g)));
+            out.extend(h.join().unwrap_or_default().into_iter().map(|g| (i, g)));
         }
         out
     }
