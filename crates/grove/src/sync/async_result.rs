@@ -6,8 +6,8 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::greenlet::fiber::Wake;
-use crate::hub::{self, Remote, RemoteMsg, RemoteToken};
+use super::mt::{wait, Waited, Waiters};
+use crate::hub::{self, Remote, RemoteMsg};
 
 /// The error a producer reported with [`AsyncResult::set_error`].
 pub type SharedError = Arc<dyn Error + Send + Sync>;
@@ -39,8 +39,7 @@ type Callback<T> = Box<dyn FnOnce(&Result<T, SharedError>) + Send>;
 
 struct State<T> {
     value: Option<Result<T, SharedError>>,
-    waiters: Vec<(u64, RemoteToken)>,
-    next_waiter: u64,
+    waiters: Waiters,
     callbacks: Vec<(Arc<Remote>, Callback<T>)>,
     wakers: Vec<std::task::Waker>,
 }
@@ -83,8 +82,7 @@ impl<T> AsyncResult<T> {
         AsyncResult {
             inner: Arc::new(Mutex::new(State {
                 value: None,
-                waiters: Vec::new(),
-                next_waiter: 0,
+                waiters: Waiters::default(),
                 callbacks: Vec::new(),
                 wakers: Vec::new(),
             })),
@@ -129,9 +127,8 @@ impl<T: Clone + Send + 'static> AsyncResult<T> {
         for w in wakers {
             w.wake();
         }
-        for (_, t) in waiters {
-            t.wake();
-        }
+        let mut waiters = waiters;
+        waiters.wake_all();
         for (remote, cb) in callbacks {
             let v = r.clone();
             remote.send(RemoteMsg::Call(Box::new(move || cb(&v))));
@@ -166,35 +163,23 @@ impl<T: Clone + Send + 'static> AsyncResult<T> {
     /// # Errors
     /// As [`get`](Self::get).
     pub fn get_deadline(&self, deadline: Option<Instant>) -> Result<T, AsyncError> {
-        hub::with(|h| loop {
-            let id = {
-                let mut st = self.lock();
-                if let Some(v) = &st.value {
-                    return v.clone().map_err(AsyncError::Failed);
-                }
-                let id = st.next_waiter;
-                st.next_waiter += 1;
-                st.waiters.push((id, h.token().to_remote()));
-                id
-            };
-            let w = h.park(deadline, "AsyncResult::get");
-            if w != Wake::Normal {
-                // Withdraw our token (it keeps the hub from declaring a deadlock).
-                let tok = {
-                    let mut st = self.lock();
-                    let pos = st.waiters.iter().position(|(i, _)| *i == id);
-                    pos.map(|p| st.waiters.swap_remove(p))
-                };
-                drop(tok);
-                if let Some(v) = &self.lock().value {
-                    return v.clone().map_err(AsyncError::Failed);
-                }
-                return Err(match w {
-                    Wake::Unwinding => AsyncError::Interrupted,
-                    _ => AsyncError::TimedOut,
-                });
+        loop {
+            let st = self.lock();
+            if let Some(v) = &st.value {
+                return v.clone().map_err(AsyncError::Failed);
             }
-        })
+            let err = match wait(&self.inner, st, |s| &mut s.waiters, deadline, "AsyncResult::get")
+            {
+                Waited::Notified => continue,
+                Waited::TimedOut => AsyncError::TimedOut,
+                Waited::Interrupted => AsyncError::Interrupted,
+            };
+            // Set just as the wait ended: the value wins.
+            if let Some(v) = &self.lock().value {
+                return v.clone().map_err(AsyncError::Failed);
+            }
+            return Err(err);
+        }
     }
 
     /// Runs `f` with the result on this thread's hub, at its next loop turn after the result

@@ -12,9 +12,9 @@ use super::{RecvError, SendError, TryRecvError, TrySendError};
 use crate::greenlet::fiber::Wake;
 use crate::hub::{self, RemoteToken};
 
-/// FIFO waiters that may live on any hub.
+/// FIFO waiters that may live on any hub (also used by `AsyncResult`).
 #[derive(Default)]
-struct Waiters {
+pub(crate) struct Waiters {
     list: VecDeque<(u64, RemoteToken)>,
     next: u64,
 }
@@ -44,7 +44,7 @@ impl Waiters {
         }
     }
 
-    fn wake_all(&mut self) {
+    pub(crate) fn wake_all(&mut self) {
         for (_, t) in self.list.drain(..) {
             t.wake();
         }
@@ -52,7 +52,7 @@ impl Waiters {
 }
 
 /// How a wait ended.
-enum Waited {
+pub(crate) enum Waited {
     Notified,
     TimedOut,
     Interrupted,
@@ -60,7 +60,7 @@ enum Waited {
 
 /// Registers in the waiter list chosen by `pick` under the lock, parks, and on an abnormal
 /// end withdraws — passing on a notification it consumed without using.
-fn wait<S>(
+pub(crate) fn wait<S>(
     lock: &Mutex<S>,
     mut guard: MutexGuard<'_, S>,
     pick: impl Fn(&mut S) -> &mut Waiters,
