@@ -48,7 +48,21 @@ pub(crate) struct Timeouts {
     pub(crate) write: Cell<Option<Duration>>,
 }
 
-pub(crate) fn check_timeout(t: Option<Duration>) -> std::io::Result<Option<Duration>> {
+impl Timeouts {
+    /// Sets the read timeout, rejecting a zero duration as std does.
+    pub(crate) fn set_read(&self, t: Option<Duration>) -> std::io::Result<()> {
+        self.read.set(check_timeout(t)?);
+        Ok(())
+    }
+
+    /// Sets the write timeout, rejecting a zero duration as std does.
+    pub(crate) fn set_write(&self, t: Option<Duration>) -> std::io::Result<()> {
+        self.write.set(check_timeout(t)?);
+        Ok(())
+    }
+}
+
+fn check_timeout(t: Option<Duration>) -> std::io::Result<Option<Duration>> {
     if t == Some(Duration::ZERO) {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
@@ -73,8 +87,7 @@ macro_rules! stream_common {
             /// # Errors
             /// `InvalidInput` for a zero duration, as std.
             pub fn set_read_timeout(&self, t: Option<std::time::Duration>) -> std::io::Result<()> {
-                self.inner.timeouts.read.set(crate::net::check_timeout(t)?);
-                Ok(())
+                self.inner.timeouts.set_read(t)
             }
 
             /// Sets how long a write may wait (None: forever).
@@ -82,8 +95,7 @@ macro_rules! stream_common {
             /// # Errors
             /// `InvalidInput` for a zero duration, as std.
             pub fn set_write_timeout(&self, t: Option<std::time::Duration>) -> std::io::Result<()> {
-                self.inner.timeouts.write.set(crate::net::check_timeout(t)?);
-                Ok(())
+                self.inner.timeouts.set_write(t)
             }
 
             /// The read timeout.

@@ -124,8 +124,7 @@ impl UdpSocket {
     /// # Errors
     /// `InvalidInput` for a zero duration.
     pub fn set_read_timeout(&self, t: Option<std::time::Duration>) -> io::Result<()> {
-        self.timeouts.read.set(super::check_timeout(t)?);
-        Ok(())
+        self.timeouts.set_read(t)
     }
 
     /// Sets how long a send may wait.
@@ -133,8 +132,7 @@ impl UdpSocket {
     /// # Errors
     /// `InvalidInput` for a zero duration.
     pub fn set_write_timeout(&self, t: Option<std::time::Duration>) -> io::Result<()> {
-        self.timeouts.write.set(super::check_timeout(t)?);
-        Ok(())
+        self.timeouts.set_write(t)
     }
 
     /// Adopts a std socket.

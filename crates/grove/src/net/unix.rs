@@ -194,8 +194,7 @@ impl UnixDatagram {
     /// # Errors
     /// `InvalidInput` for a zero duration.
     pub fn set_read_timeout(&self, t: Option<std::time::Duration>) -> io::Result<()> {
-        self.timeouts.read.set(super::check_timeout(t)?);
-        Ok(())
+        self.timeouts.set_read(t)
     }
 
     /// Sets how long a send may wait.
@@ -203,7 +202,6 @@ impl UnixDatagram {
     /// # Errors
     /// `InvalidInput` for a zero duration.
     pub fn set_write_timeout(&self, t: Option<std::time::Duration>) -> io::Result<()> {
-        self.timeouts.write.set(super::check_timeout(t)?);
-        Ok(())
+        self.timeouts.set_write(t)
     }
 }
