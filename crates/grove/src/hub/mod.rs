@@ -174,8 +174,10 @@ pub(crate) struct Hub {
     switches: Cell<u64>,
     turns: Cell<u64>,
     spawned: Cell<u64>,
-    /// The time at the start of the current loop turn (see [`now`]).
+    /// The hub's clock (see [`now`]): read at most once per loop turn, on first use.
     now: Cell<Instant>,
+    /// Whether `now` was read during the current turn.
+    now_fresh: Cell<bool>,
 }
 
 thread_local! {
@@ -246,11 +248,16 @@ impl Hub {
             turns: Cell::new(0),
             spawned: Cell::new(0),
             now: Cell::new(Instant::now()),
+            now_fresh: Cell::new(false),
         }
     }
 
-    /// The hub's clock as of its current loop turn (see [`now`]).
+    /// The hub's clock for the current loop turn (see [`now`]): the first use in a turn reads
+    /// the system clock, later ones reuse it, and turns that never ask pay nothing.
     pub(crate) fn clock(&self) -> Instant {
+        if !self.now_fresh.replace(true) {
+            self.now.set(Instant::now());
+        }
         self.now.get()
     }
 
@@ -310,7 +317,7 @@ impl Hub {
         let mut timer = None;
         if let Some(d) = eff {
             // The turn's clock may be slightly behind; a deadline it misses fires at once.
-            if d <= self.now.get() {
+            if d <= self.clock() {
                 cur.seq.set(cur.seq.get() + 1);
                 cur.deadline_hit.set(cur.deadline_hit.get() || from_scope);
                 return Wake::TimedOut;
@@ -592,6 +599,7 @@ impl Hub {
     /// One loop turn: callbacks, remote wakeups, I/O poll, timers. See the module docs.
     fn turn(&self) {
         self.turns.set(self.turns.get() + 1);
+        self.now_fresh.set(false);
         self.remote.load.store(self.fibers.borrow().len(), Ordering::Relaxed);
         self.run_callbacks();
         if self.remote.pending() {
@@ -604,7 +612,7 @@ impl Hub {
             let has_sources = !self.sources.borrow().is_empty();
             let due = n >= POLL_EVERY
                 || (has_sources
-                    && Instant::now().duration_since(self.last_poll.get()) >= POLL_INTERVAL);
+                    && self.clock().duration_since(self.last_poll.get()) >= POLL_INTERVAL);
             if due && has_sources {
                 self.poll_io(Some(Duration::ZERO));
             } else {
@@ -613,7 +621,7 @@ impl Hub {
         } else {
             let timeout = if has_timers {
                 let next = self.timers.borrow_mut().next_deadline();
-                next.map(|d| d.saturating_duration_since(Instant::now()))
+                next.map(|d| d.saturating_duration_since(self.clock()))
             } else if self.io_waiters.get() > 0 || self.remote.external.load(Ordering::SeqCst) > 0 {
                 None
             } else {
@@ -633,10 +641,8 @@ impl Hub {
                 self.drain_remote();
             }
         }
-        let now = Instant::now();
-        self.now.set(now);
         if has_timers {
-            self.fire_timers(now);
+            self.fire_timers(self.clock());
         }
     }
 
@@ -680,9 +686,11 @@ impl Hub {
 
     fn poll_io(&self, timeout: Option<Duration>) {
         self.turns_since_poll.set(0);
-        self.last_poll.set(Instant::now());
         let mut events = self.events.borrow_mut();
         let r = self.poll.borrow_mut().poll(&mut events, timeout);
+        // Time passed while polling (possibly blocked): the clock must be read again.
+        self.now_fresh.set(false);
+        self.last_poll.set(self.clock());
         if let Err(e) = r {
             if e.kind() != std::io::ErrorKind::Interrupted {
                 eprintln!("grove: epoll_wait failed: {e}");
@@ -904,11 +912,12 @@ pub fn defer_kill() {
     })
 }
 
-/// A coarse clock: the time at which this thread's hub started its current loop turn. Reading
-/// it costs no system call; it lags real time by at most one turn of the loop, which is fine
-/// for timeouts measured in milliseconds or more (use `Instant::now` for precise timing).
+/// A coarse clock: read from the system at most once per loop turn of this thread's hub (on
+/// the first call in that turn; later calls reuse it). It lags real time by at most one turn
+/// of the loop, which is fine for timeouts measured in milliseconds or more (use
+/// `Instant::now` for precise timing).
 pub fn now() -> Instant {
-    with(|h| h.now.get())
+    with(|h| h.clock())
 }
 
 /// Counters of this thread's hub.
