@@ -138,6 +138,9 @@ impl ChunkedDecoder {
                     self.state = State::Size { value: 0, digits: 0 };
                 }
                 State::TrailerStart => {
+                    if b == b'\n' {
+                        return Err(ChunkedError("bare LF in trailer"));
+                    }
                     self.state = if b == b'\r' { State::EndLf } else { State::Trailer };
                     self.count_trailer()?;
                 }
@@ -241,6 +244,9 @@ mod tests {
             b"3\r\nabcX\r\n",
             b"11111111111111111\r\n",
             b"0\r\nbad\ntrailer\r\n\r\n",
+            // Found writing the fuzz target's reference decoder: a bare LF where the last line or a trailer
+            // starts (a lenient front end would end the body there; we saw a trailer).
+            b"0\r\n\nX: y\r\n\r\n",
         ] {
             assert!(decode_all(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }

@@ -240,33 +240,12 @@ impl Client {
                 let buf = c.buffered();
                 if !buf.is_empty() {
                     got_any = true;
-                    let mut hs = [httparse::EMPTY_HEADER; 100];
-                    let mut r = httparse::Response::new(&mut hs);
-                    match r.parse(buf) {
-                        Ok(httparse::Status::Complete(n)) => {
-                            let status = StatusCode::from_u16(r.code.unwrap_or(0))
-                                .map_err(|_| (invalid("invalid status code"), false))?;
-                            let version = if r.version == Some(0) {
-                                Version::HTTP_10
-                            } else {
-                                Version::HTTP_11
-                            };
-                            let mut headers = HeaderMap::new();
-                            for h in r.headers.iter() {
-                                let name = HeaderName::from_bytes(h.name.as_bytes())
-                                    .map_err(|_| (invalid("invalid header name"), false))?;
-                                let value = HeaderValue::from_bytes(h.value)
-                                    .map_err(|_| (invalid("invalid header value"), false))?;
-                                headers.append(name, value);
-                            }
-                            drop(c);
-                            conn.borrow_mut().consume(n);
-                            return Ok((status, version, headers));
-                        }
-                        Ok(httparse::Status::Partial) => {}
-                        Err(e) => {
-                            return Err((invalid(format!("malformed response head: {e}")), false))
-                        }
+                    if let Some((status, version, headers, n)) =
+                        parse_response_head(buf).map_err(|e| (e, false))?
+                    {
+                        drop(c);
+                        conn.borrow_mut().consume(n);
+                        return Ok((status, version, headers));
                     }
                 }
             }
@@ -287,7 +266,33 @@ impl Client {
     }
 }
 
-fn response_framing(
+/// Parses a response head at the start of `buf`: status, version, headers and the head's
+/// length, or `None` when more bytes are needed.
+pub(crate) fn parse_response_head(
+    buf: &[u8],
+) -> io::Result<Option<(StatusCode, Version, HeaderMap, usize)>> {
+    let mut hs = [httparse::EMPTY_HEADER; 100];
+    let mut r = httparse::Response::new(&mut hs);
+    let n = match r.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => return Err(invalid(format!("malformed response head: {e}"))),
+    };
+    let status =
+        StatusCode::from_u16(r.code.unwrap_or(0)).map_err(|_| invalid("invalid status code"))?;
+    let version = if r.version == Some(0) { Version::HTTP_10 } else { Version::HTTP_11 };
+    let mut headers = HeaderMap::with_capacity(r.headers.len());
+    for h in r.headers.iter() {
+        let name = HeaderName::from_bytes(h.name.as_bytes())
+            .map_err(|_| invalid("invalid header name"))?;
+        let value =
+            HeaderValue::from_bytes(h.value).map_err(|_| invalid("invalid header value"))?;
+        headers.append(name, value);
+    }
+    Ok(Some((status, version, headers, n)))
+}
+
+pub(crate) fn response_framing(
     method: &Method,
     status: StatusCode,
     headers: &HeaderMap,

@@ -34,6 +34,8 @@
 mod body;
 pub mod chunked;
 mod client;
+#[doc(hidden)]
+pub mod fuzzing;
 mod server;
 mod stream;
 

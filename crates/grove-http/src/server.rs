@@ -228,19 +228,19 @@ impl Server {
 }
 
 /// Why reading a request head failed.
-enum HeadError {
+pub(crate) enum HeadError {
     /// Clean end: EOF or idle timeout before any byte of a new request.
     Closed,
     /// Answer with this status and close.
     Reject(StatusCode, &'static str),
 }
 
-struct Head {
-    method: Method,
-    uri: http::Uri,
-    version: Version,
-    headers: HeaderMap,
-    len: usize,
+pub(crate) struct Head {
+    pub(crate) method: Method,
+    pub(crate) uri: http::Uri,
+    pub(crate) version: Version,
+    pub(crate) headers: HeaderMap,
+    pub(crate) len: usize,
 }
 
 fn read_head(
@@ -313,7 +313,7 @@ fn read_head(
 }
 
 /// Parses a request head; `Ok(None)` when more bytes are needed.
-fn parse_head(buf: &[u8], max_headers: usize) -> Result<Option<Head>, HeadError> {
+pub(crate) fn parse_head(buf: &[u8], max_headers: usize) -> Result<Option<Head>, HeadError> {
     const INLINE: usize = 64;
     let mut small = [httparse::EMPTY_HEADER; INLINE];
     let mut big;
@@ -353,7 +353,10 @@ fn parse_head(buf: &[u8], max_headers: usize) -> Result<Option<Head>, HeadError>
 
 /// Decides how the request body is delimited, rejecting ambiguous framing (request smuggling:
 /// both Content-Length and Transfer-Encoding, conflicting lengths, unknown codings).
-fn request_framing(head: &Head, config: &Config) -> Result<Framing, (StatusCode, &'static str)> {
+pub(crate) fn request_framing(
+    head: &Head,
+    config: &Config,
+) -> Result<Framing, (StatusCode, &'static str)> {
     let te: Vec<&HeaderValue> = head.headers.get_all(header::TRANSFER_ENCODING).iter().collect();
     let cl: Vec<&HeaderValue> = head.headers.get_all(header::CONTENT_LENGTH).iter().collect();
     if !te.is_empty() {
@@ -400,7 +403,7 @@ fn request_framing(head: &Head, config: &Config) -> Result<Framing, (StatusCode,
     }
 }
 
-fn wants_keep_alive(version: Version, headers: &HeaderMap) -> bool {
+pub(crate) fn wants_keep_alive(version: Version, headers: &HeaderMap) -> bool {
     let has = |token: &str| {
         headers.get_all(header::CONNECTION).iter().any(|v| {
             v.to_str().is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))

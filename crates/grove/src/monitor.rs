@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::panic::Location;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -32,6 +32,8 @@ pub(crate) struct Slot {
     pub(crate) epoch: AtomicU64,
     pub(crate) current: AtomicU64,
     pub(crate) location: AtomicStaticRef<Location<'static>>,
+    /// Live greenlets besides main: main holding a hub that has none blocks nobody.
+    pub(crate) others: AtomicUsize,
     /// Names of this hub's named greenlets (unnamed ones cost nothing here).
     pub(crate) names: Mutex<HashMap<u64, String>>,
 }
@@ -43,6 +45,7 @@ impl Slot {
             epoch: AtomicU64::new(0),
             current: AtomicU64::new(0),
             location: AtomicStaticRef::empty(),
+            others: AtomicUsize::new(0),
             names: Mutex::new(HashMap::new()),
         });
         registry().lock().unwrap_or_else(|e| e.into_inner()).push(Arc::downgrade(&s));
@@ -96,6 +99,8 @@ struct Config {
     max_blocking: Option<Duration>,
     hook: Option<Arc<Hook>>,
     started: bool,
+    /// `enable` or `disable` was called: a runtime's default no longer applies.
+    configured: bool,
 }
 
 fn registry() -> &'static Mutex<Vec<Weak<Slot>>> {
@@ -105,13 +110,29 @@ fn registry() -> &'static Mutex<Vec<Weak<Slot>>> {
 
 fn config() -> &'static Mutex<Config> {
     static C: OnceLock<Mutex<Config>> = OnceLock::new();
-    C.get_or_init(|| Mutex::new(Config { max_blocking: None, hook: None, started: false }))
+    C.get_or_init(|| {
+        Mutex::new(Config { max_blocking: None, hook: None, started: false, configured: false })
+    })
 }
 
 /// Starts (or reconfigures) the monitor: report any hub held by one greenlet for longer than
 /// `max_blocking_time` (gevent's default: 100 ms). Applies to every hub in the process.
 pub fn enable(max_blocking_time: Duration) {
+    start(max_blocking_time, true);
+}
+
+/// A runtime's default (debug builds): applies only while nobody called [`enable`] or
+/// [`disable`], so building a runtime never overrides an explicit choice.
+pub(crate) fn enable_default(max_blocking_time: Duration) {
+    start(max_blocking_time, false);
+}
+
+fn start(max_blocking_time: Duration, explicit: bool) {
     let mut c = config().lock().unwrap_or_else(|e| e.into_inner());
+    if !explicit && c.configured {
+        return;
+    }
+    c.configured |= explicit;
     c.max_blocking = Some(max_blocking_time.max(Duration::from_millis(1)));
     if !c.started {
         c.started = true;
@@ -121,7 +142,9 @@ pub fn enable(max_blocking_time: Duration) {
 
 /// Stops reporting (the thread idles).
 pub fn disable() {
-    config().lock().unwrap_or_else(|e| e.into_inner()).max_blocking = None;
+    let mut c = config().lock().unwrap_or_else(|e| e.into_inner());
+    c.configured = true;
+    c.max_blocking = None;
 }
 
 /// Sends reports to `hook` instead of stderr.
@@ -151,7 +174,10 @@ fn run() {
         for s in slots {
             let (epoch, cur) = (s.epoch.load(Relaxed), s.current.load(Relaxed));
             let e = seen.entry(s.hub).or_insert((epoch, cur, now, false));
-            if cur == 0 || e.0 != epoch || e.1 != cur {
+            // The main greenlet (id: hub index << 40) running plain code on a hub with no
+            // other greenlet keeps nobody waiting: the thread is simply not using grove.
+            let idle_main = cur & ((1 << 40) - 1) == 0 && s.others.load(Relaxed) == 0;
+            if cur == 0 || idle_main || e.0 != epoch || e.1 != cur {
                 *e = (epoch, cur, now, false);
                 continue;
             }

@@ -269,8 +269,10 @@ impl Hub {
 
     /// Records a new greenlet in the live table.
     pub(crate) fn adopt(&self, f: &FiberRef) {
-        let key = self.fibers.borrow_mut().insert(f.clone());
-        f.key.set(key);
+        let mut fibers = self.fibers.borrow_mut();
+        f.key.set(fibers.insert(f.clone()));
+        self.remote.monitor.others.store(fibers.len(), Ordering::Relaxed);
+        drop(fibers);
         self.spawned.set(self.spawned.get() + 1);
     }
 
@@ -553,7 +555,9 @@ impl Hub {
         }
         let key = f.key.replace(usize::MAX);
         if key != usize::MAX {
-            self.fibers.borrow_mut().try_remove(key);
+            let mut fibers = self.fibers.borrow_mut();
+            fibers.try_remove(key);
+            self.remote.monitor.others.store(fibers.len(), Ordering::Relaxed);
         }
     }
 

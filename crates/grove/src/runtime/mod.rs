@@ -31,6 +31,9 @@ pub struct Builder {
     hubs: usize,
     stack_size: Option<usize>,
     monitor: Option<Duration>,
+    /// `monitor` was called; otherwise debug builds watch with 100 ms unless the process
+    /// configured the monitor itself.
+    monitor_set: bool,
     name: String,
 }
 
@@ -39,8 +42,8 @@ impl Default for Builder {
         Builder {
             hubs: std::thread::available_parallelism().map_or(1, |n| n.get()),
             stack_size: None,
-            // Like gevent's debug mode: watch for blocked hubs in debug builds.
-            monitor: cfg!(debug_assertions).then(|| Duration::from_millis(100)),
+            monitor: None,
+            monitor_set: false,
             name: "grove-hub".into(),
         }
     }
@@ -59,10 +62,13 @@ impl Builder {
         self
     }
 
-    /// Enables the blocking monitor with this threshold (`None` disables it; default: 100 ms
-    /// in debug builds, off in release).
+    /// Enables the blocking monitor with this threshold (`None` disables it). Default: like
+    /// gevent's debug mode, 100 ms in debug builds unless the process already called
+    /// [`monitor::enable`](crate::monitor::enable) or `disable` (that choice stands); off in
+    /// release.
     pub fn monitor(mut self, max_blocking_time: Option<Duration>) -> Builder {
         self.monitor = max_blocking_time;
+        self.monitor_set = true;
         self
     }
 
@@ -77,8 +83,13 @@ impl Builder {
     /// # Errors
     /// The OS refused a thread.
     pub fn build(self) -> io::Result<Runtime> {
-        if let Some(m) = self.monitor {
-            crate::monitor::enable(m);
+        match (self.monitor_set, self.monitor) {
+            (true, Some(m)) => crate::monitor::enable(m),
+            (true, None) => crate::monitor::disable(),
+            (false, _) if cfg!(debug_assertions) => {
+                crate::monitor::enable_default(Duration::from_millis(100));
+            }
+            (false, _) => {}
         }
         let mut hubs = Vec::with_capacity(self.hubs);
         let mut threads = Vec::with_capacity(self.hubs);
@@ -156,9 +167,15 @@ impl Handle {
         out
     }
 
-    /// Counters of every hub.
+    /// Counters of every hub. Each is read by a greenlet spawned on that hub, which leaves
+    /// itself out of `alive` (it still counts in `spawned` and holds a stack).
     pub fn stats(&self) -> Vec<crate::HubStats> {
-        let asks: Vec<_> = (0..self.hubs()).map(|i| self.spawn_on(i, crate::stats)).collect();
+        let ask = || {
+            let mut s = crate::stats();
+            s.alive -= 1;
+            s
+        };
+        let asks: Vec<_> = (0..self.hubs()).map(|i| self.spawn_on(i, ask)).collect();
         asks.into_iter().map(|h| h.join().unwrap_or_default()).collect()
     }
 
