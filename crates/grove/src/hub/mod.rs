@@ -20,6 +20,7 @@
 //! only every POLL_EVERY turns (and never when no fd is registered); no greenlet can starve
 //! I/O polling or timers for longer than that.
 
+mod gate;
 mod remote;
 pub(crate) mod timers;
 
@@ -626,7 +627,9 @@ impl Hub {
             let timeout = if has_timers {
                 let next = self.timers.borrow_mut().next_deadline();
                 next.map(|d| d.saturating_duration_since(self.clock()))
-            } else if self.io_waiters.get() > 0 || self.remote.external.load(Ordering::SeqCst) > 0 {
+            } else if self.io_waiters.get() > 0 || !self.remote.gate.deadlocked() {
+                // Also when a token queued its wake and went away since the check above:
+                // the wake is drained after the poll below.
                 None
             } else {
                 self.deadlock();

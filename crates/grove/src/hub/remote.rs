@@ -1,11 +1,14 @@
 //! Wakeups from other OS threads: a locked queue plus a mio `Waker`, and the `Send` token type.
 //!
-//! The hub drains the queue at every loop turn when the `notified` flag is up, and sleeps in
-//! epoll only after announcing it (`sleeping`); a sender writes to the eventfd only when the hub
-//! may be asleep, so a busy hub takes no system call per remote wakeup.
+//! The hub drains the queue at every loop turn when notified, and sleeps in epoll only after
+//! announcing it; a sender writes to the eventfd only when the hub may be asleep, so a busy
+//! hub takes no system call per remote wakeup. The flags and their ordering are in
+//! [`Gate`](super::gate::Gate), checked with loom.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
+
+use super::gate::Gate;
 
 /// A message for a hub from another thread.
 pub(crate) enum RemoteMsg {
@@ -19,10 +22,8 @@ pub(crate) enum RemoteMsg {
 pub(crate) struct Remote {
     waker: mio::Waker,
     queue: Mutex<Vec<RemoteMsg>>,
-    notified: AtomicBool,
-    sleeping: AtomicBool,
-    /// Outstanding remote tokens: while any exists, the hub cannot be deadlocked.
-    pub(crate) external: AtomicUsize,
+    /// Notified / sleeping / outstanding remote tokens.
+    pub(crate) gate: Gate,
     /// Set when the hub is gone: messages are dropped instead of queued.
     pub(crate) closed: AtomicBool,
     /// Live greenlets, published once per loop turn (for placement by the runtime).
@@ -36,9 +37,7 @@ impl Remote {
         Remote {
             waker,
             queue: Mutex::new(Vec::new()),
-            notified: AtomicBool::new(false),
-            sleeping: AtomicBool::new(false),
-            external: AtomicUsize::new(0),
+            gate: Gate::new(),
             closed: AtomicBool::new(false),
             load: AtomicUsize::new(0),
             monitor: crate::monitor::Slot::new(hub),
@@ -60,8 +59,7 @@ impl Remote {
 
     /// Makes the hub re-run its loop turn (it may be asleep in epoll).
     pub(crate) fn poke(&self) {
-        self.notified.store(true, SeqCst);
-        if self.sleeping.load(SeqCst) {
+        if self.gate.poke() {
             let _ = self.waker.wake();
         }
     }
@@ -69,23 +67,22 @@ impl Remote {
     /// Whether a message or poke arrived since the last `take`.
     #[inline]
     pub(crate) fn pending(&self) -> bool {
-        self.notified.load(SeqCst)
+        self.gate.pending()
     }
 
     /// Takes all queued messages.
     pub(crate) fn take(&self) -> Vec<RemoteMsg> {
-        self.notified.store(false, SeqCst);
+        self.gate.clear();
         std::mem::take(&mut *self.queue.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Called by the hub before it may block in epoll; false if it must not block.
     pub(crate) fn going_to_sleep(&self) -> bool {
-        self.sleeping.store(true, SeqCst);
-        !self.notified.load(SeqCst)
+        self.gate.going_to_sleep()
     }
 
     pub(crate) fn awake(&self) {
-        self.sleeping.store(false, SeqCst);
+        self.gate.awake();
     }
 
     pub(crate) fn close(&self) -> Vec<RemoteMsg> {
@@ -113,7 +110,7 @@ impl std::fmt::Debug for RemoteToken {
 
 impl RemoteToken {
     pub(crate) fn new(remote: Arc<Remote>, key: usize, id: u64, seq: u64) -> RemoteToken {
-        remote.external.fetch_add(1, SeqCst);
+        remote.gate.token_created();
         RemoteToken { remote, key, id, seq, used: false }
     }
 
@@ -127,10 +124,10 @@ impl RemoteToken {
 
 impl Drop for RemoteToken {
     fn drop(&mut self) {
-        self.remote.external.fetch_sub(1, SeqCst);
-        if !self.used {
-            // The hub may be sleeping only because this token existed: let it re-check.
-            self.remote.poke();
+        // An unused token's hub may be sleeping only because the token existed: the gate
+        // asks for a wakeup so it re-checks.
+        if self.remote.gate.token_dropped(self.used) {
+            let _ = self.remote.waker.wake();
         }
     }
 }
