@@ -10,30 +10,34 @@ type Log = Rc<RefCell<Vec<i32>>>;
 /// The classic greenlet example: test1 and test2 switch to each other, printing 1 2 3 4.
 #[test]
 fn ping_pong_prints_1_2_3_4() {
-    let log: Log = Rc::default();
-    let slot: Rc<RefCell<Option<Greenlet>>> = Rc::default();
-    let (l1, l2, s1) = (log.clone(), log.clone(), slot.clone());
-    let gr1 = Greenlet::new(move |_| {
-        l1.borrow_mut().push(1);
-        let g2 = s1.borrow().clone().unwrap();
-        g2.switch(());
-        l1.borrow_mut().push(3);
-        g2.switch(());
-        Box::new(())
+    // Inside `run`: gr1 is left suspended, and `run` unwinds it at the end (outside `run` a
+    // greenlet still suspended at thread exit is abandoned, which LeakSanitizer reports).
+    grove::run(|| {
+        let log: Log = Rc::default();
+        let slot: Rc<RefCell<Option<Greenlet>>> = Rc::default();
+        let (l1, l2, s1) = (log.clone(), log.clone(), slot.clone());
+        let gr1 = Greenlet::new(move |_| {
+            l1.borrow_mut().push(1);
+            let g2 = s1.borrow().clone().unwrap();
+            g2.switch(());
+            l1.borrow_mut().push(3);
+            g2.switch(());
+            Box::new(())
+        });
+        let g1 = gr1.clone();
+        let gr2 = Greenlet::new(move |_| {
+            l2.borrow_mut().push(2);
+            g1.switch(());
+            l2.borrow_mut().push(4);
+            Box::new(())
+        });
+        *slot.borrow_mut() = Some(gr2.clone());
+        gr1.switch(());
+        // gr2 finished last; its parent (main) got control back.
+        assert_eq!(*log.borrow(), [1, 2, 3, 4]);
+        assert!(gr2.is_dead());
+        assert!(!gr1.is_dead(), "gr1 still waits in its second switch");
     });
-    let g1 = gr1.clone();
-    let gr2 = Greenlet::new(move |_| {
-        l2.borrow_mut().push(2);
-        g1.switch(());
-        l2.borrow_mut().push(4);
-        Box::new(())
-    });
-    *slot.borrow_mut() = Some(gr2.clone());
-    gr1.switch(());
-    // gr2 finished last; its parent (main) got control back.
-    assert_eq!(*log.borrow(), [1, 2, 3, 4]);
-    assert!(gr2.is_dead());
-    assert!(!gr1.is_dead(), "gr1 still waits in its second switch");
 }
 
 #[test]

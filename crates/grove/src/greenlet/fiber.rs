@@ -310,7 +310,8 @@ impl Fiber {
     }
 }
 
-#[cfg(test)]
+// The `sanitizer` feature adds ASan's stack bounds to every coroutine.
+#[cfg(all(test, not(feature = "sanitizer")))]
 mod size_tests {
     /// An idle greenlet costs its stack's one page plus this record (and a timer entry if it
     /// sleeps): keep the record small so the total stays under ~4.3 KiB (see BENCHMARKS.md).
