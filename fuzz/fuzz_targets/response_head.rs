@@ -1,0 +1,4 @@
+#![no_main]
+//! Invariants checked in `grove_http::fuzzing::response_head` (shared with the corpus replay test).
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| grove_http::fuzzing::response_head(data));
