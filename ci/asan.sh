@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test suites of grove and grove-http under AddressSanitizer (with LeakSanitizer), on the
+# The test suites of grove, grove-http and grove-patch under AddressSanitizer (with LeakSanitizer), on the
 # nightly toolchain. corosensei's `sanitizer` feature (grove's `sanitizer` feature) tells ASan
 # about every stack switch so greenlet stacks are not mistaken for overflows.
 #
@@ -11,4 +11,4 @@ export RUSTDOCFLAGS="$RUSTFLAGS"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=0}"
 # --target keeps build scripts and proc macros uninstrumented.
 cargo +nightly test --target x86_64-unknown-linux-gnu --target-dir target/asan \
-    -p grove -p grove-http --features grove/sanitizer --lib --tests "$@"
+    -p grove -p grove-http -p grove-patch --features grove/sanitizer --lib --tests "$@"

@@ -164,11 +164,22 @@ impl BodyState {
     /// Reads and discards the rest of the body, up to `limit` bytes. Returns whether the body
     /// was fully consumed (so the connection can carry another message).
     pub(crate) fn drain(&self, limit: u64) -> bool {
+        if self.is_done() {
+            return true;
+        }
         if self.continue_pending.get() {
             // The client waits for our go-ahead and may never send the body: the connection
             // cannot be reused safely.
             return false;
         }
+        self.drain_slow(limit)
+    }
+
+    /// Kept out of line: its 8 KiB buffer would otherwise sit in the connection loop's frame,
+    /// and stack probes touch every page of a frame, so each connection's greenlet would keep
+    /// two more resident stack pages whether or not a body is ever drained.
+    #[inline(never)]
+    fn drain_slow(&self, limit: u64) -> bool {
         let mut sink = [0u8; 8192];
         let mut total = 0u64;
         while !self.is_done() {

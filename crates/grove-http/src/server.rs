@@ -312,7 +312,9 @@ fn read_head(
     }
 }
 
-/// Parses a request head; `Ok(None)` when more bytes are needed.
+/// Parses a request head; `Ok(None)` when more bytes are needed. Out of line so its 2 KiB
+/// header array is not part of the connection loop's frame for the connection's lifetime.
+#[inline(never)]
 pub(crate) fn parse_head(buf: &[u8], max_headers: usize) -> Result<Option<Head>, HeadError> {
     const INLINE: usize = 64;
     let mut small = [httparse::EMPTY_HEADER; INLINE];
@@ -671,9 +673,9 @@ fn write_response(
             }
             Ok(b.len() as u64)
         }
-        Send::Exact(mut r, len) => {
+        Send::Exact(r, len) => {
             w.write_all(out)?;
-            let n = io::copy(&mut (&mut r).take(len), &mut w)?;
+            let n = copy_body(r.take(len), w)?;
             if n != len {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
@@ -682,9 +684,9 @@ fn write_response(
             }
             Ok(n)
         }
-        Send::UntilClose(mut r) => {
+        Send::UntilClose(r) => {
             w.write_all(out)?;
-            io::copy(&mut r, &mut w)
+            copy_body(r, w)
         }
         Send::Chunked(mut r) => {
             w.write_all(out)?;
@@ -705,6 +707,14 @@ fn write_response(
             }
         }
     }
+}
+
+/// `io::copy` (an 8 KiB stack buffer) kept out of `write_response`'s frame: stack probes touch
+/// every page of a frame, so inlined it would keep two more resident pages on every
+/// connection's stack, streamed bodies or not.
+#[inline(never)]
+fn copy_body(mut r: impl Read, mut w: impl Write) -> io::Result<u64> {
+    io::copy(&mut r, &mut w)
 }
 
 fn push_length(out: &mut Vec<u8>, n: u64) {
