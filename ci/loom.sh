@@ -4,4 +4,4 @@
 # arrive and for a token dropped unused (which must end in deadlock detection, not a hang).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUSTFLAGS="--cfg loom" cargo test --release --target-dir target/loom -p grove --lib loom -- --nocapture
+RUSTFLAGS="--cfg loom" cargo test --release --target-dir target/loom -p grove --lib gate::model_tests -- --nocapture
