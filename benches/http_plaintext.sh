@@ -11,6 +11,7 @@
 # Usage: benches/http_plaintext.sh [DURATION_SECONDS=10] [ROUNDS=3]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source benches/lib.sh
 DUR=${1:-10}
 ROUNDS=${2:-3}
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)"; exit 1; }
@@ -26,10 +27,7 @@ for name in grove-plaintext hyper-plaintext may-minihttp-plaintext; do
   PORT=$((PORT + 1))
   taskset -c 0 "target/release/$name" "127.0.0.1:$PORT" >/dev/null 2>&1 &
   pid=$!
-  for _ in $(seq 100); do
-    curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break
-    sleep 0.05
-  done
+  wait_http $PORT
   # warm up, then measure
   taskset -c 1 wrk -t1 -c100 -d2s "http://127.0.0.1:$PORT/" >/dev/null 2>&1
   before=$(cpu_ticks $pid)

@@ -8,6 +8,7 @@
 # Usage: benches/http_scaling.sh [DURATION_SECONDS=8] [ROUNDS=3]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source benches/lib.sh
 DUR=${1:-8}
 ROUNDS=${2:-3}
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)"; exit 1; }
@@ -20,7 +21,7 @@ for round in $(seq "$ROUNDS"); do
       PORT=$((PORT + 1))
       WORKERS=$workers "target/release/$name" "127.0.0.1:$PORT" >/dev/null 2>&1 &
       pid=$!
-      for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.05; done
+      wait_http $PORT
       wrk -t2 -c100 -d2s "http://127.0.0.1:$PORT/" >/dev/null 2>&1
       rps=$(wrk -t2 -c100 -d"${DUR}s" "http://127.0.0.1:$PORT/" | awk '/Requests\/sec/ {print $2}')
       kill $pid; wait $pid 2>/dev/null || true

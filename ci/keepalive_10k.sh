@@ -11,6 +11,7 @@
 #   ci/keepalive_10k.sh [SECONDS=20] [CONNECTIONS=10000]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source benches/lib.sh
 DUR=${1:-20}
 CONNS=${2:-10000}
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)"; exit 1; }
@@ -29,10 +30,7 @@ for name in grove-plaintext hyper-plaintext; do
   PORT=$((PORT + 1))
   taskset -c 0 "target/release/$name" "127.0.0.1:$PORT" >/dev/null 2>&1 &
   pid=$!
-  for _ in $(seq 100); do
-    curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break
-    sleep 0.05
-  done
+  wait_http $PORT
   idle=$(rss_kib $pid)
   opens0=$(active_opens)
   out_file=$(mktemp)
