@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use grove::tls::rustls;
 use grove_http::{Body, Config, Request, Response, Server};
 
+mod common;
+
 fn app(req: Request) -> Response {
     let path = req.uri().path().to_string();
     let mut body = Vec::new();
@@ -104,14 +106,7 @@ fn resets_mid_request_and_half_closes_leave_the_server_serving() {
 #[test]
 fn tls_peers_vanishing_mid_handshake_leave_https_serving() {
     grove::run(|| {
-        let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into());
-        let cfg = rustls::ServerConfig::builder_with_provider(grove::tls::provider())
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(vec![ck.cert.der().clone()], key)
-            .unwrap();
+        let (cfg, ck) = common::self_signed_localhost();
         let config = Config { head_timeout: Duration::from_millis(300), ..Config::default() };
         let server =
             Server::bind("127.0.0.1:0").unwrap().with_config(config).with_tls(Arc::new(cfg));

@@ -4,20 +4,14 @@ use std::io::Read;
 use std::process::Command;
 use std::sync::Arc;
 
-use grove::tls::rustls;
 use grove_http::{Body, Response, Server};
+
+mod common;
 
 #[test]
 fn https_with_curl_keep_alive_and_upload() {
     grove::run(|| {
-        let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into());
-        let cfg = rustls::ServerConfig::builder_with_provider(grove::tls::provider())
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(vec![ck.cert.der().clone()], key)
-            .unwrap();
+        let (cfg, ck) = common::self_signed_localhost();
         let dir = std::env::temp_dir().join(format!("grove-https-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let ca = dir.join("ca.pem");
