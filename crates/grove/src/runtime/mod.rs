@@ -30,10 +30,9 @@ use crate::{GreenletExit, JoinError};
 pub struct Builder {
     hubs: usize,
     stack_size: Option<usize>,
-    monitor: Option<Duration>,
-    /// `monitor` was called; otherwise debug builds watch with 100 ms unless the process
-    /// configured the monitor itself.
-    monitor_set: bool,
+    /// `Some` once `monitor` was called; `None`: debug builds watch with 100 ms unless the
+    /// process configured the monitor itself.
+    monitor: Option<Option<Duration>>,
     name: String,
 }
 
@@ -43,7 +42,6 @@ impl Default for Builder {
             hubs: std::thread::available_parallelism().map_or(1, |n| n.get()),
             stack_size: None,
             monitor: None,
-            monitor_set: false,
             name: "grove-hub".into(),
         }
     }
@@ -67,8 +65,7 @@ impl Builder {
     /// [`monitor::enable`](crate::monitor::enable) or `disable` (that choice stands); off in
     /// release.
     pub fn monitor(mut self, max_blocking_time: Option<Duration>) -> Builder {
-        self.monitor = max_blocking_time;
-        self.monitor_set = true;
+        self.monitor = Some(max_blocking_time);
         self
     }
 
@@ -83,13 +80,13 @@ impl Builder {
     /// # Errors
     /// The OS refused a thread.
     pub fn build(self) -> io::Result<Runtime> {
-        match (self.monitor_set, self.monitor) {
-            (true, Some(m)) => crate::monitor::enable(m),
-            (true, None) => crate::monitor::disable(),
-            (false, _) if cfg!(debug_assertions) => {
+        match self.monitor {
+            Some(Some(m)) => crate::monitor::enable(m),
+            Some(None) => crate::monitor::disable(),
+            None if cfg!(debug_assertions) => {
                 crate::monitor::enable_default(Duration::from_millis(100));
             }
-            (false, _) => {}
+            None => {}
         }
         let mut hubs = Vec::with_capacity(self.hubs);
         let mut threads = Vec::with_capacity(self.hubs);
