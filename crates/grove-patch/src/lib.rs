@@ -103,6 +103,12 @@ fn guarded<R>(f: impl FnOnce() -> R) -> Option<R> {
             set_errno(libc::ECANCELED);
             None
         }
+        Err(p) if grove::hub::is_scope_expiry(&*p) => {
+            // A `grove::timeout` scope expired: the call fails with ETIMEDOUT; the scope's
+            // deadline stays passed, so the next blocking call in Rust code unwinds to it.
+            set_errno(libc::ETIMEDOUT);
+            None
+        }
         Err(_) => {
             // A panic cannot cross the C boundary; this would be a bug in grove itself.
             let msg = b"grove-patch: panic inside a libc hook\n";

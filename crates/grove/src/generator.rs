@@ -144,12 +144,14 @@ impl Drop for PanicGuard<'_> {
     }
 }
 
+/// A suspended body is unwound right away by the drop of its greenlet's last handle (with the
+/// dropping greenlet as its parent); a body blocked in the hub (sleeping, waiting for I/O) is
+/// killed and unwinds when the hub next runs it.
 impl<S, Y, R> Drop for Generator<S, Y, R> {
     fn drop(&mut self) {
-        if self.g.is_active() {
-            self.g.set_parent(&getcurrent());
+        if self.g.in_hub() {
+            self.g.abandon();
         }
-        self.g.throw();
     }
 }
 

@@ -14,13 +14,17 @@
 //! assert_eq!(out.into_iter().map(Result::unwrap).collect::<Vec<_>>(), [1, 2, 3]);
 //! ```
 
+use std::any::Any;
 use std::cell::{Cell, RefCell};
+use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
 use std::time::Duration;
 
+use slab::Slab;
+
 use crate::greenlet::fiber::FiberRef;
-use crate::sync::{Event, Queue, Semaphore};
-use crate::{hub, Builder, JoinError, JoinHandle};
+use crate::sync::{Event, Queue, RecvError, Semaphore, SemaphorePermit};
+use crate::{hub, Builder, GreenletExit, JoinError, JoinHandle};
 
 /// A set of greenlets that can be waited for and killed together.
 #[derive(Clone, Default)]
@@ -30,7 +34,8 @@ pub struct Group {
 
 #[derive(Default)]
 struct GroupInner {
-    members: RefCell<Vec<FiberRef>>,
+    /// Live members, keyed so that each can remove itself, whoever drops its membership.
+    members: RefCell<Slab<FiberRef>>,
     running: Cell<usize>,
     empty: Event,
 }
@@ -41,18 +46,35 @@ impl std::fmt::Debug for Group {
     }
 }
 
-/// Removes a finished greenlet from its group, also when it was killed or panicked.
+/// A greenlet's place in a group, released when its closure is dropped: when the greenlet
+/// finishes, is killed, panics — or is killed before it ever ran, in which case the drop
+/// happens in the killer's context (so the member is named by its key, not by "current").
 struct Membership {
     group: Rc<GroupInner>,
-    permit: Option<crate::sync::SemaphorePermit>,
+    key: usize,
+    permit: Option<SemaphorePermit>,
+}
+
+impl Membership {
+    /// Reserves a place; the member is recorded with [`Membership::record`] once spawned.
+    fn enter(group: &Rc<GroupInner>, permit: Option<SemaphorePermit>) -> Membership {
+        let key = group.members.borrow().vacant_key();
+        group.running.set(group.running.get() + 1);
+        group.empty.clear();
+        Membership { group: group.clone(), key, permit }
+    }
+
+    fn record(group: &GroupInner, key: usize, fiber: &FiberRef) {
+        let k = group.members.borrow_mut().insert(fiber.clone());
+        debug_assert_eq!(k, key, "grove: group slot taken between reserve and spawn");
+    }
 }
 
 impl Drop for Membership {
     fn drop(&mut self) {
         let g = &self.group;
         g.running.set(g.running.get() - 1);
-        let me = hub::current();
-        g.members.borrow_mut().retain(|f| !f.same(&me));
+        g.members.borrow_mut().try_remove(self.key);
         if g.running.get() == 0 {
             g.empty.set();
         }
@@ -79,30 +101,35 @@ impl Group {
     /// Spawns `f` into the group.
     #[track_caller]
     pub fn spawn<T: 'static>(&self, f: impl FnOnce() -> T + 'static) -> JoinHandle<T> {
-        self.spawn_with(Builder::new(), None, f)
+        self.spawn_with(None, None, f)
     }
 
+    /// Spawns `f` into this group (and into `also`, when given), holding `permit` until it
+    /// ends.
     #[track_caller]
     fn spawn_with<T: 'static>(
         &self,
-        b: Builder,
-        permit: Option<crate::sync::SemaphorePermit>,
+        also: Option<&Group>,
+        permit: Option<SemaphorePermit>,
         f: impl FnOnce() -> T + 'static,
     ) -> JoinHandle<T> {
-        let g = &self.inner;
-        g.running.set(g.running.get() + 1);
-        g.empty.clear();
-        let membership = Membership { group: g.clone(), permit };
-        let h = b.spawn(move || {
-            let _m = membership;
+        let mine = Membership::enter(&self.inner, permit);
+        let other = also.map(|g| Membership::enter(&g.inner, None));
+        let keys = (mine.key, other.as_ref().map(|m| m.key));
+        let h = Builder::new().spawn(move || {
+            let _m = (mine, other);
             f()
         });
-        g.members.borrow_mut().push(h.fiber().clone());
+        Membership::record(&self.inner, keys.0, h.fiber());
+        if let (Some(g), Some(k)) = (also, keys.1) {
+            Membership::record(&g.inner, k, h.fiber());
+        }
         h
     }
 
     /// Waits until every greenlet of the group has finished. Returns `false` if the wait was
-    /// cut short (a `timeout` scope, a deadlock of the main greenlet, unwinding).
+    /// cut short (a deadlock of the main greenlet, unwinding); inside an expiring `timeout`
+    /// scope it unwinds to the scope.
     pub fn join(&self) -> bool {
         while !self.is_empty() {
             if !self.inner.empty.wait() {
@@ -117,12 +144,18 @@ impl Group {
         crate::timeout(timeout, || self.join()).unwrap_or(false) || self.is_empty()
     }
 
-    /// Kills every greenlet of the group and waits until they are gone.
+    /// Kills every greenlet of the group and waits until they are gone. A member calling
+    /// this kills the others first, then itself (it unwinds from here).
     pub fn kill(&self) {
-        let members: Vec<FiberRef> = self.inner.members.borrow().clone();
+        let members: Vec<FiberRef> =
+            self.inner.members.borrow().iter().map(|(_, f)| f.clone()).collect();
+        let me = hub::current();
         hub::with(|h| {
-            for f in &members {
+            for f in members.iter().filter(|f| !f.same(&me)) {
                 h.kill(f);
+            }
+            if members.iter().any(|f| f.same(&me)) {
+                h.kill(&me);
             }
         });
         self.join();
@@ -204,10 +237,11 @@ impl Pool {
     ///
     /// # Panics
     /// As [`Semaphore::acquire`] (a deadlock of the main greenlet) and as [`crate::spawn`].
+    /// Inside an expiring `timeout` scope the wait for a slot unwinds to the scope.
     #[track_caller]
     pub fn spawn<T: 'static>(&self, f: impl FnOnce() -> T + 'static) -> JoinHandle<T> {
         let permit = self.slots.acquire();
-        self.group.spawn_with(Builder::new(), Some(permit), f)
+        self.group.spawn_with(None, Some(permit), f)
     }
 
     /// Runs `f` on every item, at most `size` at a time; results in input order.
@@ -221,7 +255,15 @@ impl Pool {
     }
 
     /// Runs `f` on every item, at most `size` at a time, yielding results as they complete
-    /// (gevent's `imap_unordered`). Items are fed lazily as slots free up.
+    /// (gevent's `imap_unordered`). Items are taken from `items` lazily, as slots free up.
+    ///
+    /// The work belongs to the pool: a feeder greenlet and one worker per item run as members
+    /// of the pool ([`len`](Self::len) counts them, [`kill`](Self::kill) kills them; a killed
+    /// worker yields `Err(JoinError::Killed)`). Dropping the iterator kills whatever of this
+    /// call is still running or waiting to be fed. A panic of the `items` iterator itself
+    /// continues in the consumer's `next()` (after killing this call's workers), as it would
+    /// have in a plain loop. If the main greenlet waits for a result nothing can produce, the
+    /// iterator yields `Err(JoinError::Deadlock)` and ends.
     pub fn imap_unordered<I, T, R>(
         &self,
         items: I,
@@ -233,32 +275,44 @@ impl Pool {
         T: 'static,
         R: 'static,
     {
-        let results: Queue<Result<R, JoinError>> = Queue::unbounded();
-        let f = Rc::new(f);
-        let (pool, out) = (self.clone(), results.clone());
+        let results: Queue<Fed<R>> = Queue::unbounded();
+        let own = Group::new();
+        // The queue closes when the feeder and every worker are gone, however they end.
+        let closer = Rc::new(CloseOnDrop(results.clone()));
+        let (pool, out, workers, f) = (self.clone(), results.clone(), own.clone(), Rc::new(f));
         let mut items = items.into_iter();
-        // A feeder greenlet spawns each item when a slot frees, and each worker pushes its
-        // own result; the queue closes when everything is in.
-        let feeder = crate::spawn(move || {
-            let group = Group::new();
-            for item in items.by_ref() {
-                let (f, out) = (f.clone(), out.clone());
+        self.group.spawn_with(Some(&own), None, move || {
+            let close = closer;
+            loop {
                 let permit = pool.slots.acquire();
-                let inner = group.clone();
-                inner.spawn_with(Builder::new(), Some(permit), move || {
-                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(item)));
-                    let _ = out.put(r.map_err(|p| {
-                        if p.is::<crate::GreenletExit>() {
-                            std::panic::resume_unwind(p)
-                        }
-                        JoinError::Panicked(p)
-                    }));
+                let item = match panic::catch_unwind(AssertUnwindSafe(|| items.next())) {
+                    Ok(Some(item)) => item,
+                    Ok(None) => break,
+                    Err(p) if p.is::<GreenletExit>() || hub::is_scope_expiry(&*p) => {
+                        panic::resume_unwind(p)
+                    }
+                    Err(p) => {
+                        let _ = out.put(Fed::InputPanicked(p));
+                        break;
+                    }
+                };
+                let report = Report { out: out.clone(), sent: false, _close: close.clone() };
+                let f = f.clone();
+                pool.group.spawn_with(Some(&workers), Some(permit), move || {
+                    let mut report = report;
+                    let r = panic::catch_unwind(AssertUnwindSafe(|| f(item)));
+                    let r = match r {
+                        Ok(v) => Ok(v),
+                        // `report` yields `Killed` on the way out.
+                        Err(p) if p.is::<GreenletExit>() => panic::resume_unwind(p),
+                        Err(p) => Err(JoinError::Panicked(p)),
+                    };
+                    report.sent = true;
+                    let _ = report.out.put(Fed::Done(r));
                 });
             }
-            group.join();
-            out.close();
         });
-        ImapUnordered { results, _feeder: feeder }
+        ImapUnordered { results, own, done: false }
     }
 
     /// Waits until every greenlet of the pool has finished.
@@ -282,14 +336,73 @@ impl Pool {
     }
 }
 
+/// What an `imap_unordered` consumer receives.
+enum Fed<R> {
+    Done(Result<R, JoinError>),
+    InputPanicked(Box<dyn Any + Send>),
+}
+
+/// Closes the result queue once its last holder (the feeder and the workers) is gone.
+struct CloseOnDrop<R>(Queue<Fed<R>>);
+
+impl<R> Drop for CloseOnDrop<R> {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+/// A worker's duty to yield exactly one result: `Killed` if it ends (or is killed before it
+/// starts) without having sent one.
+struct Report<R> {
+    out: Queue<Fed<R>>,
+    sent: bool,
+    _close: Rc<CloseOnDrop<R>>,
+}
+
+impl<R> Drop for Report<R> {
+    fn drop(&mut self) {
+        if !self.sent {
+            let _ = self.out.put(Fed::Done(Err(JoinError::Killed)));
+        }
+    }
+}
+
 struct ImapUnordered<R> {
-    results: Queue<Result<R, JoinError>>,
-    _feeder: JoinHandle<()>,
+    results: Queue<Fed<R>>,
+    /// This call's feeder and workers.
+    own: Group,
+    done: bool,
 }
 
 impl<R> Iterator for ImapUnordered<R> {
     type Item = Result<R, JoinError>;
     fn next(&mut self) -> Option<Self::Item> {
-        self.results.get().ok()
+        if self.done {
+            return None;
+        }
+        let got = self.results.get();
+        match got {
+            Ok(Fed::Done(r)) => Some(r),
+            Ok(Fed::InputPanicked(p)) => {
+                self.done = true;
+                self.own.kill();
+                panic::resume_unwind(p)
+            }
+            Err(RecvError::Deadlock) => {
+                self.done = true;
+                Some(Err(JoinError::Deadlock))
+            }
+            Err(RecvError::Closed | RecvError::TimedOut | RecvError::Interrupted) => {
+                self.done = true;
+                None
+            }
+        }
+    }
+}
+
+/// Dropping the iterator cancels the rest of its work.
+impl<R> Drop for ImapUnordered<R> {
+    fn drop(&mut self) {
+        self.own.kill();
     }
 }

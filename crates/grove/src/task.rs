@@ -74,10 +74,10 @@ impl std::error::Error for JoinError {}
 
 fn report_unjoined(f: &Fiber, message: &str) {
     let name = f.name().unwrap_or_else(|| "<unnamed>".into());
-    eprintln!(
-        "grove: greenlet '{name}' (#{}, spawned at {}) panicked and nobody joined it: {message}",
+    crate::diag::report(format_args!(
+        "greenlet '{name}' (#{}, spawned at {}) panicked and nobody joined it: {message}",
         f.id, f.location,
-    );
+    ));
 }
 
 /// Options for a new greenlet: name, stack size, start delay.
@@ -161,8 +161,12 @@ impl Builder {
         let handle = JoinHandle { fiber: fiber.clone(), _t: PhantomData };
         hub::with(|h| match self.delay {
             None => h.schedule_new(fiber),
+            // A delay too large for `Instant` never comes: the greenlet stays unstarted until
+            // killed.
             Some(d) => {
-                h.timers.borrow_mut().insert(Instant::now() + d, TimerAction::Start(fiber));
+                if let Some(at) = crate::time::deadline_after(d) {
+                    h.timers.borrow_mut().insert(at, TimerAction::Start(fiber));
+                }
             }
         });
         Ok(handle)
@@ -271,7 +275,7 @@ impl<T: 'static> JoinHandle<T> {
     /// Waits at most `timeout` for the greenlet to finish; returns whether it has (then
     /// [`join`](Self::join) returns at once).
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
-        self.wait_until(Some(Instant::now() + timeout)).unwrap_or(false)
+        self.wait_until(crate::time::deadline_after(timeout)).unwrap_or(false)
     }
 
     /// Whether the greenlet has finished (returned, panicked or been killed).

@@ -1,19 +1,30 @@
 //! Sleeping, yielding and deadline scopes.
 
 use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 use crate::greenlet::fiber::Wake;
-use crate::hub;
+use crate::hub::{self, ScopeExpired};
+
+/// The instant `dur` from now, or `None` ("never") when that is past what `Instant` can
+/// represent (`Duration::MAX` and the like).
+pub(crate) fn deadline_after(dur: Duration) -> Option<Instant> {
+    Instant::now().checked_add(dur)
+}
 
 /// Blocks the running greenlet for `dur`; other greenlets run meanwhile. `sleep(ZERO)` is
-/// [`yield_now`]. Returns early if an enclosing [`timeout`] scope expires first, or at once if
-/// the greenlet is unwinding.
+/// [`yield_now`]; a duration too large for `Instant` sleeps until killed. Returns at once if
+/// the greenlet is unwinding; inside a [`timeout`] scope whose deadline passes first, unwinds
+/// to that scope.
 pub fn sleep(dur: Duration) {
     if dur.is_zero() {
         return yield_now();
     }
-    sleep_until(Instant::now() + dur);
+    match deadline_after(dur) {
+        Some(d) => sleep_until(d),
+        None => hub::with(|h| while h.park(None, "sleep") == Wake::Normal {}),
+    }
 }
 
 /// Blocks the running greenlet until `deadline` (see [`sleep`]).
@@ -26,12 +37,14 @@ pub fn sleep_until(deadline: Instant) {
     })
 }
 
-/// Lets every other ready greenlet run once, then continues (gevent's `sleep(0)`).
+/// Lets every other ready greenlet run once, then continues (gevent's `sleep(0)`). Callbacks
+/// added before the call have run when it returns. Inside an expired [`timeout`] scope it
+/// unwinds to the scope, like every blocking call.
 pub fn yield_now() {
     hub::with(|h| h.yield_now())
 }
 
-/// The deadline of a [`timeout`] scope passed while its closure ran.
+/// The deadline of a [`timeout`] scope passed while its closure was blocked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Elapsed(());
 
@@ -49,13 +62,23 @@ impl From<Elapsed> for std::io::Error {
     }
 }
 
-/// Runs `f` with a deadline `dur` from now (gevent's `Timeout` / `with_timeout`): every
-/// blocking call inside returns early once the deadline passes (I/O fails with
-/// `ErrorKind::TimedOut`, sleeps end, joins and waits give up). Scopes nest; the earliest
-/// deadline wins.
+/// Runs `f` with a deadline `dur` from now (gevent's `Timeout`): when the deadline passes
+/// while `f` is blocked — in any blocking call, however deep — that call does not return: it
+/// unwinds to this scope (destructors run, as for a kill) and `timeout` returns
+/// `Err(Elapsed)`. A blocking call made after the deadline unwinds at once, so code inside an
+/// expired scope can never spin.
 ///
-/// Returns `Err(Elapsed)` when a blocking call inside was cut short by this scope's deadline
-/// (whatever `f` then returned is dropped), else `f`'s value.
+/// - `f` that finishes without blocking past the deadline returns `Ok` with its value, even
+///   if the deadline has passed meanwhile (like gevent, the deadline is noticed only at
+///   blocking points).
+/// - Scopes nest: the earliest deadline wins, and its expiry unwinds to the scope that set
+///   it, through any inner scope (with equal deadlines, to the outer one).
+/// - A call's own timeout (`get_timeout`, `wait_timeout`, a socket's read timeout) that is
+///   not later than the scope's still ends that call with its own timed-out result.
+/// - Code that catches panics inside a scope should let the scope's payload continue
+///   (`std::panic::resume_unwind`), as with a kill's `GreenletExit`; if it does not, the next
+///   blocking call unwinds again.
+/// - A `dur` too large for `Instant` (`Duration::MAX`) means no deadline.
 ///
 /// ```
 /// use std::time::Duration;
@@ -63,40 +86,45 @@ impl From<Elapsed> for std::io::Error {
 /// assert!(r.is_err());
 /// ```
 pub fn timeout<T>(dur: Duration, f: impl FnOnce() -> T) -> Result<T, Elapsed> {
-    timeout_at(Instant::now() + dur, f)
+    match deadline_after(dur) {
+        Some(d) => timeout_at(d, f),
+        None => Ok(f()),
+    }
 }
 
 /// [`timeout`] with an absolute deadline.
 pub fn timeout_at<T>(deadline: Instant, f: impl FnOnce() -> T) -> Result<T, Elapsed> {
-    /// Restores the enclosing scope, also when `f` unwinds. If the deadline that cut a call
-    /// short is the outer scope's (not later than ours), the outer scope has expired too.
+    /// Restores the enclosing scope's deadline when `f` returns or unwinds.
     struct Scope {
         fiber: crate::greenlet::fiber::FiberRef,
-        outer: Option<Instant>,
-        outer_hit: bool,
-        mine: Instant,
+        outer: (Option<Instant>, u32),
+        depth: u32,
     }
     impl Drop for Scope {
         fn drop(&mut self) {
-            let hit = self.fiber.deadline_hit.get();
-            let outer_expired = hit && self.outer.is_some_and(|o| o <= self.mine);
-            self.fiber.deadline.set(self.outer);
-            self.fiber.deadline_hit.set(self.outer_hit || outer_expired);
+            self.fiber.deadline.set(self.outer.0);
+            self.fiber.deadline_owner.set(self.outer.1);
+            self.fiber.scope_depth.set(self.depth - 1);
         }
     }
     let fiber = hub::current();
-    let outer = fiber.deadline.get();
-    let mine = outer.map_or(deadline, |o| o.min(deadline));
-    let outer_hit = fiber.deadline_hit.replace(false);
-    fiber.deadline.set(Some(mine));
-    let scope = Scope { fiber, outer, outer_hit, mine };
-    let v = f();
-    let hit = scope.fiber.deadline_hit.get();
+    let outer = (fiber.deadline.get(), fiber.deadline_owner.get());
+    let depth = fiber.scope_depth.get() + 1;
+    fiber.scope_depth.set(depth);
+    if outer.0.is_none_or(|o| deadline < o) {
+        fiber.deadline.set(Some(deadline));
+        fiber.deadline_owner.set(depth);
+    }
+    let scope = Scope { fiber, outer, depth };
+    let r = panic::catch_unwind(AssertUnwindSafe(f));
     drop(scope);
-    if hit {
-        Err(Elapsed(()))
-    } else {
-        Ok(v)
+    match r {
+        Ok(v) => Ok(v),
+        Err(p) => match p.downcast::<ScopeExpired>() {
+            Ok(e) if e.0 == depth => Err(Elapsed(())),
+            Ok(e) => panic::resume_unwind(e),
+            Err(p) => panic::resume_unwind(p),
+        },
     }
 }
 

@@ -134,6 +134,10 @@ struct Cold {
     panic: Option<Box<dyn Any + Send>>,
     /// Greenlet-local values (`sync::Local`), keyed by the static's address.
     locals: Vec<(usize, Rc<dyn Any>)>,
+    /// Raw greenlets: live `Greenlet` handles.
+    handles: u32,
+    /// Raw greenlets: live greenlets whose parent this one is.
+    children: u32,
 }
 
 /// The per-greenlet record shared by the hub, handles and wakeup tokens.
@@ -153,10 +157,13 @@ pub(crate) struct Fiber {
     pub yielder: Cell<*const Yielder>,
     /// Tokens of greenlets waiting for this one to end.
     pub joiners: RefCell<Vec<crate::hub::Token>>,
-    /// Deadline of the innermost `timeout` scope.
+    /// The earliest deadline of the enclosing `timeout` scopes.
     pub deadline: Cell<Option<Instant>>,
-    /// Set when a blocking call returned because the scope deadline passed.
-    pub deadline_hit: Cell<bool>,
+    /// Nesting depth of the innermost enclosing `timeout` scope (0: none).
+    pub scope_depth: Cell<u32>,
+    /// Depth of the scope that owns `deadline` (the outermost one among equal deadlines): an
+    /// expiry unwinds to that scope.
+    pub deadline_owner: Cell<u32>,
     /// Key in the hub's table of live greenlets.
     pub key: Cell<usize>,
     /// Spawned greenlets: the return value (a `Box<T>`: no allocation for `()`).
@@ -193,7 +200,8 @@ impl Fiber {
             yielder: Cell::new(std::ptr::null()),
             joiners: RefCell::new(Vec::new()),
             deadline: Cell::new(None),
-            deadline_hit: Cell::new(false),
+            scope_depth: Cell::new(0),
+            deadline_owner: Cell::new(0),
             key: Cell::new(usize::MAX),
             result: RefCell::new(None),
             detached: Cell::new(false),
@@ -236,10 +244,34 @@ impl Fiber {
         self.cold_ref(|c| c.parent.clone()).flatten()
     }
 
+    /// Sets (or clears) the parent; a raw parent counts its children, which keep it from
+    /// being collected (see `Greenlet`'s drop).
     pub(crate) fn set_parent(&self, p: Option<FiberRef>) {
-        if p.is_some() || self.cold.borrow().is_some() {
-            self.cold(|c| c.parent = p);
+        if p.is_none() && self.cold.borrow().is_none() {
+            return;
         }
+        if let Some(new) = &p {
+            new.cold(|c| c.children += 1);
+        }
+        let old = self.cold(|c| std::mem::replace(&mut c.parent, p));
+        if let Some(old) = old {
+            old.cold_ref(|c| c.children -= 1);
+        }
+    }
+
+    /// A `Greenlet` handle was made for this greenlet.
+    pub(crate) fn add_handle(&self) {
+        self.cold(|c| c.handles += 1);
+    }
+
+    /// A `Greenlet` handle went away; returns whether it was the last reference through which
+    /// anyone could ever switch to this greenlet (no handle, no child to return to it).
+    pub(crate) fn drop_handle(&self) -> bool {
+        self.cold_ref(|c| {
+            c.handles -= 1;
+            c.handles == 0 && c.children == 0
+        })
+        .unwrap_or(false)
     }
 
     pub(crate) fn put_inbox(&self, m: Message) {

@@ -95,11 +95,16 @@ pub(crate) fn create(
         let coro = Coro::with_stack(stack, move |y, input| {
             let me = hub::current();
             me.yielder.set(y as *const _);
-            let out = body(&me, input);
-            // Greenlet-local values die with the greenlet, on its own stack.
+            // `body` catches the function's panics; nothing may escape past this point, or
+            // the coroutine would end with the hub mid-switch.
+            let out = panic::catch_unwind(AssertUnwindSafe(|| body(&me, input)))
+                .unwrap_or_else(|p| contained(&me, "greenlet's base", p));
+            // Greenlet-local values die with the greenlet, on its own stack; their destructors
+            // may block, be killed, or panic.
             let locals = me.take_locals();
-            drop(me);
-            drop(locals);
+            if let Err(p) = panic::catch_unwind(AssertUnwindSafe(move || drop(locals))) {
+                contained(&me, "greenlet-local destructor", p);
+            }
             out
         });
         let f =
@@ -107,6 +112,26 @@ pub(crate) fn create(
         hub.adopt(&f);
         Ok(f)
     })
+}
+
+/// A panic caught where none may escape (a greenlet's base, local destructors): reported
+/// unless it is a kill, then dropped — destructors of its payload included.
+#[cold]
+fn contained(me: &Fiber, place: &str, p: Box<dyn Any + Send>) -> Option<Message> {
+    if !p.is::<GreenletExit>() && !hub::is_scope_expiry(&*p) {
+        let name = me.name().unwrap_or_else(|| "<unnamed>".into());
+        crate::diag::report(format_args!(
+            "panic in {place} of greenlet '{name}' (#{}, spawned at {}): {}",
+            me.id,
+            me.location,
+            panic_message(&*p)
+        ));
+    }
+    // A payload whose destructor panics must not escape either.
+    if let Err(again) = panic::catch_unwind(AssertUnwindSafe(move || drop(p))) {
+        std::mem::forget(again);
+    }
+    None
 }
 
 /// A greenlet that runs only when switched to (Python's `greenlet.greenlet`).
@@ -118,9 +143,34 @@ pub(crate) fn create(
 /// fn must_be_send<T: Send>(_: T) {}
 /// must_be_send(grove::greenlet::getcurrent());
 /// ```
-#[derive(Clone)]
 pub struct Greenlet {
     f: FiberRef,
+}
+
+impl Clone for Greenlet {
+    fn clone(&self) -> Self {
+        Greenlet::from_fiber(self.f.clone())
+    }
+}
+
+/// Dropping the last handle of a raw greenlet waiting in `switch` (with no child that would
+/// return to it) unwinds it with `GreenletExit`, since nothing can ever switch to it again
+/// (greenlet's behaviour on garbage collection); one never started is dropped unrun.
+impl Drop for Greenlet {
+    fn drop(&mut self) {
+        if self.f.kind != Kind::Raw || !self.f.drop_handle() {
+            return;
+        }
+        match self.f.state.get() {
+            State::New => {
+                let _ = hub::try_with(|h| h.finish_unstarted(&self.f));
+            }
+            State::Suspended => {
+                let _ = hub::try_with(|h| h.collect(&self.f));
+            }
+            _ => {}
+        }
+    }
 }
 
 impl fmt::Debug for Greenlet {
@@ -166,10 +216,13 @@ impl Greenlet {
             })
         })?;
         f.set_parent(Some(hub::current()));
-        Ok(Greenlet { f })
+        Ok(Greenlet::from_fiber(f))
     }
 
     pub(crate) fn from_fiber(f: FiberRef) -> Greenlet {
+        if f.kind == Kind::Raw {
+            f.add_handle();
+        }
         Greenlet { f }
     }
 
@@ -233,6 +286,19 @@ impl Greenlet {
         hub::with(|h| h.kill(&self.f));
     }
 
+    /// Kills a greenlet that is blocked in the hub, with nobody to receive its end (for a
+    /// dropped `Generator`): it unwinds the next time the hub runs it. No effect once the
+    /// thread's hub is gone.
+    pub(crate) fn abandon(&self) {
+        self.f.set_parent(None);
+        let _ = hub::try_with(|h| h.kill(&self.f));
+    }
+
+    /// Whether the greenlet is blocked in the hub (sleeping, waiting) or scheduled by it.
+    pub(crate) fn in_hub(&self) -> bool {
+        matches!(self.f.state.get(), State::Parked | State::Ready)
+    }
+
     /// Whether the greenlet's function has returned (or it was killed).
     pub fn is_dead(&self) -> bool {
         self.f.state.get() == State::Dead
@@ -284,5 +350,5 @@ impl Greenlet {
 
 /// The greenlet running now (the thread's main greenlet outside any other).
 pub fn getcurrent() -> Greenlet {
-    Greenlet { f: hub::current() }
+    Greenlet::from_fiber(hub::current())
 }

@@ -130,15 +130,26 @@ impl Token {
         if f.seq.get() != self.seq || f.state.get() != State::Parked {
             return false;
         }
-        f.state.set(State::Ready);
-        with(|hub| hub.ready.borrow_mut().push_back((f.clone(), Input::Wake(how))));
-        true
+        // At thread exit the hub may already be gone (a destructor run while it is torn
+        // down wakes a waiter): nothing can run the greenlet any more.
+        let queued =
+            try_with(|hub| hub.ready.borrow_mut().push_back((f.clone(), Input::Wake(how))));
+        if queued.is_some() {
+            f.state.set(State::Ready);
+        }
+        queued.is_some()
     }
 
     /// Whether the greenlet is still parked for this token.
     #[inline]
     pub fn is_pending(&self) -> bool {
         self.fiber.seq.get() == self.seq && self.fiber.state.get() == State::Parked
+    }
+
+    /// Whether the greenlet was woken for this token and has not run since.
+    #[inline]
+    pub(crate) fn is_scheduled(&self) -> bool {
+        self.fiber.seq.get() == self.seq && self.fiber.state.get() == State::Ready
     }
 
     /// A `Send` version of this token for waking from another thread.
@@ -148,6 +159,19 @@ impl Token {
             RemoteToken::new(hub.remote.clone(), key, self.fiber.id, self.seq)
         })
     }
+}
+
+/// The payload a blocking call unwinds with when the deadline of an enclosing `timeout`
+/// scope passes: the depth of the scope that owns the deadline, which catches it.
+pub(crate) struct ScopeExpired(pub(crate) u32);
+
+/// Whether a caught panic payload is a `timeout` scope's expiry unwinding to its scope (for
+/// code that must stop unwinds at an FFI boundary, like `grove-patch`'s hooks: it fails the
+/// call with `ETIMEDOUT` instead, and the next blocking call in Rust code unwinds again, since
+/// the scope's deadline stays passed).
+#[doc(hidden)]
+pub fn is_scope_expiry(payload: &(dyn std::any::Any + Send)) -> bool {
+    payload.is::<ScopeExpired>()
 }
 
 /// The per-thread hub.
@@ -170,6 +194,8 @@ pub(crate) struct Hub {
     pub(crate) remote: Arc<Remote>,
     /// Running callbacks or timer actions: blocking is forbidden.
     in_callback: Cell<bool>,
+    /// Greenlets (main included) that may still run before the next loop turn.
+    budget: Cell<u32>,
     turns_since_poll: Cell<u32>,
     last_poll: Cell<Instant>,
     switches: Cell<u64>,
@@ -243,6 +269,7 @@ impl Hub {
             io_waiters: Cell::new(0),
             remote: Arc::new(Remote::new(waker, index)),
             in_callback: Cell::new(false),
+            budget: Cell::new(BUDGET),
             turns_since_poll: Cell::new(0),
             last_poll: Cell::new(Instant::now()),
             switches: Cell::new(0),
@@ -289,8 +316,10 @@ impl Hub {
         f(self.poll.borrow().registry())
     }
 
-    /// Parks the running greenlet until one of its tokens is used, the deadline (or the
-    /// enclosing `timeout` scope's) passes, or it is killed (then it unwinds from here).
+    /// Parks the running greenlet until one of its tokens is used, its own `deadline` passes
+    /// (`Wake::TimedOut`), or it is killed (it unwinds from here). When the deadline of an
+    /// enclosing `timeout` scope passes first (or has already passed), it unwinds from here to
+    /// that scope instead of returning (see [`ScopeExpired`]).
     pub(crate) fn park(&self, deadline: Option<Instant>, what: &'static str) -> Wake {
         let cur = self.current.borrow().clone();
         if std::thread::panicking() {
@@ -305,6 +334,8 @@ impl Hub {
                  on the hub and must not block: spawn a greenlet instead"
             );
         }
+        // Not unwinding: any kill delivered earlier has been caught, so it may be killed again.
+        cur.killed.set(false);
         if cur.kill_pending.get() && !cur.is_main() {
             // A kill deferred by `defer_kill`: deliver it at this blocking point.
             cur.kill_pending.set(false);
@@ -322,7 +353,9 @@ impl Hub {
             // The turn's clock may be slightly behind; a deadline it misses fires at once.
             if d <= self.clock() {
                 cur.seq.set(cur.seq.get() + 1);
-                cur.deadline_hit.set(cur.deadline_hit.get() || from_scope);
+                if from_scope {
+                    Self::expire_scope(&cur);
+                }
                 return Wake::TimedOut;
             }
             let tok = Token { fiber: cur.clone(), seq: cur.seq.get() };
@@ -333,15 +366,16 @@ impl Hub {
         let input = if cur.is_main() { self.schedule() } else { cur.suspend(Output::Park) };
         self.resumed(&cur, timer);
         match input {
-            Input::Wake(w) => {
-                if w == Wake::TimedOut && from_scope {
-                    cur.deadline_hit.set(true);
-                }
-                w
-            }
+            Input::Wake(Wake::TimedOut) if from_scope => Self::expire_scope(&cur),
+            Input::Wake(w) => w,
             Input::Message => Self::take_throw(&cur),
             Input::Start => unreachable!("grove: a parked greenlet was resumed as new"),
         }
+    }
+
+    /// The deadline of an enclosing `timeout` scope has passed: unwind to that scope.
+    fn expire_scope(cur: &FiberRef) -> ! {
+        panic::resume_unwind(Box::new(ScopeExpired(cur.deadline_owner.get())))
     }
 
     /// Resumed with a message while waiting in the hub: it can only be a kill. Unwinds.
@@ -362,11 +396,21 @@ impl Hub {
         }
     }
 
-    /// Puts the running greenlet at the back of the ready queue and runs the others.
+    /// Puts the running greenlet at the back of the ready queue and runs the others. Callbacks
+    /// queued before the call have run when it returns (gevent's `sleep(0)` queues itself
+    /// behind them); inside an expired `timeout` scope it unwinds to the scope.
     pub(crate) fn yield_now(&self) {
         let cur = self.current.borrow().clone();
         if std::thread::panicking() || self.in_callback.get() {
             return;
+        }
+        cur.killed.set(false);
+        if cur.deadline.get().is_some_and(|d| d <= self.clock()) {
+            Self::expire_scope(&cur);
+        }
+        if !self.callbacks.borrow().is_empty() {
+            // Take a loop turn before this greenlet runs again.
+            self.budget.set(0);
         }
         cur.state.set(State::Ready);
         self.ready.borrow_mut().push_back((cur.clone(), Input::Wake(Wake::Normal)));
@@ -380,6 +424,12 @@ impl Hub {
     /// Explicit transfer of `msg` to `target` (greenlet switch). Returns what the current
     /// greenlet is switched back with; `None` if it is main and nothing can switch back.
     pub(crate) fn switch_to(&self, target: FiberRef, msg: Message) -> Option<Message> {
+        if self.in_callback.get() {
+            panic!(
+                "grove: a hub callback or timer action tried to switch greenlets; callbacks \
+                 run on the hub's own stack and cannot switch: spawn a greenlet instead"
+            );
+        }
         let cur = self.current.borrow().clone();
         if target.same(&cur) {
             return Some(msg);
@@ -398,6 +448,10 @@ impl Hub {
             ),
         }
         target.put_inbox(msg);
+        if !std::thread::panicking() {
+            // Not unwinding: any kill delivered earlier has been caught.
+            cur.killed.set(false);
+        }
         cur.state.set(State::Suspended);
         let back = if cur.is_main() {
             target.state.set(State::Ready);
@@ -424,16 +478,18 @@ impl Hub {
 
     fn schedule_loop(&self) -> Input {
         loop {
-            let mut budget = BUDGET;
-            while budget > 0 {
+            // The budget outlives this call: main resumed over and over (a `yield_now` loop)
+            // spends it like any greenlet, so turns still come.
+            while self.budget.get() > 0 {
                 let next = self.ready.borrow_mut().pop_front();
                 let Some((f, input)) = next else { break };
+                self.budget.set(self.budget.get() - 1);
                 if f.is_main() {
                     return input;
                 }
                 self.run(f, input);
-                budget -= 1;
             }
+            self.budget.set(BUDGET);
             self.turn();
         }
     }
@@ -459,15 +515,24 @@ impl Hub {
             self.remote.monitor.enter(f.id, Some(f.location));
             // Move `f` into `current` and back out: no reference-count traffic per switch.
             let main = self.current.replace(f);
-            let out = {
+            // The greenlet base catches everything, but should a panic still escape the
+            // coroutine, the hub's record of who runs must be restored before anything else.
+            let out = panic::catch_unwind(AssertUnwindSafe(|| {
                 let cur = self.current.borrow();
                 let mut coro = cur.coro.borrow_mut();
                 coro.as_mut().expect("grove: resumed a greenlet with no coroutine").resume(input)
-            };
+            }));
             let f = self.current.replace(main);
             overflow::set_current(std::ptr::null());
             self.remote.monitor.enter(0, None);
             self.switches.set(self.switches.get() + 1);
+            let out = match out {
+                Ok(out) => out,
+                Err(p) => {
+                    self.escaped(&f, p);
+                    continue;
+                }
+            };
             match out {
                 corosensei::CoroutineResult::Yield(Output::Park) => {}
                 corosensei::CoroutineResult::Yield(Output::Switch) => {
@@ -476,11 +541,21 @@ impl Hub {
                 }
                 corosensei::CoroutineResult::Return(to_parent) => {
                     self.finish(&f);
-                    if let Some(msg) = to_parent {
-                        if let Some(p) = self.receiving_parent(&f) {
+                    match (to_parent, self.receiving_parent(&f)) {
+                        (Some(msg), Some(p)) => {
                             p.put_inbox(msg);
                             next = self.route(p);
                         }
+                        (Some(Message::Throw(p)), None) => {
+                            crate::diag::report(format_args!(
+                                "greenlet #{} (spawned at {}) panicked and no parent can \
+                                 receive it: {}",
+                                f.id,
+                                f.location,
+                                crate::greenlet::panic_message(&*p)
+                            ));
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -514,6 +589,23 @@ impl Hub {
         None
     }
 
+    /// A panic escaped a greenlet's coroutine (its base lets none through; this is the last
+    /// line of defence): the greenlet is finished and the panic goes to its joiner, or is
+    /// reported.
+    #[cold]
+    fn escaped(&self, f: &FiberRef, p: Box<dyn std::any::Any + Send>) {
+        crate::diag::report(format_args!(
+            "a panic escaped greenlet #{} (spawned at {}): {}",
+            f.id,
+            f.location,
+            crate::greenlet::panic_message(&*p)
+        ));
+        if f.kind == Kind::Task && !p.is::<GreenletExit>() && f.result.borrow().is_none() {
+            f.set_panic(p);
+        }
+        self.finish(f);
+    }
+
     /// Bookkeeping when a greenlet's function has returned.
     fn finish(&self, f: &FiberRef) {
         f.state.set(State::Dead);
@@ -535,6 +627,7 @@ impl Hub {
             self.pool.borrow_mut().put(c.into_stack());
         }
         f.state.set(State::Dead);
+        f.set_parent(None);
         self.forget(f);
         Self::notify_joiners(f);
     }
@@ -593,6 +686,29 @@ impl Hub {
                 f.killed.set(true);
                 panic::resume_unwind(Box::new(GreenletExit));
             }
+        }
+    }
+
+    /// Unwinds a raw greenlet waiting in `switch` that nothing can switch to any more (its
+    /// last handle is gone): right away, with the current greenlet as its parent, or — from a
+    /// hub callback, which cannot switch — the next time the hub runs it.
+    pub(crate) fn collect(&self, f: &FiberRef) {
+        if self.in_callback.get() {
+            f.set_parent(None);
+            self.kill(f);
+            return;
+        }
+        f.set_parent(Some(self.current.borrow().clone()));
+        f.kill_pending.set(false);
+        f.killed.set(true);
+        let back = self.switch_to(f.clone(), Message::Throw(Box::new(GreenletExit)));
+        if let Some(Message::Throw(p)) = back {
+            // Raising it here would be raising from a destructor.
+            crate::diag::report(format_args!(
+                "greenlet #{} panicked while being unwound on collection: {}",
+                f.id,
+                crate::greenlet::panic_message(&*p)
+            ));
         }
     }
 
@@ -669,7 +785,8 @@ impl Hub {
         let r = panic::catch_unwind(AssertUnwindSafe(f));
         self.in_callback.set(false);
         if let Err(p) = r {
-            eprintln!("grove: a hub callback panicked: {}", crate::greenlet::panic_message(&p));
+            let msg = crate::greenlet::panic_message(&*p);
+            crate::diag::report(format_args!("a hub callback panicked: {msg}"));
         }
     }
 
@@ -700,7 +817,7 @@ impl Hub {
         self.last_poll.set(self.clock());
         if let Err(e) = r {
             if e.kind() != std::io::ErrorKind::Interrupted {
-                eprintln!("grove: epoll_wait failed: {e}");
+                crate::diag::report(format_args!("epoll_wait failed: {e}"));
             }
             return;
         }
@@ -800,15 +917,13 @@ impl Hub {
                 break;
             }
             if round == 7 {
-                eprintln!(
-                    "grove: {} greenlet(s) survived being killed at shutdown and were abandoned",
+                crate::diag::report(format_args!(
+                    "{} greenlet(s) survived being killed at shutdown and were abandoned",
                     live.len()
-                );
+                ));
                 break;
             }
             for f in &live {
-                f.kill_pending.set(false);
-                f.killed.set(false);
                 self.kill(f);
             }
             // Let the killed ones unwind: one pass of everything ready.
@@ -943,23 +1058,23 @@ pub fn add_callback(f: impl FnOnce() + 'static) {
 /// Runs `f` on the hub after `delay` (Tornado's `call_later`); same rules as [`add_callback`].
 /// Returns a handle whose `cancel` disarms it.
 pub fn call_later(delay: Duration, f: impl FnOnce() + 'static) -> TimerHandle {
-    with(|h| {
-        let id =
-            h.timers.borrow_mut().insert(Instant::now() + delay, TimerAction::Call(Box::new(f)));
-        TimerHandle { id }
-    })
+    // A delay too large for `Instant` never comes: no timer at all.
+    let id = crate::time::deadline_after(delay)
+        .map(|d| with(|h| h.timers.borrow_mut().insert(d, TimerAction::Call(Box::new(f)))));
+    TimerHandle { id }
 }
 
 /// A timer armed with [`call_later`].
 #[derive(Debug)]
 pub struct TimerHandle {
-    id: TimerId,
+    id: Option<TimerId>,
 }
 
 impl TimerHandle {
     /// Disarms the timer; returns whether it had not fired yet.
     pub fn cancel(self) -> bool {
-        with(|h| h.timers.borrow_mut().cancel(self.id).is_some())
+        let Some(id) = self.id else { return true };
+        with(|h| h.timers.borrow_mut().cancel(id).is_some())
     }
 }
 

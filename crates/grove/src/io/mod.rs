@@ -183,9 +183,12 @@ fn wait_state(state: &IoState, dir: Direction, deadline: Option<Instant>) -> io:
             return Ok(());
         }
         list.borrow_mut().push(h.token());
-        h.io_waiters.set(h.io_waiters.get() + 1);
-        let w = h.park(deadline, if dir == Direction::Read { "read" } else { "write" });
-        h.io_waiters.set(h.io_waiters.get() - 1);
+        let w = {
+            // Counted while parked, however the park ends (it unwinds on a kill or an expired
+            // scope): the count tells deadlock detection that I/O may still wake someone.
+            let _awaiting = AwaitingIo::enter(h);
+            h.park(deadline, if dir == Direction::Read { "read" } else { "write" })
+        };
         match w {
             Wake::Normal => continue,
             Wake::TimedOut => return Err(io::Error::new(io::ErrorKind::TimedOut, "timed out")),
@@ -195,6 +198,22 @@ fn wait_state(state: &IoState, dir: Direction, deadline: Option<Instant>) -> io:
             Wake::Deadlock => unreachable!("an I/O waiter is never deadlocked"),
         }
     })
+}
+
+/// One greenlet parked on I/O, for the hub's count of them.
+struct AwaitingIo<'a>(&'a hub::Hub);
+
+impl<'a> AwaitingIo<'a> {
+    fn enter(h: &'a hub::Hub) -> Self {
+        h.io_waiters.set(h.io_waiters.get() + 1);
+        AwaitingIo(h)
+    }
+}
+
+impl Drop for AwaitingIo<'_> {
+    fn drop(&mut self) {
+        self.0.io_waiters.set(self.0.io_waiters.get() - 1);
+    }
 }
 
 /// A foreign fd's registration: slab key, readiness state, and how many waits use it.

@@ -352,7 +352,7 @@ impl<T, S: Store<T>> Queue<T, S> {
     /// # Errors
     /// See [`SendError`].
     pub fn put_timeout(&self, item: T, timeout: Duration) -> Result<(), SendError<T>> {
-        self.put_deadline(item, Some(Instant::now() + timeout))
+        self.put_deadline(item, crate::time::deadline_after(timeout))
     }
 
     /// Adds an item, waiting until `deadline` for room.
@@ -417,7 +417,7 @@ impl<T, S: Store<T>> Queue<T, S> {
     /// # Errors
     /// See [`RecvError`].
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, RecvError> {
-        self.get_deadline(Some(Instant::now() + timeout))
+        self.get_deadline(crate::time::deadline_after(timeout))
     }
 
     /// Takes the next item, waiting until `deadline`.
@@ -577,7 +577,7 @@ impl<T> Channel<T> {
     /// # Errors
     /// See [`SendError`].
     pub fn put_timeout(&self, item: T, timeout: Duration) -> Result<(), SendError<T>> {
-        self.put_deadline(item, Some(Instant::now() + timeout))
+        self.put_deadline(item, crate::time::deadline_after(timeout))
     }
 
     /// Offers `item`, waiting until `deadline` for a getter.
@@ -665,7 +665,7 @@ impl<T> Channel<T> {
     /// # Errors
     /// See [`RecvError`].
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, RecvError> {
-        self.get_deadline(Some(Instant::now() + timeout))
+        self.get_deadline(crate::time::deadline_after(timeout))
     }
 
     /// Waits until `deadline` for an item.

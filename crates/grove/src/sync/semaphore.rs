@@ -103,7 +103,7 @@ impl Semaphore {
 
     /// Waits at most `timeout` for a permit.
     pub fn acquire_timeout(&self, timeout: Duration) -> Option<SemaphorePermit> {
-        self.acquire_deadline(Some(Instant::now() + timeout)).ok()
+        self.acquire_deadline(crate::time::deadline_after(timeout)).ok()
     }
 
     /// Waits for a permit until `deadline` (or the enclosing `timeout` scope's).

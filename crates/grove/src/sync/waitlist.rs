@@ -87,6 +87,13 @@ impl WaitList {
         all.into_iter().filter(|t| t.wake()).count()
     }
 
+    /// Wakes every waiting greenlet; returns the tokens that woke one.
+    pub(crate) fn notify_all_tokens(&self) -> Vec<Token> {
+        let mut all = std::mem::take(&mut *self.q.borrow_mut());
+        all.retain(Token::wake);
+        all.into()
+    }
+
     /// Whether any greenlet may be waiting.
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
