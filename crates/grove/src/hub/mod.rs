@@ -949,26 +949,39 @@ impl Drop for Hub {
         let _ = ALIVE.try_with(|a| a.set(false));
         // Thread exit without `grove::run`'s orderly shutdown: greenlets still alive cannot be
         // resumed now (their code may need this very thread-local), so their stacks are leaked
-        // rather than unwound.
+        // rather than unwound. Closures of greenlets that never ran, callbacks and queued
+        // remote calls are dropped; their destructors run with the hub gone (waking a waiter
+        // then does nothing), and a panic among them must not escape a thread-local's
+        // destructor (that aborts).
+        let quietly = |f: &mut dyn FnMut()| {
+            if let Err(p) = panic::catch_unwind(AssertUnwindSafe(f)) {
+                std::mem::forget(p);
+            }
+        };
         for m in self.remote.close() {
-            drop(m);
+            let mut m = Some(m);
+            quietly(&mut || drop(m.take()));
         }
         let live: Vec<FiberRef> = self.fibers.get_mut().drain().collect();
         self.ready.get_mut().clear();
-        let mut pool = self.pool.borrow_mut();
         for f in live {
-            if let Some(c) = f.coro.borrow_mut().take() {
+            let coro = f.coro.borrow_mut().take();
+            if let Some(c) = coro {
                 if c.started() && !c.done() {
                     std::mem::forget(c);
-                    pool.forget_one();
+                    self.pool.get_mut().forget_one();
                 } else {
-                    drop(c);
+                    let mut c = Some(c);
+                    quietly(&mut || drop(c.take()));
                 }
             }
             f.joiners.borrow_mut().clear();
             f.set_parent(None);
         }
-        self.timers.get_mut().drain();
+        let mut callbacks = std::mem::take(self.callbacks.get_mut());
+        quietly(&mut || callbacks.clear());
+        let mut timers = self.timers.get_mut().drain();
+        quietly(&mut || timers.clear());
     }
 }
 
