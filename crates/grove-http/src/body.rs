@@ -161,6 +161,18 @@ impl BodyState {
         }
     }
 
+    /// Whether skipping the unread rest can keep the connection: the client is not waiting
+    /// for `100 Continue`, and a known remaining length is within `limit` (a chunked rest is
+    /// tried, up to `limit`).
+    pub(crate) fn drainable(&self, limit: u64) -> bool {
+        !self.continue_pending.get()
+            && match *self.framing.borrow() {
+                Framing::Length(n) => n <= limit,
+                Framing::Chunked(_) | Framing::Empty | Framing::Done => true,
+                Framing::UntilClose => false,
+            }
+    }
+
     /// Reads and discards the rest of the body, up to `limit` bytes. Returns whether the body
     /// was fully consumed (so the connection can carry another message).
     pub(crate) fn drain(&self, limit: u64) -> bool {

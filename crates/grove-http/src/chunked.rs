@@ -1,9 +1,15 @@
 //! Decoder for `Transfer-Encoding: chunked` bodies (RFC 9112 §7.1), as a push state machine
 //! over byte slices so it can be fed from any buffer and fuzzed on its own.
 //!
-//! Chunk extensions are skipped; trailers are read and discarded. Sizes are limited to 16 hex
-//! digits (no overflow), and every line must end in CRLF (bare LF is rejected: lenient parsing
-//! of chunk framing is a request-smuggling vector).
+//! Strict where leniency is a smuggling or exhaustion vector:
+//! - every line ends in CRLF (a bare LF is rejected);
+//! - a chunk size is hex digits, at most 16 significant ones (leading zeros are fine), then
+//!   optional whitespace, then either `;` and extensions or CRLF (`5 junk` is rejected);
+//! - extensions are skipped, but may hold no control characters, and the bytes a body spends
+//!   on them (with leading zeros and whitespace) are limited to [`MAX_OVERHEAD`] — an endless
+//!   extension is answered long before it ends (Go's CVE-2023-39326, hyper's 16 KiB);
+//! - trailer lines must be header fields (`name: value`; RFC 9112 §7.1.2), are discarded, and
+//!   are limited to [`MAX_TRAILERS`] bytes.
 
 use std::fmt;
 
@@ -21,8 +27,10 @@ impl std::error::Error for ChunkedError {}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
-    /// Reading hex digits of a chunk size.
+    /// Reading hex digits of a chunk size (`digits` significant ones so far).
     Size { value: u64, digits: u8 },
+    /// Whitespace after the size: `;` or CR must follow.
+    SizeWs { value: u64 },
     /// Skipping a chunk extension up to CR.
     Extension { value: u64 },
     /// Expecting LF after the size line's CR.
@@ -35,8 +43,10 @@ enum State {
     DataLf,
     /// At the start of a trailer line (or the final empty line).
     TrailerStart,
-    /// Inside a trailer field, up to CR.
-    Trailer,
+    /// Inside a trailer field's name, up to `:`.
+    TrailerName,
+    /// Inside a trailer field's value, up to CR.
+    TrailerValue,
     /// Expecting LF after a trailer line.
     TrailerLf,
     /// Expecting LF after the final empty line's CR.
@@ -50,6 +60,7 @@ enum State {
 pub struct ChunkedDecoder {
     state: State,
     trailer_bytes: usize,
+    overhead: usize,
 }
 
 impl Default for ChunkedDecoder {
@@ -58,13 +69,27 @@ impl Default for ChunkedDecoder {
     }
 }
 
-/// Most trailer bytes accepted (they are discarded anyway).
-const MAX_TRAILERS: usize = 16 * 1024;
+/// Most trailer bytes accepted per body (they are discarded anyway; LFs not counted).
+pub const MAX_TRAILERS: usize = 16 * 1024;
+
+/// Most bytes a body may spend on chunk extensions, leading zeros of sizes and whitespace
+/// after sizes, all chunks together.
+pub const MAX_OVERHEAD: usize = 16 * 1024;
+
+/// A `tchar` of RFC 9110 §5.6.2 (what field names are made of).
+pub(crate) fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// A byte allowed in a field value or chunk extension: anything but controls (HTAB is fine).
+fn is_field_byte(b: u8) -> bool {
+    b == b'\t' || (b >= 0x20 && b != 0x7f)
+}
 
 impl ChunkedDecoder {
     /// A decoder at the start of a body.
     pub fn new() -> Self {
-        ChunkedDecoder { state: State::Size { value: 0, digits: 0 }, trailer_bytes: 0 }
+        ChunkedDecoder { state: State::Size { value: 0, digits: 0 }, trailer_bytes: 0, overhead: 0 }
     }
 
     /// Whether the terminating chunk and trailers have been consumed.
@@ -76,7 +101,7 @@ impl ChunkedDecoder {
     /// `(consumed, produced)`; stops when `out` is full, `input` is used up, or the body ends.
     ///
     /// # Errors
-    /// On any framing violation; the decoder is then unusable.
+    /// On any framing violation or exceeded limit; the decoder is then unusable.
     pub fn decode(&mut self, input: &[u8], out: &mut [u8]) -> Result<(usize, usize), ChunkedError> {
         let (mut i, mut o) = (0, 0);
         while i < input.len() {
@@ -84,26 +109,31 @@ impl ChunkedDecoder {
             match self.state {
                 State::Size { value, digits } => {
                     if let Some(d) = (b as char).to_digit(16) {
-                        if digits == 16 {
+                        if value == 0 && d == 0 {
+                            // A leading zero: allowed, but it is overhead.
+                            self.count_overhead()?;
+                            self.state = State::Size { value, digits: digits.max(1) };
+                        } else if value >> 60 != 0 {
+                            // A 17th significant digit.
                             return Err(ChunkedError("chunk size too large"));
+                        } else {
+                            let sig = if value == 0 { 1 } else { digits + 1 };
+                            self.state = State::Size { value: value * 16 + u64::from(d), digits: sig };
                         }
-                        self.state =
-                            State::Size { value: value * 16 + u64::from(d), digits: digits + 1 };
                     } else if digits == 0 {
                         return Err(ChunkedError("missing chunk size"));
-                    } else if b == b'\r' {
-                        self.state = State::SizeLf { value };
-                    } else if b == b';' || b == b' ' || b == b'\t' {
-                        self.state = State::Extension { value };
                     } else {
-                        return Err(ChunkedError("invalid chunk size"));
+                        self.after_size(b, value)?;
                     }
                 }
+                State::SizeWs { value } => self.after_size(b, value)?,
                 State::Extension { value } => {
                     if b == b'\r' {
                         self.state = State::SizeLf { value };
-                    } else if b == b'\n' {
-                        return Err(ChunkedError("bare LF in chunk extension"));
+                    } else if !is_field_byte(b) {
+                        return Err(ChunkedError("control character in chunk extension"));
+                    } else {
+                        self.count_overhead()?;
                     }
                 }
                 State::SizeLf { value } => {
@@ -138,19 +168,30 @@ impl ChunkedDecoder {
                     self.state = State::Size { value: 0, digits: 0 };
                 }
                 State::TrailerStart => {
-                    if b == b'\n' {
-                        return Err(ChunkedError("bare LF in trailer"));
-                    }
-                    self.state = if b == b'\r' { State::EndLf } else { State::Trailer };
                     self.count_trailer()?;
+                    self.state = if b == b'\r' {
+                        State::EndLf
+                    } else if is_tchar(b) {
+                        State::TrailerName
+                    } else {
+                        return Err(ChunkedError("trailer line is not a header field"));
+                    };
                 }
-                State::Trailer => {
+                State::TrailerName => {
+                    self.count_trailer()?;
+                    if b == b':' {
+                        self.state = State::TrailerValue;
+                    } else if !is_tchar(b) {
+                        return Err(ChunkedError("trailer line is not a header field"));
+                    }
+                }
+                State::TrailerValue => {
+                    self.count_trailer()?;
                     if b == b'\r' {
                         self.state = State::TrailerLf;
-                    } else if b == b'\n' {
-                        return Err(ChunkedError("bare LF in trailer"));
+                    } else if !is_field_byte(b) {
+                        return Err(ChunkedError("control character in trailer"));
                     }
-                    self.count_trailer()?;
                 }
                 State::TrailerLf => {
                     if b != b'\n' {
@@ -170,6 +211,31 @@ impl ChunkedDecoder {
             i += 1;
         }
         Ok((i, o))
+    }
+
+    /// The byte after a chunk size's digits (or after whitespace following them).
+    fn after_size(&mut self, b: u8, value: u64) -> Result<(), ChunkedError> {
+        match b {
+            b'\r' => self.state = State::SizeLf { value },
+            b';' => {
+                self.count_overhead()?;
+                self.state = State::Extension { value };
+            }
+            b' ' | b'\t' => {
+                self.count_overhead()?;
+                self.state = State::SizeWs { value };
+            }
+            _ => return Err(ChunkedError("invalid chunk size line")),
+        }
+        Ok(())
+    }
+
+    fn count_overhead(&mut self) -> Result<(), ChunkedError> {
+        self.overhead += 1;
+        if self.overhead > MAX_OVERHEAD {
+            return Err(ChunkedError("chunk extensions too large"));
+        }
+        Ok(())
     }
 
     fn count_trailer(&mut self) -> Result<(), ChunkedError> {
@@ -244,6 +310,13 @@ mod tests {
             b"3\r\nabcX\r\n",
             b"11111111111111111\r\n",
             b"0\r\nbad\ntrailer\r\n\r\n",
+            // Issue 16 item 2: a size followed by junk; an endless extension.
+            b"5 junk\r\nhello\r\n0\r\n\r\n",
+            b"5;a\x01\r\nhello\r\n0\r\n\r\n",
+            // Issue 21 item 7: a trailer line that is not a header field.
+            b"0\r\nGET /x HTTP/1.1\r\n\r\n",
+            b"0\r\n : folded\r\n\r\n",
+            b"0\r\nName : v\r\n\r\n",
             // Found writing the fuzz target's reference decoder: a bare LF where the last line or a trailer
             // starts (a lenient front end would end the body there; we saw a trailer).
             b"0\r\n\nX: y\r\n\r\n",
@@ -251,5 +324,33 @@ mod tests {
             assert!(decode_all(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }
         assert!(decode_all(b"5\r\nab").is_err(), "truncated");
+    }
+
+    #[test]
+    fn leading_zeros_whitespace_and_extensions_within_limits() {
+        let (d, _) = decode_all(b"00000000000000000000005 ;a=b;c=\"d e\"\r\nhello\r\n0\r\n\r\n").unwrap();
+        assert_eq!(d, b"hello");
+        let (d, _) = decode_all(b"5\t;x\r\nhello\r\n000\r\nT: v\r\n\r\n").unwrap();
+        assert_eq!(d, b"hello");
+        // Sixteen significant digits is the most.
+        assert!(decode_all(b"0ffffffffffffffff\r\n").is_err_and(|e| e.0 != "chunk size too large"));
+        assert_eq!(decode_all(b"10000000000000000\r\n").unwrap_err().0, "chunk size too large");
+    }
+
+    #[test]
+    fn endless_extension_is_rejected_within_the_limit() {
+        let mut d = ChunkedDecoder::new();
+        let mut out = [0u8; 16];
+        assert!(d.decode(b"1;", &mut out).is_ok());
+        let junk = vec![b'x'; 1024];
+        let mut fed = 0;
+        let err = loop {
+            match d.decode(&junk, &mut out) {
+                Ok(_) => fed += junk.len(),
+                Err(e) => break e,
+            }
+            assert!(fed <= MAX_OVERHEAD, "extension accepted past the limit");
+        };
+        assert_eq!(err.0, "chunk extensions too large");
     }
 }

@@ -206,8 +206,8 @@ impl Client {
             break head;
         };
         let late = |e: io::Error| (e, false);
-        let framing = response_framing(req.method(), status, &headers).map_err(late)?;
-        let until_close = matches!(framing, Framing::UntilClose);
+        let (framing, definite) =
+            response_framing(req.method(), status, version, &headers).map_err(late)?;
         let state = BodyState {
             conn: conn.read.clone(),
             framing: RefCell::new(framing),
@@ -221,7 +221,14 @@ impl Client {
         let close = headers.get_all(header::CONNECTION).iter().any(|v| {
             v.to_str().is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")))
         });
-        let reusable = !until_close && !close && version == Version::HTTP_11;
+        // Reused only when nothing is in doubt: definite framing, HTTP/1.1, no `close`, not
+        // switched to another protocol, and no byte beyond this response already received
+        // (the client does not pipeline, so any such byte is not an answer to anything).
+        let reusable = definite
+            && !close
+            && version == Version::HTTP_11
+            && status != StatusCode::SWITCHING_PROTOCOLS
+            && conn.read.borrow().buffered().is_empty();
         let mut resp = http::Response::new(data);
         *resp.status_mut() = status;
         *resp.version_mut() = version;
@@ -292,39 +299,53 @@ pub(crate) fn parse_response_head(
     Ok(Some((status, version, headers, n)))
 }
 
+/// How a response body is delimited (RFC 9112 §6.3), and whether that framing is definite:
+/// a connection whose framing is in doubt must never carry another exchange.
+///
+/// - HEAD, 1xx, 204 and 304 have no body.
+/// - Transfer-Encoding, all field lines combined (RFC 9110 §5.3): `chunked` last means
+///   chunked, anything else reads until close. In an HTTP/1.0 response, or together with
+///   Content-Length, the body is still read as the codings say but the connection is not
+///   reused (RFC 9112 §6.1, §6.3 item 3).
+/// - Content-Length: `1*DIGIT` values, repeated only identically; anything else is an error
+///   (the caller closes the connection).
+/// - Neither: until close.
 pub(crate) fn response_framing(
     method: &Method,
     status: StatusCode,
+    version: Version,
     headers: &HeaderMap,
-) -> io::Result<Framing> {
+) -> io::Result<(Framing, bool)> {
     if *method == Method::HEAD
         || status.is_informational()
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED
     {
-        return Ok(Framing::Empty);
+        return Ok((Framing::Empty, true));
     }
-    if let Some(te) = headers.get(header::TRANSFER_ENCODING) {
-        let chunked = te.to_str().is_ok_and(|s| {
-            s.rsplit(',').next().is_some_and(|c| c.trim().eq_ignore_ascii_case("chunked"))
-        });
-        return Ok(if chunked {
-            Framing::Chunked(ChunkedDecoder::new())
+    let te: Vec<String> = headers
+        .get_all(header::TRANSFER_ENCODING)
+        .iter()
+        .flat_map(|v| v.to_str().unwrap_or("\u{0}").split(','))
+        .map(|c| c.trim().to_ascii_lowercase())
+        .filter(|c| !c.is_empty())
+        .collect();
+    let has_te = headers.contains_key(header::TRANSFER_ENCODING);
+    if has_te {
+        let definite = version == Version::HTTP_11 && !headers.contains_key(header::CONTENT_LENGTH);
+        return Ok(if te.last().map(String::as_str) == Some("chunked") {
+            (Framing::Chunked(ChunkedDecoder::new()), definite)
         } else {
-            Framing::UntilClose
+            (Framing::UntilClose, false)
         });
     }
-    match headers.get(header::CONTENT_LENGTH) {
-        Some(v) => {
-            let n: u64 = v
-                .to_str()
-                .ok()
-                .and_then(|s| s.trim().parse().ok())
-                .ok_or_else(|| invalid("invalid Content-Length in response"))?;
-            Ok(if n == 0 { Framing::Empty } else { Framing::Length(n) })
-        }
-        None => Ok(Framing::UntilClose),
-    }
+    let len = crate::server::content_length(headers.get_all(header::CONTENT_LENGTH).iter())
+        .map_err(|why| invalid(format!("{why} in response")))?;
+    Ok(match len {
+        Some(0) => (Framing::Empty, true),
+        Some(n) => (Framing::Length(n), true),
+        None => (Framing::UntilClose, false),
+    })
 }
 
 thread_local! {

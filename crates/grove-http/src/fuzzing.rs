@@ -116,7 +116,7 @@ fn assert_same_head(a: &crate::server::Head, b: &crate::server::Head) {
 pub fn response_head(data: &[u8]) {
     let Some((&pick, data)) = data.split_first() else { return };
     let method = if pick & 1 == 1 { Method::HEAD } else { Method::GET };
-    let (status, _version, headers, len) = match parse_response_head(data) {
+    let (status, version, headers, len) = match parse_response_head(data) {
         Ok(Some(h)) => h,
         Ok(None) | Err(_) => return,
     };
@@ -129,7 +129,15 @@ pub fn response_head(data: &[u8]) {
         Ok(Some((s, _, h, n))) => assert!(s == status && h == headers && n == len),
         _ => panic!("the head alone does not parse"),
     }
-    match response_framing(&method, status, &headers) {
+    let framing = response_framing(&method, status, version, &headers);
+    if let Ok((Framing::UntilClose, definite)) = &framing {
+        assert!(!definite, "read-until-close framing called definite");
+    }
+    let cls = content_lengths(&headers);
+    if cls.len() > 1 && cls.windows(2).any(|w| w[0] != w[1]) {
+        assert!(!matches!(framing, Ok((Framing::Length(_), _))), "conflicting lengths accepted");
+    }
+    match framing.map(|(f, _)| f) {
         Ok(Framing::Empty) | Err(_) => {}
         Ok(_) if method == Method::HEAD => panic!("a body expected after HEAD"),
         Ok(Framing::Length(n)) => assert!(n > 0),
@@ -195,12 +203,15 @@ enum Outcome {
     Invalid,
 }
 
-/// RFC 9112 §7.1 decoding written as directly as possible, with the limits the server's
-/// decoder documents: at most 16 hex digits, CRLF only, extensions skipped (no bare LF), at
-/// most 16 KiB of trailer bytes (LFs not counted).
+/// RFC 9112 §7.1 decoding written as directly as possible, with the rules and limits the
+/// server's decoder documents: at most 16 significant hex digits, CRLF only, whitespace after
+/// the size only before `;` or CRLF, extensions skipped but free of controls, at most 16 KiB of
+/// overhead (leading zeros, whitespace and extension bytes together), trailer lines that are
+/// `name: value` fields, at most 16 KiB of trailer bytes (LFs not counted).
 fn reference_chunked(input: &[u8]) -> Outcome {
     let mut i = 0;
     let mut data = Vec::new();
+    let mut overhead = 0usize;
     let mut trailer = 0usize;
     // `next!()` yields the next byte, or returns Incomplete when the input ends.
     macro_rules! next {
@@ -210,29 +221,49 @@ fn reference_chunked(input: &[u8]) -> Outcome {
             b
         }};
     }
-    loop {
-        let mut size: u64 = 0;
-        let mut digits = 0;
-        let mut b = next!();
-        while b.is_ascii_hexdigit() {
-            if digits == 16 {
+    macro_rules! overhead {
+        () => {{
+            overhead += 1;
+            if overhead > 16 * 1024 {
                 return Outcome::Invalid;
             }
-            size = size * 16 + u64::from((b as char).to_digit(16).unwrap_or(0));
-            digits += 1;
+        }};
+    }
+    let field_byte = |b: u8| b == b'\t' || (b >= 0x20 && b != 0x7f);
+    loop {
+        let mut size: u64 = 0;
+        let mut any = false;
+        let mut b = next!();
+        while b.is_ascii_hexdigit() {
+            let d = u64::from((b as char).to_digit(16).unwrap_or(0));
+            if size == 0 && d == 0 {
+                overhead!();
+            } else if size.checked_mul(16).is_none() {
+                return Outcome::Invalid;
+            } else {
+                size = size * 16 + d;
+            }
+            any = true;
             b = next!();
         }
-        if digits == 0 {
+        if !any {
             return Outcome::Invalid;
         }
-        if matches!(b, b';' | b' ' | b'\t') {
+        while b == b' ' || b == b'\t' {
+            overhead!();
+            b = next!();
+        }
+        if b == b';' {
+            overhead!();
             loop {
                 b = next!();
-                match b {
-                    b'\r' => break,
-                    b'\n' => return Outcome::Invalid,
-                    _ => {}
+                if b == b'\r' {
+                    break;
                 }
+                if !field_byte(b) {
+                    return Outcome::Invalid;
+                }
+                overhead!();
             }
         }
         if b != b'\r' || next!() != b'\n' {
@@ -249,26 +280,42 @@ fn reference_chunked(input: &[u8]) -> Outcome {
             return Outcome::Invalid;
         }
     }
-    // Trailer lines, then the empty line; every byte but the LFs counts against the limit.
-    let mut count = || {
-        trailer += 1;
-        trailer <= 16 * 1024
-    };
+    // Trailer fields, then the empty line; every byte but the LFs counts against the limit.
+    macro_rules! trailer {
+        () => {{
+            trailer += 1;
+            if trailer > 16 * 1024 {
+                return Outcome::Invalid;
+            }
+        }};
+    }
     loop {
         let first = next!();
-        if !count() || first == b'\n' {
-            return Outcome::Invalid;
-        }
+        trailer!();
         if first == b'\r' {
             return if next!() == b'\n' { Outcome::Done(data, i) } else { Outcome::Invalid };
         }
+        if !crate::chunked::is_tchar(first) {
+            return Outcome::Invalid;
+        }
         loop {
             let b = next!();
-            if !count() || b == b'\n' {
+            trailer!();
+            if b == b':' {
+                break;
+            }
+            if !crate::chunked::is_tchar(b) {
                 return Outcome::Invalid;
             }
+        }
+        loop {
+            let b = next!();
+            trailer!();
             if b == b'\r' {
                 break;
+            }
+            if !field_byte(b) {
+                return Outcome::Invalid;
             }
         }
         if next!() != b'\n' {

@@ -257,20 +257,14 @@ fn read_head(
                 started.get_or_insert_with(grove::hub::now);
                 match parse_head(buf, config.max_headers) {
                     Ok(Some(h)) if h.len > config.max_head_bytes => {
-                        return Err(HeadError::Reject(
-                            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-                            "request head too large",
-                        ))
+                        return Err(head_too_large(buf, config))
                     }
                     Ok(Some(h)) => return Ok(h),
                     Ok(None) => {}
                     Err(e) => return Err(e),
                 }
                 if buf.len() >= config.max_head_bytes {
-                    return Err(HeadError::Reject(
-                        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-                        "request head too large",
-                    ));
+                    return Err(head_too_large(buf, config));
                 }
             }
         }
@@ -309,6 +303,43 @@ fn read_head(
             }
             Err(_) => return Err(HeadError::Closed),
         }
+    }
+}
+
+/// A request head over the size limit: 414 when its request line takes half the limit or
+/// more (RFC 9112 §3: the target is what is too long), 431 otherwise.
+fn head_too_large(buf: &[u8], config: &Config) -> HeadError {
+    let line = buf.iter().position(|&b| b == b'\n').unwrap_or(buf.len());
+    if line >= config.max_head_bytes / 2 {
+        HeadError::Reject(StatusCode::URI_TOO_LONG, "request target too long")
+    } else {
+        HeadError::Reject(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "request head too large")
+    }
+}
+
+/// RFC 9112 §3.2: an HTTP/1.1 request has exactly one Host field, and a Host field holds a
+/// valid `uri-host [":" port]` (or is empty, for targets without an authority).
+pub(crate) fn check_host(head: &Head) -> Result<(), (StatusCode, &'static str)> {
+    let mut hosts = head.headers.get_all(header::HOST).iter();
+    let bad = |why| Err((StatusCode::BAD_REQUEST, why));
+    let Some(host) = hosts.next() else {
+        return if head.version == Version::HTTP_10 { Ok(()) } else { bad("missing Host") };
+    };
+    if hosts.next().is_some() {
+        return bad("more than one Host");
+    }
+    if host.is_empty() {
+        return Ok(());
+    }
+    let valid = std::str::from_utf8(host.as_bytes())
+        .ok()
+        .filter(|h| !h.contains('@'))
+        .and_then(|h| h.parse::<http::uri::Authority>().ok())
+        .is_some_and(|a| a.port().is_none() || a.port_u16().is_some());
+    if valid {
+        Ok(())
+    } else {
+        bad("invalid Host")
     }
 }
 
@@ -368,10 +399,12 @@ pub(crate) fn request_framing(
         if head.version == Version::HTTP_10 {
             return Err((StatusCode::BAD_REQUEST, "Transfer-Encoding in an HTTP/1.0 request"));
         }
+        // Empty list elements are allowed (RFC 9110 §5.6.1): `, chunked` is `chunked`.
         let codings: Vec<String> = te
             .iter()
             .flat_map(|v| v.to_str().unwrap_or("\u{0}").split(','))
             .map(|c| c.trim().to_ascii_lowercase())
+            .filter(|c| !c.is_empty())
             .collect();
         return match codings.as_slice() {
             [only] if only == "chunked" => Ok(Framing::Chunked(ChunkedDecoder::new())),
@@ -381,21 +414,7 @@ pub(crate) fn request_framing(
             _ => Err((StatusCode::NOT_IMPLEMENTED, "unsupported transfer coding")),
         };
     }
-    let mut len: Option<u64> = None;
-    for v in cl {
-        for part in v.to_str().unwrap_or("x").split(',') {
-            let p = part.trim();
-            if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) || p.len() > 19 {
-                return Err((StatusCode::BAD_REQUEST, "invalid Content-Length"));
-            }
-            let n: u64 =
-                p.parse().map_err(|_| (StatusCode::BAD_REQUEST, "invalid Content-Length"))?;
-            if len.is_some_and(|l| l != n) {
-                return Err((StatusCode::BAD_REQUEST, "conflicting Content-Length values"));
-            }
-            len = Some(n);
-        }
-    }
+    let len = content_length(cl.into_iter()).map_err(|why| (StatusCode::BAD_REQUEST, why))?;
     match len {
         Some(n) if n > config.max_body_bytes => {
             Err((StatusCode::PAYLOAD_TOO_LARGE, "request body too large"))
@@ -405,16 +424,46 @@ pub(crate) fn request_framing(
     }
 }
 
+/// The length given by Content-Length field lines: each value `1*DIGIT` (RFC 9110 §8.6; no
+/// sign, any number of leading zeros), repeated only as identical values (`42, 42`).
+///
+/// # Errors
+/// A malformed or too large value, or two different values.
+pub(crate) fn content_length<'a>(
+    values: impl Iterator<Item = &'a HeaderValue>,
+) -> Result<Option<u64>, &'static str> {
+    let mut len: Option<u64> = None;
+    for v in values {
+        for part in v.to_str().unwrap_or("x").split(',') {
+            let p = part.trim_matches([' ', '\t']);
+            if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+                return Err("invalid Content-Length");
+            }
+            let significant = p.trim_start_matches('0');
+            let n: u64 = if significant.is_empty() {
+                0
+            } else if significant.len() > 19 {
+                return Err("Content-Length too large");
+            } else {
+                significant.parse().map_err(|_| "Content-Length too large")?
+            };
+            if len.is_some_and(|l| l != n) {
+                return Err("conflicting Content-Length values");
+            }
+            len = Some(n);
+        }
+    }
+    Ok(len)
+}
+
 pub(crate) fn wants_keep_alive(version: Version, headers: &HeaderMap) -> bool {
     let has = |token: &str| {
         headers.get_all(header::CONNECTION).iter().any(|v| {
             v.to_str().is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
         })
     };
-    match version {
-        Version::HTTP_10 => has("keep-alive"),
-        _ => !has("close"),
-    }
+    // `close` wins over `keep-alive` (RFC 9112 §9.3, §9.6).
+    !has("close") && (version != Version::HTTP_10 || has("keep-alive"))
 }
 
 fn serve_connection(
@@ -438,7 +487,7 @@ fn serve_connection(
             }
         };
         conn.borrow_mut().consume(head.len);
-        let framing = match request_framing(&head, config) {
+        let framing = match check_host(&head).and_then(|()| request_framing(&head, config)) {
             Ok(f) => f,
             Err((status, why)) => {
                 let _ = write_error(&writer, &mut out, status, why);
@@ -486,12 +535,26 @@ fn serve_connection(
                 r
             }
         };
-        // Whatever the handler left unread must go before the next request can be parsed.
-        if keep_alive && !body.drain(config.drain_limit) {
+        let status = resp.status();
+        // After a 2xx to CONNECT or a 101 the connection carries another protocol, which this
+        // server cannot relay: its bytes must never be parsed as requests (RFC 9110 §9.3.6).
+        if (method == Method::CONNECT && status.is_success())
+            || status == StatusCode::SWITCHING_PROTOCOLS
+        {
             keep_alive = false;
         }
-        let status = resp.status();
-        let sent = write_response(&writer, &mut out, resp, version, is_head, keep_alive);
+        // A body the handler left unread: the response goes out first (a handler may reject
+        // early), then the rest is skipped if it is small enough to keep the connection;
+        // otherwise the connection closes.
+        let unread = !body.is_done();
+        if unread && !body.drainable(config.drain_limit) {
+            keep_alive = false;
+        }
+        let mut sent = write_response(&writer, &mut out, resp, version, is_head, keep_alive);
+        if sent.is_ok() && keep_alive && unread && !body.drain(config.drain_limit) {
+            keep_alive = false;
+            sent = Err(io::Error::other("request body could not be skipped"));
+        }
         if config.access_log {
             eprintln!(
                 "{peer} \"{method} {uri} {version:?}\" {} {} {:.3}ms",
@@ -502,6 +565,28 @@ fn serve_connection(
         }
         if sent.is_err() || !keep_alive {
             writer.shutdown_write();
+            if unread {
+                linger(&conn, config);
+            }
+            return;
+        }
+    }
+}
+
+/// Before closing a connection whose request body was not read: its write side is shut;
+/// read and discard what the client still sends, for a bounded time and amount, so that the
+/// close does not reset the connection (an RST can destroy the response the client has not
+/// read yet).
+#[inline(never)]
+fn linger(conn: &RefCell<ReadHalf>, config: &Config) {
+    let deadline = Instant::now() + config.body_timeout.min(Duration::from_secs(2));
+    let mut left = config.drain_limit;
+    loop {
+        let mut c = conn.borrow_mut();
+        let n = c.buffered().len();
+        c.consume(n);
+        left = left.saturating_sub(n as u64);
+        if left == 0 || !matches!(c.fill(64 * 1024, Some(deadline)), Ok(1..)) {
             return;
         }
     }

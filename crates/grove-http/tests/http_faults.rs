@@ -60,10 +60,10 @@ fn resets_mid_request_and_half_closes_leave_the_server_serving() {
 
         // Peers that reset (RST, via SO_LINGER 0) in every phase of a request.
         let partials: [&[u8]; 5] = [
-            b"GET /a HTTP/1.1\r\nHost: x",
-            b"POST /b HTTP/1.1\r\nContent-Length: 1000\r\n\r\nonly some",
-            b"POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
-            b"GET /d HTTP/1.1\r\n\r\nGET /e HTTP/1.1\r\n",
+            b"GET /a HTTP/1.1\r\nHost: t\r\nHost: x",
+            b"POST /b HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\nonly some",
+            b"POST /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
+            b"GET /d HTTP/1.1\r\nHost: t\r\n\r\nGET /e HTTP/1.1\r\nHost: t\r\n",
             b"",
         ];
         off_hub(move || {
@@ -82,7 +82,7 @@ fn resets_mid_request_and_half_closes_leave_the_server_serving() {
         let out = off_hub(move || {
             let mut c = TcpStream::connect(addr).unwrap();
             c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-            c.write_all(b"GET /x HTTP/1.1\r\n\r\nPOST /y HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc")
+            c.write_all(b"GET /x HTTP/1.1\r\nHost: t\r\n\r\nPOST /y HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc")
                 .unwrap();
             c.shutdown(Shutdown::Write).unwrap();
             let mut out = String::new();
@@ -95,7 +95,7 @@ fn resets_mid_request_and_half_closes_leave_the_server_serving() {
 
         // And a fresh client is served normally.
         let out =
-            off_hub(move || exchange(addr, b"GET /after HTTP/1.1\r\nConnection: close\r\n\r\n"));
+            off_hub(move || exchange(addr, b"GET /after HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
         assert!(out.starts_with("HTTP/1.1 200") && out.ends_with("/after 0"), "{out}");
         settles_to(base);
         stop.shutdown();
@@ -153,7 +153,7 @@ fn tls_peers_vanishing_mid_handshake_leave_https_serving() {
             Some(Duration::from_secs(10)),
         )
         .unwrap();
-        tls.write_all(b"GET /secure HTTP/1.1\r\nConnection: close\r\n\r\n").unwrap();
+        tls.write_all(b"GET /secure HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").unwrap();
         let mut out = Vec::new();
         let _ = tls.read_to_end(&mut out);
         let out = String::from_utf8_lossy(&out);
@@ -187,7 +187,7 @@ fn emfile_pauses_accepting_and_every_client_is_served_after() {
                 let mut served = 0;
                 for mut c in clients {
                     c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-                    c.write_all(b"GET /n HTTP/1.1\r\nConnection: close\r\n\r\n").unwrap();
+                    c.write_all(b"GET /n HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").unwrap();
                     let mut out = String::new();
                     let _ = c.read_to_string(&mut out);
                     served += usize::from(out.starts_with("HTTP/1.1 200") && out.ends_with("/n 0"));

@@ -179,18 +179,18 @@ fn malformed_and_oversized_requests_get_4xx_and_others_are_served() {
     with_server(config, |addr| {
         let cases: &[(&str, String)] = &[
             ("400", "GARBAGE\r\n\r\n".into()),
-            ("400", "GET / HTTP/1.1\r\nBad Header\r\n\r\n".into()),
-            ("431", format!("GET / HTTP/1.1\r\n{}\r\n", "X-A: b\r\n".repeat(20))),
-            ("431", format!("GET / HTTP/1.1\r\nX-Big: {}\r\n\r\n", "a".repeat(5000))),
-            ("413", "POST / HTTP/1.1\r\nContent-Length: 1000\r\n\r\n".into()),
+            ("400", "GET / HTTP/1.1\r\nHost: t\r\nBad Header\r\n\r\n".into()),
+            ("431", format!("GET / HTTP/1.1\r\nHost: t\r\n{}\r\n", "X-A: b\r\n".repeat(20))),
+            ("431", format!("GET / HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n", "a".repeat(5000))),
+            ("413", "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n".into()),
             (
                 "400",
-                "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n".into(),
+                "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n".into(),
             ),
-            ("400", "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd".into()),
-            ("400", "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n".into()),
-            ("400", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, identity\r\n\r\n".into()),
-            ("501", "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n".into()),
+            ("400", "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd".into()),
+            ("400", "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: -1\r\n\r\n".into()),
+            ("400", "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, identity\r\n\r\n".into()),
+            ("501", "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n".into()),
         ];
         for (code, req) in cases {
             let out = raw(addr, req.as_bytes());
@@ -198,10 +198,10 @@ fn malformed_and_oversized_requests_get_4xx_and_others_are_served() {
             assert!(out.starts_with(&format!("HTTP/1.1 {code}")), "{shown:?}... -> {out:?}");
         }
         // A bad chunked body: the handler's read fails; the connection closes, server lives.
-        let out = raw(addr, b"POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n");
+        let out = raw(addr, b"POST /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n");
         assert!(!out.contains("200 OK") || out.contains("500"), "{out}");
         // A panicking handler gets a 500; the server goes on.
-        let out = raw(addr, b"GET /panic HTTP/1.1\r\n\r\n");
+        let out = raw(addr, b"GET /panic HTTP/1.1\r\nHost: t\r\n\r\n");
         assert!(out.starts_with("HTTP/1.1 500"), "{out}");
         let ok = Client::new().get(&format!("http://{addr}/still-alive")).unwrap();
         assert_eq!(ok.body(), b"GET /still-alive ");
@@ -220,7 +220,7 @@ fn slow_clients_are_timed_out() {
         let c = grove::net::TcpStream::connect(addr).unwrap();
         let t = Instant::now();
         let mut closed_or_408 = false;
-        for b in b"GET / HTTP/1.1\r\nX: ".iter().cycle().take(40) {
+        for b in b"GET / HTTP/1.1\r\nHost: t\r\nX: ".iter().cycle().take(40) {
             if (&c).write_all(&[*b]).is_err() {
                 closed_or_408 = true;
                 break;
