@@ -25,6 +25,22 @@ struct Conn {
     write: Stream,
 }
 
+impl Conn {
+    /// Whether an idle connection can carry a new exchange: nothing buffered, and the socket
+    /// neither at EOF nor holding bytes (a non-blocking peek; grove sockets are non-blocking).
+    fn is_clean(&self) -> bool {
+        if !self.read.borrow().buffered().is_empty() {
+            return false;
+        }
+        let Stream::Plain(s) = &self.write else { return false };
+        let mut byte = [std::mem::MaybeUninit::<u8>::uninit()];
+        matches!(
+            socket2::SockRef::from(s).peek(&mut byte),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock
+        )
+    }
+}
+
 /// A reusable client with a keep-alive connection pool per host. Redirects are not followed
 /// (3xx responses are returned as they are). Hub-local: not `Send`.
 pub struct Client {
@@ -127,7 +143,15 @@ impl Client {
         );
         // A pooled connection may have been closed by the server meanwhile: if it fails before
         // any response byte, retry an idempotent request once on a fresh connection.
-        let pooled = self.idle.borrow_mut().get_mut(&key).and_then(Vec::pop);
+        let pooled = self.idle.borrow_mut().get_mut(&key).and_then(|list| {
+            // Connections the server closed, or that have bytes nobody asked for, go.
+            while let Some(conn) = list.pop() {
+                if conn.is_clean() {
+                    return Some(conn);
+                }
+            }
+            None
+        });
         if let Some(conn) = pooled {
             match self.exchange(&conn, req, host, port) {
                 Ok((resp, reusable)) => {
@@ -331,6 +355,10 @@ pub(crate) fn response_framing(
         .filter(|c| !c.is_empty())
         .collect();
     let has_te = headers.contains_key(header::TRANSFER_ENCODING);
+    if has_te && version == Version::HTTP_10 {
+        // An HTTP/1.0 response cannot be chunked: its framing is faulty, read it to the end.
+        return Ok((Framing::UntilClose, false));
+    }
     if has_te {
         let definite = version == Version::HTTP_11 && !headers.contains_key(header::CONTENT_LENGTH);
         return Ok(if te.last().map(String::as_str) == Some("chunked") {

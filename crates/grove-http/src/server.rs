@@ -331,11 +331,20 @@ pub(crate) fn check_host(head: &Head) -> Result<(), (StatusCode, &'static str)> 
     if host.is_empty() {
         return Ok(());
     }
+    let valid_port = |h: &str| {
+        // The port is what follows the last `:` outside an IPv6 literal's brackets.
+        match h.rfind(':').filter(|&i| !h[i..].contains(']')) {
+            None => true,
+            Some(i) => {
+                let p = &h[i + 1..];
+                p.is_empty() || (p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok())
+            }
+        }
+    };
     let valid = std::str::from_utf8(host.as_bytes())
         .ok()
-        .filter(|h| !h.contains('@'))
-        .and_then(|h| h.parse::<http::uri::Authority>().ok())
-        .is_some_and(|a| a.port().is_none() || a.port_u16().is_some());
+        .filter(|h| !h.contains('@') && valid_port(h))
+        .is_some_and(|h| h.parse::<http::uri::Authority>().is_ok());
     if valid {
         Ok(())
     } else {
