@@ -1,9 +1,9 @@
 //! `grove serve`: hello world, or static files from a directory.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::PathBuf;
 
-use grove_http::http::{header, StatusCode};
-use grove_http::{Body, Request, Response, Server};
+use grove_http::files::StaticDir;
+use grove_http::{Body, Response, Server};
 
 use crate::args::Args;
 
@@ -14,9 +14,7 @@ pub fn run(mut args: Args) -> Result<(), String> {
     let hubs: usize = args.parsed("--hubs")?.unwrap_or(1);
     args.finish()?;
     if let Some(d) = &dir {
-        if !d.is_dir() {
-            return Err(format!("--dir {}: not a directory", d.display()));
-        }
+        StaticDir::new(d).map_err(|e| format!("--dir {}: {e}", d.display()))?;
     }
     if hubs > 1 {
         return serve_multi(&addr, hubs, dir, log);
@@ -33,10 +31,10 @@ pub fn run(mut args: Args) -> Result<(), String> {
             }
             None => eprintln!("grove: serving hello world on http://{local}/ (Ctrl-C to stop)"),
         }
-        let dir = dir.clone();
+        let files = open_dir(dir.as_ref())?;
         server
-            .serve(move |req| match &dir {
-                Some(d) => static_file(d, &req),
+            .serve(move |req| match &files {
+                Some(d) => d.serve(&req),
                 None => Response::new(Body::from("Hello, World!")),
             })
             .map_err(|e| e.to_string())
@@ -57,9 +55,10 @@ fn serve_multi(addr: &str, hubs: usize, dir: Option<PathBuf>, log: bool) -> Resu
                 let server = Server::bind_reuseport(sock)
                     .map_err(|e| format!("bind {sock}: {e}"))?
                     .with_config(config);
+                let files = open_dir(dir.as_ref())?;
                 server
-                    .serve(move |req| match &dir {
-                        Some(d) => static_file(d, &req),
+                    .serve(move |req| match &files {
+                        Some(d) => d.serve(&req),
                         None => Response::new(Body::from("Hello, World!")),
                     })
                     .map_err(|e| e.to_string())
@@ -73,104 +72,7 @@ fn serve_multi(addr: &str, hubs: usize, dir: Option<PathBuf>, log: bool) -> Resu
     Ok(())
 }
 
-fn status(code: StatusCode, msg: &'static str) -> Response {
-    let mut r = Response::new(Body::from(msg));
-    *r.status_mut() = code;
-    r
-}
-
-/// Maps a request path under `root`, refusing anything that would leave it.
-fn resolve(root: &Path, url_path: &str) -> Option<PathBuf> {
-    let decoded = percent_decode(url_path)?;
-    let mut p = root.to_path_buf();
-    for c in Path::new(decoded.trim_start_matches('/')).components() {
-        match c {
-            Component::Normal(s) => p.push(s),
-            Component::CurDir => {}
-            _ => return None,
-        }
-    }
-    Some(p)
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let h = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(h, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok().filter(|s| !s.contains('\0'))
-}
-
-fn content_type(p: &Path) -> &'static str {
-    match p.extension().and_then(|e| e.to_str()).unwrap_or("") {
-        "html" | "htm" => "text/html; charset=utf-8",
-        "css" => "text/css",
-        "js" => "text/javascript",
-        "json" => "application/json",
-        "txt" | "md" => "text/plain; charset=utf-8",
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "svg" => "image/svg+xml",
-        "wasm" => "application/wasm",
-        _ => "application/octet-stream",
-    }
-}
-
-fn static_file(root: &Path, req: &Request) -> Response {
-    if req.method() != grove_http::http::Method::GET
-        && req.method() != grove_http::http::Method::HEAD
-    {
-        return status(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
-    }
-    let Some(mut path) = resolve(root, req.uri().path()) else {
-        return status(StatusCode::BAD_REQUEST, "bad path\n");
-    };
-    if path.is_dir() {
-        path.push("index.html");
-    }
-    let p = path.clone();
-    // Opening can block on a slow disk: do it on the pool.
-    match grove::thread_pool::spawn_blocking(move || std::fs::File::open(p)) {
-        Ok(Ok(f)) => {
-            let mut r = Response::new(Body::File(f));
-            r.headers_mut().insert(
-                header::CONTENT_TYPE,
-                header::HeaderValue::from_static(content_type(&path)),
-            );
-            r
-        }
-        Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
-            status(StatusCode::NOT_FOUND, "not found\n")
-        }
-        Ok(Err(e)) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-            status(StatusCode::FORBIDDEN, "forbidden\n")
-        }
-        _ => status(StatusCode::INTERNAL_SERVER_ERROR, "cannot open file\n"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn paths_cannot_escape_the_root() {
-        let root = Path::new("/srv/www");
-        assert_eq!(resolve(root, "/a/b.txt"), Some(PathBuf::from("/srv/www/a/b.txt")));
-        assert_eq!(resolve(root, "/a%20b"), Some(PathBuf::from("/srv/www/a b")));
-        assert_eq!(resolve(root, "/../etc/passwd"), None);
-        assert_eq!(resolve(root, "/a/%2e%2e/%2e%2e/etc"), None);
-        assert_eq!(resolve(root, "/a%00b"), None);
-        assert_eq!(resolve(root, "/%zz"), None);
-    }
+/// The `--dir` root, opened once per server.
+fn open_dir(dir: Option<&PathBuf>) -> Result<Option<StaticDir>, String> {
+    dir.map(|d| StaticDir::new(d).map_err(|e| format!("--dir {}: {e}", d.display()))).transpose()
 }

@@ -118,7 +118,8 @@ impl ChunkedDecoder {
                             return Err(ChunkedError("chunk size too large"));
                         } else {
                             let sig = if value == 0 { 1 } else { digits + 1 };
-                            self.state = State::Size { value: value * 16 + u64::from(d), digits: sig };
+                            self.state =
+                                State::Size { value: value * 16 + u64::from(d), digits: sig };
                         }
                     } else if digits == 0 {
                         return Err(ChunkedError("missing chunk size"));
@@ -328,7 +329,8 @@ mod tests {
 
     #[test]
     fn leading_zeros_whitespace_and_extensions_within_limits() {
-        let (d, _) = decode_all(b"00000000000000000000005 ;a=b;c=\"d e\"\r\nhello\r\n0\r\n\r\n").unwrap();
+        let (d, _) =
+            decode_all(b"00000000000000000000005 ;a=b;c=\"d e\"\r\nhello\r\n0\r\n\r\n").unwrap();
         assert_eq!(d, b"hello");
         let (d, _) = decode_all(b"5\t;x\r\nhello\r\n000\r\nT: v\r\n\r\n").unwrap();
         assert_eq!(d, b"hello");

@@ -34,6 +34,7 @@
 mod body;
 pub mod chunked;
 mod client;
+pub mod files;
 #[doc(hidden)]
 pub mod fuzzing;
 mod server;

@@ -94,8 +94,9 @@ fn resets_mid_request_and_half_closes_leave_the_server_serving() {
         assert!(out.find("/x 0") < out.find("/y 3"));
 
         // And a fresh client is served normally.
-        let out =
-            off_hub(move || exchange(addr, b"GET /after HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
+        let out = off_hub(move || {
+            exchange(addr, b"GET /after HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        });
         assert!(out.starts_with("HTTP/1.1 200") && out.ends_with("/after 0"), "{out}");
         settles_to(base);
         stop.shutdown();
@@ -187,7 +188,8 @@ fn emfile_pauses_accepting_and_every_client_is_served_after() {
                 let mut served = 0;
                 for mut c in clients {
                     c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-                    c.write_all(b"GET /n HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").unwrap();
+                    c.write_all(b"GET /n HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+                        .unwrap();
                     let mut out = String::new();
                     let _ = c.read_to_string(&mut out);
                     served += usize::from(out.starts_with("HTTP/1.1 200") && out.ends_with("/n 0"));

@@ -131,10 +131,8 @@ fn client_never_reuses_a_connection_after_cl_and_te() {
 // Framing review 21.3: Content-Length is 1*DIGIT.
 #[test]
 fn client_rejects_signed_content_length() {
-    let first = second_get_is_not_desynced(
-        b"HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\nhello",
-        false,
-    );
+    let first =
+        second_get_is_not_desynced(b"HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\nhello", false);
     assert!(first.is_none());
 }
 
@@ -166,10 +164,9 @@ fn with_server(f: impl FnOnce(SocketAddr, Rc<Cell<u32>>)) {
                 }
                 let path = req.uri().path().to_string();
                 match req.into_body().into_bytes() {
-                    Ok(b) => Response::new(Body::from(format!(
-                        "{path} {}",
-                        String::from_utf8_lossy(&b)
-                    ))),
+                    Ok(b) => {
+                        Response::new(Body::from(format!("{path} {}", String::from_utf8_lossy(&b))))
+                    }
                     Err(e) => {
                         let mut r = Response::new(Body::from(format!("body error: {e}")));
                         *r.status_mut() = grove_http::http::StatusCode::BAD_REQUEST;
@@ -299,7 +296,8 @@ fn server_refuses_endless_chunk_extensions() {
         for path in ["/echo", "/ignore"] {
             let mut c = TcpStream::connect(addr).unwrap();
             c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-            let head = format!("POST {path} HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n1;");
+            let head =
+                format!("POST {path} HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n1;");
             c.write_all(head.as_bytes()).unwrap();
             // Keep sending extension bytes: the server must stop reading long before 8 MiB.
             let junk = vec![b'x'; 64 * 1024];

@@ -198,7 +198,8 @@ fn malformed_and_oversized_requests_get_4xx_and_others_are_served() {
             assert!(out.starts_with(&format!("HTTP/1.1 {code}")), "{shown:?}... -> {out:?}");
         }
         // A bad chunked body: the handler's read fails; the connection closes, server lives.
-        let out = raw(addr, b"POST /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n");
+        let out =
+            raw(addr, b"POST /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n");
         assert!(!out.contains("200 OK") || out.contains("500"), "{out}");
         // A panicking handler gets a 500; the server goes on.
         let out = raw(addr, b"GET /panic HTTP/1.1\r\nHost: t\r\n\r\n");
