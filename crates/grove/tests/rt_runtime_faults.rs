@@ -385,3 +385,29 @@ fn remote_spawns_are_located_at_the_caller_and_hubs_have_one_numbering() {
     assert_eq!(g.id >> 40, ids[1]);
     assert!(g.location.contains("rt_runtime_faults.rs"), "spawned at {}", g.location);
 }
+
+#[test]
+fn a_join_whose_timeout_scope_expires_never_reports_the_greenlet_ended() {
+    let rt = Runtime::builder().hubs(1).monitor(None).build().unwrap();
+    let release = mt::Event::new();
+    let r = release.clone();
+    let h = rt.spawn(move || r.wait());
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let out = grove::run(|| grove::timeout(Duration::from_millis(10), move || h.join()));
+        let _ = tx.send(match out {
+            Ok(Ok(_)) => "ok",
+            Ok(Err(e)) if e.is_killed() => "killed",
+            _ => "fine",
+        });
+    });
+    assert_eq!(rx.recv_timeout(LIVENESS).unwrap(), "fine");
+    release.set();
+}
+
+#[test]
+#[should_panic(expected = "no such hub")]
+fn spawn_on_a_bad_index_panics_with_a_clear_message() {
+    let rt = Runtime::builder().hubs(1).monitor(None).build().unwrap();
+    rt.spawn_on(3, || ());
+}
