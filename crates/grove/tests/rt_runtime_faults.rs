@@ -411,3 +411,20 @@ fn spawn_on_a_bad_index_panics_with_a_clear_message() {
     let rt = Runtime::builder().hubs(1).monitor(None).build().unwrap();
     rt.spawn_on(3, || ());
 }
+
+#[test]
+fn a_greenlet_abandoned_at_shutdown_completes_its_handle() {
+    let rt = Runtime::builder().hubs(1).monitor(None).build().unwrap();
+    let started = Arc::new(AtomicUsize::new(0));
+    let s = started.clone();
+    // Refuses to die: catches every kill and blocks again, so shutdown abandons it.
+    let stubborn = rt.spawn(move || {
+        s.fetch_add(1, Ordering::SeqCst);
+        loop {
+            let _ = std::panic::catch_unwind(|| grove::sleep(Duration::from_secs(3600)));
+        }
+    });
+    eventually("the stubborn greenlet started", || started.load(Ordering::SeqCst) == 1);
+    rt.shutdown();
+    assert!(join_within(stubborn).unwrap_err().is_killed());
+}

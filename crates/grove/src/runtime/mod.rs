@@ -31,9 +31,11 @@
 mod admission;
 mod join;
 
+use std::cell::RefCell;
 use std::fmt;
 use std::io;
 use std::panic::{self, AssertUnwindSafe, Location};
+use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -208,6 +210,7 @@ fn hub_thread(
     // ones that arrived during shutdown are dropped now, while the hub still exists, so every
     // job's handle completes and every closure is dropped on a live hub.
     drop(hub::with(|h| h.remote.close()));
+    abandon_pending();
 }
 
 struct Shared {
@@ -489,28 +492,74 @@ fn start_on_hub<T: Send + 'static>(
     location: &'static Location<'static>,
 ) {
     completer.started();
-    // Shared with the greenlet: whoever drops the last reference without a result (the
-    // greenlet killed before it ran, or never created) completes the handle with Killed.
-    let cell = std::rc::Rc::new(std::cell::RefCell::new(Some(completer)));
+    // Shared with the greenlet, which takes it only when it has a result: whoever drops the
+    // last reference first (the greenlet killed before it ran, or never created) completes
+    // the handle with Killed, and the hub thread can still reach it if the greenlet is
+    // abandoned at shutdown.
+    let cell = Rc::new(RefCell::new(Some(completer)));
     let mine = cell.clone();
     let spawned = crate::Builder::new().spawn_at(location, move || {
-        let c = mine.borrow_mut().take();
-        drop(mine);
         let r = match panic::catch_unwind(AssertUnwindSafe(f)) {
             Ok(v) => Ok(v),
             Err(p) if p.is::<GreenletExit>() => Err(JoinError::Killed),
             Err(p) => Err(JoinError::Panicked(p)),
         };
+        let c = mine.borrow_mut().take();
         if let Some(c) = c {
             c.finish(r);
         }
     });
-    if let Err(e) = spawned {
-        let c = cell.borrow_mut().take();
-        if let Some(c) = c {
-            let msg = format!("grove: the hub could not start the greenlet: {e}");
-            c.finish(Err(JoinError::Panicked(Box::new(msg))));
+    match spawned {
+        Ok(_) => {
+            let weak: Weak<dyn Pending> = Rc::downgrade(&cell) as Weak<RefCell<_>>;
+            track(weak);
         }
+        Err(e) => {
+            let c = cell.borrow_mut().take();
+            if let Some(c) = c {
+                let msg = format!("grove: the hub could not start the greenlet: {e}");
+                c.finish(Err(JoinError::Panicked(Box::new(msg))));
+            }
+        }
+    }
+}
+
+/// A remote spawn whose greenlet has not finished, as its hub thread sees it.
+trait Pending {
+    /// The greenlet will never finish (abandoned at shutdown): complete its handle as Killed.
+    fn abandon(&self);
+}
+
+impl<T> Pending for RefCell<Option<Completer<T>>> {
+    fn abandon(&self) {
+        if let Ok(mut c) = self.try_borrow_mut() {
+            drop(c.take());
+        }
+    }
+}
+
+thread_local! {
+    /// This hub thread's remote spawns that may still be running.
+    static PENDING: RefCell<Vec<Weak<dyn Pending>>> = const { RefCell::new(Vec::new()) };
+}
+
+fn track(p: Weak<dyn Pending>) {
+    PENDING.with(|v| {
+        let mut v = v.borrow_mut();
+        // Forget finished ones before growing: amortized O(1) per spawn.
+        if v.len() == v.capacity() {
+            v.retain(|w| w.strong_count() > 0);
+        }
+        v.push(p);
+    });
+}
+
+/// Completes the handles of greenlets the hub abandoned at shutdown (they refused to die and
+/// their stacks are leaked): their joiners get Killed instead of waiting forever.
+fn abandon_pending() {
+    let pending = PENDING.with(|v| std::mem::take(&mut *v.borrow_mut()));
+    for p in pending.iter().filter_map(Weak::upgrade) {
+        p.abandon();
     }
 }
 
