@@ -380,6 +380,8 @@ impl Handle {
     /// finishes; a kill or an expired `timeout` scope unwinds out of that wait.
     ///
     /// After [`Runtime::shutdown`] the handle completes at once with [`JoinError::Killed`].
+    /// Inside the runtime's own greenlets prefer [`try_spawn`](Self::try_spawn) when the
+    /// greenlets holding the slots may be waiting for the caller: that wait would never end.
     #[track_caller]
     pub fn spawn<T: Send + 'static>(
         &self,
