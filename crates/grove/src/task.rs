@@ -136,7 +136,7 @@ impl Builder {
         self.spawn_at(Location::caller(), f)
     }
 
-    fn spawn_at<T: 'static>(
+    pub(crate) fn spawn_at<T: 'static>(
         self,
         location: &'static Location<'static>,
         f: impl FnOnce() -> T + 'static,

@@ -92,14 +92,17 @@ impl Remote {
     }
 }
 
-/// A wakeup token that can be used from any thread. While it exists, its hub knows someone may
-/// still wake it, so deadlock detection stays quiet.
+/// A wakeup token that can be used from any thread. While it exists and is *counted*, its hub
+/// knows someone may still wake it, so deadlock detection stays quiet. A primitive whose only
+/// handle is held by the waiter itself (nobody else can ever wake it) keeps its token
+/// uncounted, so the hub can report the deadlock.
 pub struct RemoteToken {
     remote: Arc<Remote>,
     key: usize,
     id: u64,
     seq: u64,
     used: bool,
+    counted: bool,
 }
 
 impl std::fmt::Debug for RemoteToken {
@@ -111,7 +114,22 @@ impl std::fmt::Debug for RemoteToken {
 impl RemoteToken {
     pub(crate) fn new(remote: Arc<Remote>, key: usize, id: u64, seq: u64) -> RemoteToken {
         remote.gate.token_created();
-        RemoteToken { remote, key, id, seq, used: false }
+        RemoteToken { remote, key, id, seq, used: false, counted: true }
+    }
+
+    /// Makes the token count (or stop counting) as a possible wakeup from elsewhere. Stopping
+    /// asks the hub to re-check whether it is deadlocked, exactly as dropping an unused token
+    /// does (the same gate protocol, checked with loom).
+    pub(crate) fn set_counted(&mut self, counted: bool) {
+        if counted == self.counted {
+            return;
+        }
+        self.counted = counted;
+        if counted {
+            self.remote.gate.token_created();
+        } else if self.remote.gate.token_dropped(false) {
+            let _ = self.remote.waker.wake();
+        }
     }
 
     /// Wakes the greenlet if it is still waiting for this token. Consumes the token.
@@ -125,8 +143,8 @@ impl RemoteToken {
 impl Drop for RemoteToken {
     fn drop(&mut self) {
         // An unused token's hub may be sleeping only because the token existed: the gate
-        // asks for a wakeup so it re-checks.
-        if self.remote.gate.token_dropped(self.used) {
+        // asks for a wakeup so it re-checks. An uncounted token never held the hub awake.
+        if self.counted && self.remote.gate.token_dropped(self.used) {
             let _ = self.remote.waker.wake();
         }
     }

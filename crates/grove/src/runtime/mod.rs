@@ -13,10 +13,29 @@
 //! To serve on every hub, bind one listener per hub with SO_REUSEPORT
 //! ([`TcpListener::bind_reuseport`](crate::net::TcpListener::bind_reuseport)) inside
 //! [`Runtime::spawn_on`]: the kernel spreads connections across them.
+//!
+//! # Hub numbering
+//! A runtime addresses its hubs by *index*, `0..hubs()`: [`Handle::spawn_on`],
+//! [`Handle::loads`], [`Handle::run_info`], [`Handle::stats`], and the thread names
+//! (`{thread_name}-{index}`). Every hub of the process also has a process-wide *id*
+//! (starting at 1, in creation order; the high bits of its greenlets' ids, `id >> 40`), which
+//! is what the [monitor](crate::monitor)'s reports carry, together with the thread's name;
+//! [`Handle::hub_ids`] maps indexes to ids.
+//!
+//! # Backpressure
+//! A runtime holds at most [`Builder::max_greenlets`] remotely spawned greenlets, queued or
+//! alive. At that limit [`Handle::spawn`] waits (cooperatively) for one to finish and
+//! [`Handle::try_spawn`] returns a [`SpawnError`] naming the limit; a flood of spawns from
+//! other threads can therefore never exhaust the kernel's mappings and abort the process.
 
+mod admission;
+mod join;
+
+use std::cell::RefCell;
 use std::fmt;
 use std::io;
-use std::panic::{self, AssertUnwindSafe};
+use std::panic::{self, AssertUnwindSafe, Location};
+use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,9 +43,13 @@ use std::time::Duration;
 use crate::hub::{self, Remote, RemoteMsg};
 use crate::sync::AsyncResult;
 use crate::{GreenletExit, JoinError};
+use admission::{Admission, Refused};
+use join::Completer;
+pub use join::SendJoinHandle;
 
 /// Configures a [`Runtime`].
 #[derive(Debug, Clone)]
+#[must_use]
 pub struct Builder {
     hubs: usize,
     stack_size: Option<usize>,
@@ -34,6 +57,7 @@ pub struct Builder {
     /// process configured the monitor itself.
     monitor: Option<Option<Duration>>,
     name: String,
+    max_greenlets: Option<usize>,
 }
 
 impl Default for Builder {
@@ -43,6 +67,7 @@ impl Default for Builder {
             stack_size: None,
             monitor: None,
             name: "grove-hub".into(),
+            max_greenlets: None,
         }
     }
 }
@@ -69,16 +94,41 @@ impl Builder {
         self
     }
 
-    /// Prefix of the hub threads' names.
+    /// Prefix of the hub threads' names (hub `i` runs on thread `{name}-{i}`).
     pub fn thread_name(mut self, name: impl Into<String>) -> Builder {
         self.name = name.into();
+        self
+    }
+
+    /// Most greenlets spawned through the runtime ([`Handle::spawn`] and friends) that may be
+    /// queued or alive at once (at least 1). Default: what `vm.max_map_count` leaves room for
+    /// (each stack takes two mappings; 8192 mappings are kept for the rest of the process),
+    /// and a finite `RLIMIT_AS`; about 28,600 with Linux's default map count.
+    ///
+    /// ```
+    /// let rt = grove::Runtime::builder().hubs(1).max_greenlets(2).build().unwrap();
+    /// let stop = grove::sync::mt::Event::new();
+    /// let held: Vec<_> = (0..2)
+    ///     .map(|_| {
+    ///         let s = stop.clone();
+    ///         rt.spawn(move || s.wait())
+    ///     })
+    ///     .collect();
+    /// assert!(rt.try_spawn(|| ()).is_err()); // at the limit: spawn() would wait
+    /// stop.set();
+    /// for h in held {
+    ///     assert!(h.join().unwrap());
+    /// }
+    /// ```
+    pub fn max_greenlets(mut self, n: usize) -> Builder {
+        self.max_greenlets = Some(n.max(1));
         self
     }
 
     /// Starts the hub threads.
     ///
     /// # Errors
-    /// The OS refused a thread.
+    /// The OS refused a thread (the hubs already started are stopped again).
     pub fn build(self) -> io::Result<Runtime> {
         match self.monitor {
             Some(Some(m)) => crate::monitor::enable(m),
@@ -89,40 +139,160 @@ impl Builder {
             None => {}
         }
         let mut hubs = Vec::with_capacity(self.hubs);
+        let mut ids = Vec::with_capacity(self.hubs);
         let mut threads = Vec::with_capacity(self.hubs);
         let mut stops = Vec::with_capacity(self.hubs);
+        let stop_all = |stops: &[AsyncResult<()>], threads: Vec<std::thread::JoinHandle<()>>| {
+            for s in stops {
+                s.set(());
+            }
+            for t in threads {
+                let _ = t.join();
+            }
+        };
         for i in 0..self.hubs {
             let (tx, rx) = std::sync::mpsc::channel();
             let stop = AsyncResult::<()>::new();
             let s = stop.clone();
             let stack = self.stack_size;
-            let t = std::thread::Builder::new().name(format!("{}-{i}", self.name)).spawn(
-                move || {
-                    if let Some(b) = stack {
-                        hub::set_stack_size(b);
-                    }
-                    let _ = tx.send(hub::with(|h| h.remote.clone()));
-                    crate::run(|| {
-                        let _ = s.get();
-                    });
-                },
-            )?;
-            let remote = rx.recv().map_err(|_| io::Error::other("hub thread died at start"))?;
-            hubs.push(remote);
-            threads.push(t);
-            stops.push(stop);
+            let spawned = std::thread::Builder::new()
+                .name(format!("{}-{i}", self.name))
+                .spawn(move || hub_thread(stack, &tx, &s));
+            let started = spawned.and_then(|t| match rx.recv() {
+                Ok(r) => Ok((t, r)),
+                Err(_) => {
+                    let _ = t.join();
+                    Err(io::Error::other("grove: a runtime hub thread died while starting"))
+                }
+            });
+            match started {
+                Ok((t, (remote, id))) => {
+                    hubs.push(remote);
+                    ids.push(id);
+                    threads.push(t);
+                    stops.push(stop);
+                }
+                Err(e) => {
+                    stop_all(&stops, threads);
+                    return Err(e);
+                }
+            }
         }
+        let limit = self.max_greenlets.unwrap_or_else(|| {
+            admission::default_limit(self.stack_size.unwrap_or(crate::ctx::DEFAULT_STACK_SIZE))
+        });
+        let admit = Arc::new(Admission::new(limit, hubs.len()));
         Ok(Runtime {
-            handle: Handle { inner: Arc::new(Shared { hubs, next: AtomicUsize::new(0) }) },
+            handle: Handle {
+                inner: Arc::new(Shared { hubs, ids, next: AtomicUsize::new(0), admit }),
+            },
             threads: Mutex::new(threads),
             stops,
         })
     }
 }
 
+/// The body of a hub thread: serve until told to stop, then make sure nothing queued for this
+/// hub is left without an answer.
+fn hub_thread(
+    stack: Option<usize>,
+    tx: &std::sync::mpsc::Sender<(Arc<Remote>, u64)>,
+    stop: &AsyncResult<()>,
+) {
+    if let Some(b) = stack {
+        hub::set_stack_size(b);
+    }
+    let _ = tx.send(hub::with(|h| (h.remote.clone(), h.index)));
+    crate::run(|| {
+        let _ = stop.get();
+    });
+    // From here on the hub refuses messages (their spawns complete as Killed at once); the
+    // ones that arrived during shutdown are dropped now, while the hub still exists, so every
+    // job's handle completes and every closure is dropped on a live hub.
+    drop(hub::with(|h| h.remote.close()));
+    abandon_pending();
+}
+
 struct Shared {
     hubs: Vec<Arc<Remote>>,
+    ids: Vec<u64>,
     next: AtomicUsize,
+    admit: Arc<Admission>,
+}
+
+/// Why [`Handle::try_spawn`] refused; the closure is handed back.
+pub struct SpawnError<F> {
+    kind: SpawnErrorKind,
+    detail: usize,
+    f: F,
+}
+
+/// The reason of a [`SpawnError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SpawnErrorKind {
+    /// The runtime already has [`Builder::max_greenlets`] greenlets queued or alive.
+    AtLimit,
+    /// The runtime was shut down.
+    ShutDown,
+    /// The hub index does not exist.
+    NoSuchHub,
+}
+
+impl<F> SpawnError<F> {
+    /// Why the spawn was refused.
+    pub fn kind(&self) -> SpawnErrorKind {
+        self.kind
+    }
+
+    /// The closure that was not spawned.
+    pub fn into_inner(self) -> F {
+        self.f
+    }
+}
+
+impl<F> fmt::Debug for SpawnError<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SpawnError({:?})", self.kind)
+    }
+}
+
+impl<F> fmt::Display for SpawnError<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            SpawnErrorKind::AtLimit => {
+                let maps =
+                    admission::map_count().map_or_else(|| "unknown".to_string(), |n| n.to_string());
+                write!(
+                    f,
+                    "grove: the runtime already has {} greenlets queued or alive, its \
+                     max_greenlets limit; raise it with runtime::Builder::max_greenlets (each \
+                     greenlet's stack takes two memory mappings: vm.max_map_count, {maps} \
+                     here, and RLIMIT_AS bound the whole process), or use Handle::spawn, which \
+                     waits for room",
+                    self.detail
+                )
+            }
+            SpawnErrorKind::ShutDown => f.write_str("grove: the runtime was shut down"),
+            SpawnErrorKind::NoSuchHub => {
+                let n = self.detail;
+                write!(f, "grove: no such hub: this runtime's hub indexes are 0..{n}")
+            }
+        }
+    }
+}
+
+impl<F> std::error::Error for SpawnError<F> {}
+
+/// How a spawn gets its admission slot.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Admit {
+    /// Wait for room (`spawn`).
+    Wait,
+    /// Refuse at the limit (`try_spawn`).
+    Try,
+    /// Not counted (the runtime's own short-lived helpers: `run_info`, `stats`).
+    Bypass,
 }
 
 /// A cloneable, `Send` handle to spawn on a runtime's hubs from anywhere.
@@ -143,9 +313,28 @@ impl Handle {
         self.inner.hubs.len()
     }
 
-    /// Greenlets alive on each hub (as of each hub's last loop turn).
+    /// The process-wide id of each hub, by index (see [Hub numbering](self#hub-numbering)).
+    pub fn hub_ids(&self) -> Vec<u64> {
+        self.inner.ids.clone()
+    }
+
+    /// Per hub: greenlets alive (as of the hub's last loop turn) plus spawns queued for it.
     pub fn loads(&self) -> Vec<usize> {
-        self.inner.hubs.iter().map(|h| h.load.load(Ordering::Relaxed)).collect()
+        (0..self.hubs()).map(|i| self.load(i)).collect()
+    }
+
+    fn load(&self, i: usize) -> usize {
+        self.inner.hubs[i].load.load(Ordering::Relaxed) + self.inner.admit.queued(i)
+    }
+
+    /// Greenlets spawned through this runtime that are queued or alive.
+    pub fn in_flight(&self) -> usize {
+        self.inner.admit.in_flight()
+    }
+
+    /// The runtime's [`Builder::max_greenlets`].
+    pub fn max_greenlets(&self) -> usize {
+        self.inner.admit.limit()
     }
 
     /// Every live greenlet of every hub (hub index, info), collected by asking each hub.
@@ -156,9 +345,12 @@ impl Handle {
             let me = crate::getcurrent().id();
             crate::run_info().into_iter().filter(|g| g.id != me).collect::<Vec<_>>()
         };
-        let asks: Vec<_> = (0..self.hubs()).map(|i| (i, self.spawn_on(i, ask))).collect();
+        let asks: Vec<_> = (0..self.hubs())
+            .map(|i| (i, self.spawn_with(Some(i), ask, Location::caller(), Admit::Bypass)))
+            .collect();
         let mut out = Vec::new();
         for (i, h) in asks {
+            let h = h.unwrap_or_else(|_| SendJoinHandle::completed(Err(JoinError::Killed)));
             out.extend(h.join().unwrap_or_default().into_iter().map(|g| (i, g)));
         }
         out
@@ -172,89 +364,204 @@ impl Handle {
             s.alive -= 1;
             s
         };
-        let asks: Vec<_> = (0..self.hubs()).map(|i| self.spawn_on(i, ask)).collect();
-        asks.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+        let asks: Vec<_> = (0..self.hubs())
+            .map(|i| self.spawn_with(Some(i), ask, Location::caller(), Admit::Bypass))
+            .collect();
+        asks.into_iter()
+            .map(|h| {
+                let h = h.unwrap_or_else(|_| SendJoinHandle::completed(Err(JoinError::Killed)));
+                h.join().unwrap_or_default()
+            })
+            .collect()
     }
 
-    /// Spawns `f` on the least-loaded hub (ties go round-robin).
+    /// Spawns `f` on the least-loaded hub (ties go round-robin). At the runtime's
+    /// [`max_greenlets`](Builder::max_greenlets) it waits (cooperatively) until a greenlet
+    /// finishes; a kill or an expired `timeout` scope unwinds out of that wait.
+    ///
+    /// After [`Runtime::shutdown`] the handle completes at once with [`JoinError::Killed`].
+    /// Inside the runtime's own greenlets prefer [`try_spawn`](Self::try_spawn) when the
+    /// greenlets holding the slots may be waiting for the caller: that wait would never end.
+    #[track_caller]
     pub fn spawn<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> SendJoinHandle<T> {
-        let n = self.inner.hubs.len();
-        let start = self.inner.next.fetch_add(1, Ordering::Relaxed);
-        let best = (0..n)
-            .map(|k| (start + k) % n)
-            .min_by_key(|&i| self.inner.hubs[i].load.load(Ordering::Relaxed))
-            .unwrap_or(0);
-        self.spawn_on(best, f)
+        self.spawn_waiting(None, f, Location::caller())
     }
 
-    /// Spawns `f` on hub `i`.
+    /// Spawns `f` on hub `i`; waits for room as [`spawn`](Self::spawn) does.
     ///
     /// # Panics
-    /// If `i` is not a hub index.
+    /// If `i` is not a hub index ([`try_spawn_on`](Self::try_spawn_on) returns an error).
+    #[track_caller]
     pub fn spawn_on<T: Send + 'static>(
         &self,
         i: usize,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> SendJoinHandle<T> {
-        let done = AsyncResult::<()>::new();
-        let slot: Arc<Mutex<Option<Result<T, JoinError>>>> = Arc::new(Mutex::new(None));
-        let (d, s) = (done.clone(), slot.clone());
-        let job = move || {
-            let (d2, s2) = (d.clone(), s.clone());
-            let spawned = crate::try_spawn(move || {
-                let r = match panic::catch_unwind(AssertUnwindSafe(f)) {
-                    Ok(v) => Ok(v),
-                    Err(p) if p.is::<GreenletExit>() => Err(JoinError::Killed),
-                    Err(p) => Err(JoinError::Panicked(p)),
-                };
-                *s2.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
-                d2.set(());
-            });
-            if let Err(e) = spawned {
-                *s.lock().unwrap_or_else(|e| e.into_inner()) =
-                    Some(Err(JoinError::Panicked(Box::new(e.to_string()))));
-                d.set(());
-            }
-        };
-        if !self.inner.hubs[i].send(RemoteMsg::Call(Box::new(job))) {
-            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(Err(JoinError::Killed));
-            done.set(());
-        }
-        SendJoinHandle { done, slot }
-    }
-}
-
-/// The result of a greenlet spawned on a runtime hub; `Send`, so any thread or hub can wait.
-pub struct SendJoinHandle<T> {
-    done: AsyncResult<()>,
-    slot: Arc<Mutex<Option<Result<T, JoinError>>>>,
-}
-
-impl<T> fmt::Debug for SendJoinHandle<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SendJoinHandle(finished: {})", self.done.ready())
-    }
-}
-
-impl<T> SendJoinHandle<T> {
-    /// Whether the greenlet has finished.
-    pub fn is_finished(&self) -> bool {
-        self.done.ready()
+        self.spawn_waiting(Some(i), f, Location::caller())
     }
 
-    /// Waits (cooperatively) for the greenlet and returns its value.
+    /// Spawns `f` on the least-loaded hub, or refuses at once.
     ///
     /// # Errors
-    /// [`JoinError::Killed`] (also when the runtime shut down first), [`JoinError::Panicked`],
-    /// [`JoinError::Interrupted`] if the caller is unwinding.
-    pub fn join(self) -> Result<T, JoinError> {
-        if self.done.get().is_err() {
-            return Err(JoinError::Interrupted);
+    /// [`SpawnErrorKind::AtLimit`] when the runtime has [`Builder::max_greenlets`] greenlets
+    /// queued or alive (the message names the limit and how to raise it);
+    /// [`SpawnErrorKind::ShutDown`] after [`Runtime::shutdown`]. The closure is handed back.
+    #[track_caller]
+    pub fn try_spawn<T, F>(&self, f: F) -> Result<SendJoinHandle<T>, SpawnError<F>>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        self.spawn_with(None, f, Location::caller(), Admit::Try)
+    }
+
+    /// Spawns `f` on hub `i`, or refuses at once.
+    ///
+    /// # Errors
+    /// As [`try_spawn`](Self::try_spawn), and [`SpawnErrorKind::NoSuchHub`] for a bad index.
+    #[track_caller]
+    pub fn try_spawn_on<T, F>(&self, i: usize, f: F) -> Result<SendJoinHandle<T>, SpawnError<F>>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        self.spawn_with(Some(i), f, Location::caller(), Admit::Try)
+    }
+
+    #[track_caller]
+    fn spawn_waiting<T: Send + 'static>(
+        &self,
+        i: Option<usize>,
+        f: impl FnOnce() -> T + Send + 'static,
+        location: &'static Location<'static>,
+    ) -> SendJoinHandle<T> {
+        match self.spawn_with(i, f, location, Admit::Wait) {
+            Ok(h) => h,
+            Err(e) if e.kind == SpawnErrorKind::NoSuchHub => panic!("{e}"),
+            // Shut down, or the caller could not wait: the greenlet never runs.
+            Err(_) => SendJoinHandle::completed(Err(JoinError::Killed)),
         }
-        self.slot.lock().unwrap_or_else(|e| e.into_inner()).take().unwrap_or(Err(JoinError::Killed))
+    }
+
+    fn spawn_with<T, F>(
+        &self,
+        i: Option<usize>,
+        f: F,
+        location: &'static Location<'static>,
+        admit: Admit,
+    ) -> Result<SendJoinHandle<T>, SpawnError<F>>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let sh = &self.inner;
+        let n = sh.hubs.len();
+        if i.is_some_and(|i| i >= n) {
+            return Err(SpawnError { kind: SpawnErrorKind::NoSuchHub, detail: n, f });
+        }
+        let refused = match admit {
+            Admit::Wait => sh.admit.acquire().err(),
+            Admit::Try => sh.admit.try_acquire().err(),
+            Admit::Bypass => None,
+        };
+        if let Some(r) = refused {
+            let kind = match r {
+                Refused::Full => SpawnErrorKind::AtLimit,
+                Refused::ShutDown | Refused::Interrupted => SpawnErrorKind::ShutDown,
+            };
+            return Err(SpawnError { kind, detail: sh.admit.limit(), f });
+        }
+        let hub = i.unwrap_or_else(|| {
+            let start = sh.next.fetch_add(1, Ordering::Relaxed);
+            (0..n).map(|k| (start + k) % n).min_by_key(|&i| self.load(i)).unwrap_or(0)
+        });
+        let (completer, handle) = Completer::new(sh.admit.clone(), hub, admit != Admit::Bypass);
+        let job = move || start_on_hub(completer, f, location);
+        // Refused (the hub is gone): the job is dropped here, and its completer completes the
+        // handle with Killed.
+        sh.hubs[hub].send(RemoteMsg::Call(Box::new(job)));
+        Ok(handle)
+    }
+}
+
+/// Runs on the target hub (as a remote call): spawns the greenlet, which completes the handle.
+fn start_on_hub<T: Send + 'static>(
+    mut completer: Completer<T>,
+    f: impl FnOnce() -> T + Send + 'static,
+    location: &'static Location<'static>,
+) {
+    completer.started();
+    // Shared with the greenlet, which takes it only when it has a result: whoever drops the
+    // last reference first (the greenlet killed before it ran, or never created) completes
+    // the handle with Killed, and the hub thread can still reach it if the greenlet is
+    // abandoned at shutdown.
+    let cell = Rc::new(RefCell::new(Some(completer)));
+    let mine = cell.clone();
+    let spawned = crate::Builder::new().spawn_at(location, move || {
+        let r = match panic::catch_unwind(AssertUnwindSafe(f)) {
+            Ok(v) => Ok(v),
+            Err(p) if p.is::<GreenletExit>() => Err(JoinError::Killed),
+            Err(p) => Err(JoinError::Panicked(p)),
+        };
+        let c = mine.borrow_mut().take();
+        if let Some(c) = c {
+            c.finish(r);
+        }
+    });
+    match spawned {
+        Ok(_) => {
+            let weak: Weak<dyn Pending> = Rc::downgrade(&cell) as Weak<RefCell<_>>;
+            track(weak);
+        }
+        Err(e) => {
+            let c = cell.borrow_mut().take();
+            if let Some(c) = c {
+                let msg = format!("grove: the hub could not start the greenlet: {e}");
+                c.finish(Err(JoinError::Panicked(Box::new(msg))));
+            }
+        }
+    }
+}
+
+/// A remote spawn whose greenlet has not finished, as its hub thread sees it.
+trait Pending {
+    /// The greenlet will never finish (abandoned at shutdown): complete its handle as Killed.
+    fn abandon(&self);
+}
+
+impl<T> Pending for RefCell<Option<Completer<T>>> {
+    fn abandon(&self) {
+        if let Ok(mut c) = self.try_borrow_mut() {
+            drop(c.take());
+        }
+    }
+}
+
+thread_local! {
+    /// This hub thread's remote spawns that may still be running.
+    static PENDING: RefCell<Vec<Weak<dyn Pending>>> = const { RefCell::new(Vec::new()) };
+}
+
+fn track(p: Weak<dyn Pending>) {
+    PENDING.with(|v| {
+        let mut v = v.borrow_mut();
+        // Forget finished ones before growing: amortized O(1) per spawn.
+        if v.len() == v.capacity() {
+            v.retain(|w| w.strong_count() > 0);
+        }
+        v.push(p);
+    });
+}
+
+/// Completes the handles of greenlets the hub abandoned at shutdown (they refused to die and
+/// their stacks are leaked): their joiners get Killed instead of waiting forever.
+fn abandon_pending() {
+    let pending = PENDING.with(|v| std::mem::take(&mut *v.borrow_mut()));
+    for p in pending.iter().filter_map(Weak::upgrade) {
+        p.abandon();
     }
 }
 
@@ -291,42 +598,71 @@ impl Runtime {
     }
 
     /// See [`Handle::spawn`].
+    #[track_caller]
     pub fn spawn<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> SendJoinHandle<T> {
-        self.handle.spawn(f)
+        self.handle.spawn_waiting(None, f, Location::caller())
     }
 
     /// See [`Handle::spawn_on`].
+    ///
+    /// # Panics
+    /// If `i` is not a hub index.
+    #[track_caller]
     pub fn spawn_on<T: Send + 'static>(
         &self,
         i: usize,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> SendJoinHandle<T> {
-        self.handle.spawn_on(i, f)
+        self.handle.spawn_waiting(Some(i), f, Location::caller())
+    }
+
+    /// See [`Handle::try_spawn`].
+    ///
+    /// # Errors
+    /// As [`Handle::try_spawn`].
+    #[track_caller]
+    pub fn try_spawn<T, F>(&self, f: F) -> Result<SendJoinHandle<T>, SpawnError<F>>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        self.handle.spawn_with(None, f, Location::caller(), Admit::Try)
     }
 
     /// Runs `f` on hub 0 and waits for its result.
     ///
     /// # Errors
     /// As [`SendJoinHandle::join`].
+    #[track_caller]
     pub fn block_on<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, JoinError> {
-        self.handle.spawn_on(0, f).join()
+        self.handle.spawn_waiting(Some(0), f, Location::caller()).join()
     }
 
-    /// Stops every hub: greenlets still alive are killed (unwound, destructors run), the
-    /// threads are joined. Idempotent.
+    /// Stops every hub: greenlets still alive are killed (unwound, destructors run), jobs
+    /// still queued are dropped (their handles complete with [`JoinError::Killed`]), waiting
+    /// spawners give up, and the threads are joined. Idempotent.
+    ///
+    /// Called (or the runtime dropped) from a greenlet of one of its own hubs, it cannot join
+    /// that hub's thread (the caller runs on it): the other hubs are stopped and joined, and
+    /// the caller's hub stops as soon as the caller blocks or returns (its greenlets, the
+    /// caller included, are then killed); its thread is detached instead of joined.
     pub fn shutdown(&self) {
+        self.handle.inner.admit.close();
         for s in &self.stops {
             s.set(());
         }
         let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        let me = std::thread::current().id();
         for t in threads {
-            let _ = t.join();
+            if t.thread().id() != me {
+                let _ = t.join();
+            }
         }
     }
 }

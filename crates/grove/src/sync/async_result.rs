@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::mt::{wait, Waited, Waiters};
+use super::mt::{handle_cloned, handle_dropped, wait, Handles, Waited, Waiters};
 use crate::hub::{self, Remote, RemoteMsg};
 
 /// The error a producer reported with [`AsyncResult::set_error`].
@@ -19,6 +19,9 @@ pub enum AsyncError {
     Failed(SharedError),
     /// The deadline (explicit or from a `timeout` scope) passed first.
     TimedOut,
+    /// The main greenlet waited on the only handle: nothing can ever set the result (gevent's
+    /// `LoopExit`).
+    Deadlock,
     /// The caller is unwinding and cannot wait.
     Interrupted,
 }
@@ -28,6 +31,10 @@ impl fmt::Display for AsyncError {
         match self {
             AsyncError::Failed(e) => write!(f, "{e}"),
             AsyncError::TimedOut => f.write_str("timed out waiting for the result"),
+            AsyncError::Deadlock => f.write_str(
+                "this operation would block forever: no other handle to this AsyncResult \
+                 exists, so nothing can set it (clone it for the producer)",
+            ),
             AsyncError::Interrupted => f.write_str("cannot wait for the result while unwinding"),
         }
     }
@@ -42,6 +49,16 @@ struct State<T> {
     waiters: Waiters,
     callbacks: Vec<(Arc<Remote>, Callback<T>)>,
     wakers: Vec<std::task::Waker>,
+    handles: usize,
+}
+
+impl<T> Handles for State<T> {
+    fn handles(&mut self) -> &mut usize {
+        &mut self.handles
+    }
+    fn each_waiters(&mut self, f: &mut dyn FnMut(&mut Waiters)) {
+        f(&mut self.waiters);
+    }
 }
 
 /// A write-once result shared between producers and any number of waiters, on any threads.
@@ -54,13 +71,25 @@ struct State<T> {
 /// std::thread::spawn(move || producer.set(42));
 /// assert_eq!(r.get().unwrap(), 42); // a greenlet (here main) waits cooperatively
 /// ```
+///
+/// A main greenlet waiting on the only handle (nobody else can set it) gets
+/// [`AsyncError::Deadlock`] once its hub has nothing else to do. Give the producer its own
+/// clone: a handle shared by reference (`&AsyncResult`, `Arc<AsyncResult>`, a `static`)
+/// counts once.
 pub struct AsyncResult<T> {
     inner: Arc<Mutex<State<T>>>,
 }
 
 impl<T> Clone for AsyncResult<T> {
     fn clone(&self) -> Self {
+        handle_cloned(&self.inner);
         AsyncResult { inner: self.inner.clone() }
+    }
+}
+
+impl<T> Drop for AsyncResult<T> {
+    fn drop(&mut self) {
+        handle_dropped(&self.inner);
     }
 }
 
@@ -82,9 +111,10 @@ impl<T> AsyncResult<T> {
         AsyncResult {
             inner: Arc::new(Mutex::new(State {
                 value: None,
-                waiters: Waiters::default(),
+                waiters: Waiters::single_handle(),
                 callbacks: Vec::new(),
                 wakers: Vec::new(),
+                handles: 1,
             })),
         }
     }
@@ -119,7 +149,7 @@ impl<T: Clone + Send + 'static> AsyncResult<T> {
             }
             st.value = Some(r.clone());
             (
-                std::mem::take(&mut st.waiters),
+                st.waiters.take_all(),
                 std::mem::take(&mut st.callbacks),
                 std::mem::take(&mut st.wakers),
             )
@@ -127,8 +157,9 @@ impl<T: Clone + Send + 'static> AsyncResult<T> {
         for w in wakers {
             w.wake();
         }
-        let mut waiters = waiters;
-        waiters.wake_all();
+        for w in waiters {
+            w.wake();
+        }
         for (remote, cb) in callbacks {
             let v = r.clone();
             remote.send(RemoteMsg::Call(Box::new(move || cb(&v))));
@@ -145,7 +176,8 @@ impl<T: Clone + Send + 'static> AsyncResult<T> {
     ///
     /// # Errors
     /// [`AsyncError::Failed`] with the producer's error; `TimedOut` if an enclosing `timeout`
-    /// scope expires; `Interrupted` if the caller is unwinding.
+    /// scope expires; `Deadlock` on a main greenlet holding the only handle; `Interrupted` if
+    /// the caller is unwinding.
     pub fn get(&self) -> Result<T, AsyncError> {
         self.get_deadline(None)
     }
@@ -172,6 +204,7 @@ impl<T: Clone + Send + 'static> AsyncResult<T> {
             {
                 Waited::Notified => continue,
                 Waited::TimedOut => AsyncError::TimedOut,
+                Waited::Deadlock => AsyncError::Deadlock,
                 Waited::Interrupted => AsyncError::Interrupted,
             };
             // Set just as the wait ended: the value wins.

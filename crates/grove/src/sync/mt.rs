@@ -12,15 +12,33 @@ use super::{RecvError, SendError, TryRecvError, TrySendError};
 use crate::greenlet::fiber::Wake;
 use crate::hub::{self, RemoteToken};
 
-/// FIFO waiters that may live on any hub (also used by `AsyncResult`).
-#[derive(Default)]
+/// FIFO waiters that may live on any hub (also used by `AsyncResult` and the runtime).
+///
+/// Each waiter holds a [`RemoteToken`]. A counted token tells its hub that another thread may
+/// still wake it; while the primitive's only handle is the waiter's own (`lonely`), nobody else
+/// can, so registrations stay uncounted and a main greenlet waiting alone gets the hub's
+/// Deadlock error instead of hanging.
 pub(crate) struct Waiters {
     list: VecDeque<(u64, RemoteToken)>,
     next: u64,
+    lonely: bool,
+}
+
+impl Default for Waiters {
+    /// Waiters of something another thread may always complete (counted tokens).
+    fn default() -> Self {
+        Waiters { list: VecDeque::new(), next: 0, lonely: false }
+    }
 }
 
 impl Waiters {
-    fn register(&mut self, tok: RemoteToken) -> u64 {
+    /// Waiters of a primitive that has a single handle so far.
+    pub(crate) fn single_handle() -> Self {
+        Waiters { lonely: true, ..Waiters::default() }
+    }
+
+    pub(crate) fn register(&mut self, mut tok: RemoteToken) -> u64 {
+        tok.set_counted(!self.lonely);
         let id = self.next;
         self.next += 1;
         self.list.push_back((id, tok));
@@ -28,7 +46,7 @@ impl Waiters {
     }
 
     /// Removes waiter `id`; false if a waker already took it (it was notified).
-    fn withdraw(&mut self, id: u64) -> bool {
+    pub(crate) fn withdraw(&mut self, id: u64) -> bool {
         match self.list.iter().position(|(i, _)| *i == id) {
             Some(p) => {
                 self.list.remove(p);
@@ -38,7 +56,7 @@ impl Waiters {
         }
     }
 
-    fn wake_one(&mut self) {
+    pub(crate) fn wake_one(&mut self) {
         if let Some((_, t)) = self.list.pop_front() {
             t.wake();
         }
@@ -49,17 +67,58 @@ impl Waiters {
             t.wake();
         }
     }
+
+    /// Takes every waiter out (to be woken after the lock is released).
+    pub(crate) fn take_all(&mut self) -> Vec<RemoteToken> {
+        self.list.drain(..).map(|(_, t)| t).collect()
+    }
+
+    /// The primitive's handle count went to one (`true`) or above one (`false`).
+    pub(crate) fn set_lonely(&mut self, lonely: bool) {
+        self.lonely = lonely;
+        for (_, t) in &mut self.list {
+            t.set_counted(!lonely);
+        }
+    }
+}
+
+/// Handle bookkeeping shared by the primitives: how many handles exist, and their waiters.
+pub(crate) trait Handles {
+    fn handles(&mut self) -> &mut usize;
+    fn each_waiters(&mut self, f: &mut dyn FnMut(&mut Waiters));
+}
+
+/// A handle was cloned: waiters can now be woken by someone else.
+pub(crate) fn handle_cloned<S: Handles>(lock: &Mutex<S>) {
+    let mut s = lock.lock().unwrap_or_else(|e| e.into_inner());
+    *s.handles() += 1;
+    if *s.handles() == 2 {
+        s.each_waiters(&mut |w| w.set_lonely(false));
+    }
+}
+
+/// A handle was dropped: if one is left, only its holder can still complete the primitive.
+pub(crate) fn handle_dropped<S: Handles>(lock: &Mutex<S>) {
+    let mut s = lock.lock().unwrap_or_else(|e| e.into_inner());
+    *s.handles() -= 1;
+    if *s.handles() == 1 {
+        s.each_waiters(&mut |w| w.set_lonely(true));
+    }
 }
 
 /// How a wait ended.
 pub(crate) enum Waited {
     Notified,
     TimedOut,
+    /// The main greenlet waited alone: nothing can ever wake it.
+    Deadlock,
     Interrupted,
 }
 
-/// Registers in the waiter list chosen by `pick` under the lock, parks, and on an abnormal
-/// end withdraws — passing on a notification it consumed without using.
+/// Registers in the waiter list chosen by `pick` under the lock and parks. However the wait
+/// ends abnormally — its deadline, the Deadlock error, or an unwind out of the park (a kill, an
+/// expired `timeout` scope) — the waiter withdraws, and passes on a notification it consumed
+/// without using, so a wakeup is never spent on a waiter that left.
 pub(crate) fn wait<S>(
     lock: &Mutex<S>,
     mut guard: MutexGuard<'_, S>,
@@ -70,20 +129,37 @@ pub(crate) fn wait<S>(
     hub::with(|h| {
         let id = pick(&mut guard).register(h.token().to_remote());
         drop(guard);
+        let mut leave = Leave { lock, pick: &pick, id: Some(id) };
         let w = h.park(deadline, what);
-        if w == Wake::Normal {
-            return Waited::Notified;
-        }
-        let mut g = lock.lock().unwrap_or_else(|e| e.into_inner());
-        if !pick(&mut g).withdraw(id) {
-            pick(&mut g).wake_one();
-        }
-        if w == Wake::Unwinding {
-            Waited::Interrupted
-        } else {
-            Waited::TimedOut
+        match w {
+            Wake::Normal => {
+                leave.id = None;
+                Waited::Notified
+            }
+            Wake::TimedOut => Waited::TimedOut,
+            Wake::Deadlock => Waited::Deadlock,
+            Wake::Unwinding => Waited::Interrupted,
         }
     })
+}
+
+/// Withdraws a waiter that leaves without its notification (also while unwinding).
+struct Leave<'a, S, P: Fn(&mut S) -> &mut Waiters> {
+    lock: &'a Mutex<S>,
+    pick: &'a P,
+    id: Option<u64>,
+}
+
+impl<S, P: Fn(&mut S) -> &mut Waiters> Drop for Leave<'_, S, P> {
+    fn drop(&mut self) {
+        let Some(id) = self.id.take() else { return };
+        let mut g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let w = (self.pick)(&mut g);
+        if !w.withdraw(id) {
+            // A notifier picked us just before we left: the next waiter gets the wakeup.
+            w.wake_one();
+        }
+    }
 }
 
 struct QState<T> {
@@ -92,6 +168,17 @@ struct QState<T> {
     closed: bool,
     getters: Waiters,
     putters: Waiters,
+    handles: usize,
+}
+
+impl<T> Handles for QState<T> {
+    fn handles(&mut self) -> &mut usize {
+        &mut self.handles
+    }
+    fn each_waiters(&mut self, f: &mut dyn FnMut(&mut Waiters)) {
+        f(&mut self.getters);
+        f(&mut self.putters);
+    }
 }
 
 /// A queue between greenlets on any hubs and plain threads. Cloning gives another handle.
@@ -109,13 +196,26 @@ struct QState<T> {
 /// assert_eq!(got, (0..10).collect::<Vec<_>>());
 /// producer.join().unwrap();
 /// ```
+///
+/// # Deadlock
+/// A wait on a thread's main greenlet whose handle is the only one left (nobody else can put
+/// or take) fails with `Deadlock` once that hub has nothing else to do, like the hub-local
+/// queue. Give every thread its own clone: a handle shared by reference (`&Queue`,
+/// `Arc<Queue>`, a `static`) counts once.
 pub struct Queue<T> {
     inner: Arc<Mutex<QState<T>>>,
 }
 
 impl<T> Clone for Queue<T> {
     fn clone(&self) -> Self {
+        handle_cloned(&self.inner);
         Queue { inner: self.inner.clone() }
+    }
+}
+
+impl<T> Drop for Queue<T> {
+    fn drop(&mut self) {
+        handle_dropped(&self.inner);
     }
 }
 
@@ -134,8 +234,9 @@ impl<T> Queue<T> {
                 items: VecDeque::new(),
                 capacity,
                 closed: false,
-                getters: Waiters::default(),
-                putters: Waiters::default(),
+                getters: Waiters::single_handle(),
+                putters: Waiters::single_handle(),
+                handles: 1,
             })),
         }
     }
@@ -195,7 +296,7 @@ impl<T> Queue<T> {
     /// Adds an item, waiting while the queue is full.
     ///
     /// # Errors
-    /// See [`SendError`] (never `Deadlock`: another thread may always make room).
+    /// See [`SendError`]; `Deadlock` only on a main greenlet holding the only handle.
     pub fn put(&self, item: T) -> Result<(), SendError<T>> {
         self.put_deadline(item, None)
     }
@@ -223,6 +324,7 @@ impl<T> Queue<T> {
             match wait(&self.inner, g, |s| &mut s.putters, deadline, "mt::Queue::put") {
                 Waited::Notified => {}
                 Waited::TimedOut => return Err(SendError::TimedOut(item)),
+                Waited::Deadlock => return Err(SendError::Deadlock(item)),
                 Waited::Interrupted => return Err(SendError::Interrupted(item)),
             }
         }
@@ -247,7 +349,7 @@ impl<T> Queue<T> {
     /// Takes an item, waiting while the queue is empty.
     ///
     /// # Errors
-    /// See [`RecvError`] (never `Deadlock`).
+    /// See [`RecvError`]; `Deadlock` only on a main greenlet holding the only handle.
     pub fn get(&self) -> Result<T, RecvError> {
         self.get_deadline(None)
     }
@@ -273,6 +375,7 @@ impl<T> Queue<T> {
             match wait(&self.inner, g, |s| &mut s.getters, deadline, "mt::Queue::get") {
                 Waited::Notified => {}
                 Waited::TimedOut => return Err(RecvError::TimedOut),
+                Waited::Deadlock => return Err(RecvError::Deadlock),
                 Waited::Interrupted => return Err(RecvError::Interrupted),
             }
         }
@@ -281,13 +384,42 @@ impl<T> Queue<T> {
 
 struct EState {
     set: bool,
+    /// Bumped by every `set`: a waiter that saw the flag unset returns `true` once this moved,
+    /// even if the flag was cleared again before it ran (a set-then-clear pulse).
+    generation: u64,
     waiters: Waiters,
+    handles: usize,
+}
+
+impl Handles for EState {
+    fn handles(&mut self) -> &mut usize {
+        &mut self.handles
+    }
+    fn each_waiters(&mut self, f: &mut dyn FnMut(&mut Waiters)) {
+        f(&mut self.waiters);
+    }
 }
 
 /// A flag greenlets on any hub (and plain threads) can wait for. Cloning gives another handle.
-#[derive(Clone)]
+///
+/// Like `threading.Event`: `set(); clear()` still releases every greenlet that was waiting.
+/// A main greenlet waiting on the only handle (nobody else can set it) gets `false` once its
+/// hub has nothing else to do, instead of hanging (see [`Queue`]'s Deadlock note).
 pub struct Event {
     inner: Arc<Mutex<EState>>,
+}
+
+impl Clone for Event {
+    fn clone(&self) -> Self {
+        handle_cloned(&self.inner);
+        Event { inner: self.inner.clone() }
+    }
+}
+
+impl Drop for Event {
+    fn drop(&mut self) {
+        handle_dropped(&self.inner);
+    }
 }
 
 impl fmt::Debug for Event {
@@ -305,7 +437,14 @@ impl Default for Event {
 impl Event {
     /// An unset event.
     pub fn new() -> Event {
-        Event { inner: Arc::new(Mutex::new(EState { set: false, waiters: Waiters::default() })) }
+        Event {
+            inner: Arc::new(Mutex::new(EState {
+                set: false,
+                generation: 0,
+                waiters: Waiters::single_handle(),
+                handles: 1,
+            })),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, EState> {
@@ -316,10 +455,11 @@ impl Event {
     pub fn set(&self) {
         let mut s = self.lock();
         s.set = true;
+        s.generation = s.generation.wrapping_add(1);
         s.waiters.wake_all();
     }
 
-    /// Clears the flag.
+    /// Clears the flag. Greenlets already waiting when it was last set still return `true`.
     pub fn clear(&self) {
         self.lock().set = false;
     }
@@ -329,27 +469,37 @@ impl Event {
         self.lock().set
     }
 
-    /// Waits until set; returns the flag (false if a `timeout` scope expired or unwinding).
+    /// Waits until set; returns `true` once the flag was set after the wait began (even if
+    /// cleared again since). `false` if the main greenlet would block forever (only handle),
+    /// or the caller is unwinding.
     pub fn wait(&self) -> bool {
         self.wait_deadline(None)
     }
 
-    /// Waits at most `timeout`; returns the flag.
+    /// Waits at most `timeout`; returns as [`wait`](Self::wait), `false` on timeout.
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
         self.wait_deadline(Some(Instant::now() + timeout))
     }
 
     fn wait_deadline(&self, deadline: Option<Instant>) -> bool {
-        loop {
+        let start = {
             let g = self.lock();
             if g.set {
+                return true;
+            }
+            g.generation
+        };
+        loop {
+            let g = self.lock();
+            if g.set || g.generation != start {
                 return true;
             }
             if !matches!(
                 wait(&self.inner, g, |s| &mut s.waiters, deadline, "mt::Event::wait"),
                 Waited::Notified
             ) {
-                return self.is_set();
+                let g = self.lock();
+                return g.set || g.generation != start;
             }
         }
     }

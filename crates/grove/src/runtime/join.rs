@@ -1,0 +1,125 @@
+//! The result side of a remote spawn: [`SendJoinHandle`] and the [`Completer`] that travels
+//! with the job and guarantees the handle completes however the job ends.
+
+use std::fmt;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::admission::Admission;
+use crate::sync::{AsyncError, AsyncResult};
+use crate::JoinError;
+
+type Slot<T> = Arc<Mutex<Option<Result<T, JoinError>>>>;
+
+/// Completes a [`SendJoinHandle`] exactly once and gives the spawn's admission slot back.
+/// Dropped without a result (its job was dropped unrun at shutdown, its greenlet was killed
+/// before it started, the hub refused the job), it completes the handle with
+/// [`JoinError::Killed`]: no joiner ever waits for a job that no longer exists.
+pub(crate) struct Completer<T> {
+    done: AsyncResult<()>,
+    slot: Slot<T>,
+    admit: Arc<Admission>,
+    hub: usize,
+    /// Still counted in `admit.queued[hub]`.
+    queued: bool,
+    /// Holds an admission slot.
+    admitted: bool,
+    finished: bool,
+}
+
+impl<T> Completer<T> {
+    /// A completer for a job queued to `hub`, and the handle it completes.
+    pub(crate) fn new(
+        admit: Arc<Admission>,
+        hub: usize,
+        admitted: bool,
+    ) -> (Completer<T>, SendJoinHandle<T>) {
+        admit.queued[hub].fetch_add(1, Relaxed);
+        let done = AsyncResult::new();
+        let slot: Slot<T> = Arc::new(Mutex::new(None));
+        let handle = SendJoinHandle { done: done.clone(), slot: slot.clone() };
+        (Completer { done, slot, admit, hub, queued: true, admitted, finished: false }, handle)
+    }
+
+    /// The job left the queue and runs on its hub.
+    pub(crate) fn started(&mut self) {
+        if std::mem::replace(&mut self.queued, false) {
+            self.admit.queued[self.hub].fetch_sub(1, Relaxed);
+        }
+    }
+
+    pub(crate) fn finish(mut self, r: Result<T, JoinError>) {
+        self.complete(r);
+    }
+
+    fn complete(&mut self, r: Result<T, JoinError>) {
+        if std::mem::replace(&mut self.finished, true) {
+            return;
+        }
+        self.started();
+        *self.slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+        // The slot is free before the joiner can see the result: a spawn right after a join
+        // never waits for this greenlet.
+        if self.admitted {
+            self.admit.release();
+        }
+        self.done.set(());
+    }
+}
+
+impl<T> Drop for Completer<T> {
+    fn drop(&mut self) {
+        self.complete(Err(JoinError::Killed));
+    }
+}
+
+/// The result of a greenlet spawned on a runtime hub; `Send`, so any thread or hub can wait.
+pub struct SendJoinHandle<T> {
+    done: AsyncResult<()>,
+    slot: Slot<T>,
+}
+
+impl<T> fmt::Debug for SendJoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SendJoinHandle(finished: {})", self.done.ready())
+    }
+}
+
+impl<T> SendJoinHandle<T> {
+    /// A handle that is already complete (the job never left the caller).
+    pub(crate) fn completed(r: Result<T, JoinError>) -> SendJoinHandle<T> {
+        let done = AsyncResult::new();
+        done.set(());
+        SendJoinHandle { done, slot: Arc::new(Mutex::new(Some(r))) }
+    }
+
+    /// Whether the greenlet has finished.
+    pub fn is_finished(&self) -> bool {
+        self.done.ready()
+    }
+
+    /// Waits (cooperatively) at most `timeout` for the greenlet to finish; returns whether it
+    /// has. The result stays in the handle for [`join`](Self::join).
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        let _ = self.done.get_deadline(Some(Instant::now() + timeout));
+        self.done.ready()
+    }
+
+    /// Waits (cooperatively) for the greenlet and returns its value.
+    ///
+    /// # Errors
+    /// [`JoinError::Killed`] when the greenlet was killed or never ran (also when the runtime
+    /// shut down first: every spawn's handle completes, even a job dropped unrun);
+    /// [`JoinError::Panicked`] when it panicked — or when its hub could not map a stack for
+    /// it, with a `String` payload naming the kernel limit; [`JoinError::Interrupted`] if the
+    /// caller is unwinding (or its timeout scope expired).
+    pub fn join(self) -> Result<T, JoinError> {
+        match self.done.get() {
+            Ok(()) => {}
+            Err(AsyncError::Deadlock) => return Err(JoinError::Deadlock),
+            Err(_) => return Err(JoinError::Interrupted),
+        }
+        self.slot.lock().unwrap_or_else(|e| e.into_inner()).take().unwrap_or(Err(JoinError::Killed))
+    }
+}
