@@ -35,10 +35,12 @@ use std::cell::RefCell;
 use std::fmt;
 use std::io;
 use std::panic::{self, AssertUnwindSafe, Location};
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use slab::Slab;
 
 use crate::hub::{self, Remote, RemoteMsg};
 use crate::sync::AsyncResult;
@@ -500,7 +502,11 @@ fn start_on_hub<T: Send + 'static>(
     // abandoned at shutdown.
     let cell = Rc::new(RefCell::new(Some(completer)));
     let mine = cell.clone();
+    // Tracked until the greenlet's closure is dropped (it ran, or was dropped unrun): only a
+    // greenlet abandoned at shutdown, whose closure is never dropped, stays tracked.
+    let tracked = Tracked::new(cell.clone());
     let spawned = crate::Builder::new().spawn_at(location, move || {
+        let _tracked = tracked;
         let r = match panic::catch_unwind(AssertUnwindSafe(f)) {
             Ok(v) => Ok(v),
             Err(p) if p.is::<GreenletExit>() => Err(JoinError::Killed),
@@ -512,10 +518,7 @@ fn start_on_hub<T: Send + 'static>(
         }
     });
     match spawned {
-        Ok(_) => {
-            let weak: Weak<dyn Pending> = Rc::downgrade(&cell) as Weak<RefCell<_>>;
-            track(weak);
-        }
+        Ok(_) => {}
         Err(e) => {
             let c = cell.borrow_mut().take();
             if let Some(c) = c {
@@ -541,26 +544,31 @@ impl<T> Pending for RefCell<Option<Completer<T>>> {
 }
 
 thread_local! {
-    /// This hub thread's remote spawns that may still be running.
-    static PENDING: RefCell<Vec<Weak<dyn Pending>>> = const { RefCell::new(Vec::new()) };
+    /// This hub thread's remote spawns whose greenlets may still be running.
+    static PENDING: RefCell<Slab<Rc<dyn Pending>>> = const { RefCell::new(Slab::new()) };
 }
 
-fn track(p: Weak<dyn Pending>) {
-    PENDING.with(|v| {
-        let mut v = v.borrow_mut();
-        // Forget finished ones before growing: amortized O(1) per spawn.
-        if v.len() == v.capacity() {
-            v.retain(|w| w.strong_count() > 0);
-        }
-        v.push(p);
-    });
+/// A remote spawn's entry in [`PENDING`], removed when dropped.
+struct Tracked(usize);
+
+impl Tracked {
+    fn new(p: Rc<dyn Pending>) -> Tracked {
+        Tracked(PENDING.with(|v| v.borrow_mut().insert(p)))
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        // At thread exit the table may already be gone: nothing to remove then.
+        let _ = PENDING.try_with(|v| v.borrow_mut().try_remove(self.0));
+    }
 }
 
 /// Completes the handles of greenlets the hub abandoned at shutdown (they refused to die and
 /// their stacks are leaked): their joiners get Killed instead of waiting forever.
 fn abandon_pending() {
-    let pending = PENDING.with(|v| std::mem::take(&mut *v.borrow_mut()));
-    for p in pending.iter().filter_map(Weak::upgrade) {
+    let pending: Vec<_> = PENDING.with(|v| v.borrow_mut().drain().collect());
+    for p in pending {
         p.abandon();
     }
 }
