@@ -191,3 +191,36 @@ fn generator_resume_inside_a_hub_callback_is_refused_and_contained() {
         assert_eq!(g.borrow_mut().resume(()), GeneratorState::Yielded(1));
     });
 }
+
+// mirrors greenlet tests/test_generator.py: GeneratorTests.test_generator (a generator inside a generator)
+#[test]
+fn nested_generators_yield_to_their_own_consumer() {
+    conform(|| {
+        let outer = Generator::new(|co: &Co<(), u32>, ()| {
+            let inner = Generator::new(|ci: &Co<(), u32>, ()| {
+                for i in 1..=3 {
+                    ci.yield_(i);
+                }
+            });
+            for v in inner {
+                co.yield_(v * 10);
+            }
+        });
+        assert_eq!(outer.collect::<Vec<_>>(), [10, 20, 30]);
+    });
+}
+
+// mirrors greenlet tests/test_generator.py: GeneratorTests (the body waits for a spawned greenlet)
+#[test]
+fn generator_body_joins_a_spawned_greenlet() {
+    conform(|| {
+        let g = Generator::new(|co: &Co<(), u32>, ()| {
+            let h = grove::spawn(|| {
+                grove::sleep(ms(1));
+                5
+            });
+            co.yield_(h.join().unwrap());
+        });
+        assert_eq!(g.collect::<Vec<_>>(), [5]);
+    });
+}

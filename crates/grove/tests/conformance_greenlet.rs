@@ -680,3 +680,76 @@ fn panic_in_a_destructor_during_kill_leaves_the_hub_usable() {
         grove::sleep(Duration::from_millis(1));
     });
 }
+
+// mirrors gevent tests/test__greenlet.py: TestKill.test_non_block (kill requested from a hub callback)
+#[test]
+fn kill_nowait_from_a_callback_kills_a_blocked_greenlet() {
+    conform(|| {
+        let g = std::rc::Rc::new(grove::spawn(|| grove::sleep(FOREVER)));
+        grove::yield_now();
+        let g2 = g.clone();
+        grove::add_callback(move || g2.kill_nowait());
+        let r = grove::timeout(LONG, || g.wait());
+        assert!(matches!(r, Ok(Ok(()))));
+        assert!(g.is_finished());
+    });
+}
+
+// mirrors gevent tests/test__loop_callback.py: Test.test (a callback may spawn)
+#[test]
+fn spawn_from_a_callback_runs_the_greenlet() {
+    conform(|| {
+        let ran = AsyncResult::new();
+        let r = ran.clone();
+        grove::add_callback(move || {
+            grove::spawn(move || r.set(1));
+        });
+        assert_eq!(ran.get_timeout(LONG).unwrap(), 1);
+    });
+}
+
+// mirrors gevent tests/test__greenlet.py: TestLink (a waiter sees a greenlet another one killed)
+#[test]
+fn waiter_sees_the_kill_done_by_a_third_greenlet() {
+    conform(|| {
+        let target = std::rc::Rc::new(grove::spawn(|| grove::sleep(FOREVER)));
+        let t = target.clone();
+        let waiter = grove::spawn(move || t.wait().is_ok());
+        let t = target.clone();
+        let killer = grove::spawn(move || t.kill());
+        assert!(waiter.join().unwrap());
+        killer.join().unwrap();
+        let target = std::rc::Rc::try_unwrap(target).unwrap();
+        assert!(target.join().unwrap_err().is_killed());
+    });
+}
+
+// mirrors gevent tests/test__greenlet.py: TestLink.test_link_to_asyncresult (on_ready callback)
+#[test]
+fn async_result_on_ready_runs_after_set() {
+    conform(|| {
+        let ar: AsyncResult<u32> = AsyncResult::new();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let s = seen.clone();
+        ar.on_ready(move |r| s.lock().unwrap().push(*r.as_ref().unwrap()));
+        let a = ar.clone();
+        grove::spawn(move || a.set(4));
+        grove::sleep(ms(1));
+        assert_eq!(*seen.lock().unwrap(), [4]);
+    });
+}
+
+// mirrors gevent tests/test__event.py: TestAsyncResult.test_set (a waiter killed before the set)
+#[test]
+fn async_result_killed_waiter_does_not_stop_the_others() {
+    conform(|| {
+        let ar: AsyncResult<u32> = AsyncResult::new();
+        let (a1, a2) = (ar.clone(), ar.clone());
+        let victim = grove::spawn(move || a1.get().ok());
+        let other = grove::spawn(move || a2.get().ok());
+        grove::yield_now();
+        victim.kill();
+        ar.set(8);
+        assert_eq!(grove::timeout(LONG, || other.join().unwrap()), Ok(Some(8)));
+    });
+}

@@ -653,3 +653,47 @@ fn group_map_runs_all_concurrently_in_input_order() {
         assert!(s.is_empty());
     });
 }
+
+// mirrors gevent tests/test__pool.py: PoolBasicTests.test_add_method (the spawner waiting for a slot is killed)
+#[test]
+fn pool_spawner_killed_while_waiting_for_a_slot_leaks_nothing() {
+    conform(|| {
+        let pool = Pool::new(1);
+        let ev = Event::new();
+        let e = ev.clone();
+        let _first = pool.spawn(move || e.wait());
+        let p = pool.clone();
+        let ran = Flag::new();
+        let r = ran.clone();
+        let spawner = grove::spawn(move || {
+            p.spawn(move || r.set());
+        });
+        grove::yield_now();
+        spawner.kill();
+        assert!(spawner.join().unwrap_err().is_killed());
+        ev.set();
+        assert!(pool.join());
+        assert!(!ran.get());
+        assert_eq!(pool.free_count(), 1);
+    });
+}
+
+// mirrors gevent tests/test__pool.py: TestPool.test_terminate (kill while a map is feeding the pool)
+#[test]
+fn pool_kill_while_a_map_feeds_the_pool_returns_and_can_be_repeated() {
+    conform(|| {
+        let pool = Pool::new(1);
+        let p = pool.clone();
+        let mapper = grove::spawn(move || p.map(0..3u32, |_| grove::sleep(FOREVER)));
+        grove::yield_now();
+        assert_eq!(pool.len(), 1);
+        assert!(grove::timeout(LONG, || pool.kill()).is_ok(), "Pool::kill hung");
+        // The mapper (not a member) may feed the pool again; killing it and then the pool
+        // leaves nothing behind.
+        mapper.kill();
+        assert!(grove::timeout(LONG, || pool.kill()).is_ok(), "Pool::kill hung");
+        assert!(pool.is_empty());
+        assert_eq!(pool.free_count(), 1);
+        assert!(mapper.join().unwrap_err().is_killed());
+    });
+}

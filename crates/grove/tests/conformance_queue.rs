@@ -658,3 +658,95 @@ fn queue_getter_scope_expires_after_being_handed_an_item() {
         }
     });
 }
+
+// mirrors gevent tests/test__queue.py: TestQueue.test_max_size (the putter handed the room is killed)
+#[test]
+fn queue_room_handed_to_a_killed_putter_goes_to_the_next() {
+    conform(|| {
+        let q: Queue<u32> = Queue::bounded(1);
+        q.put(0).unwrap();
+        let (q1, q2) = (q.clone(), q.clone());
+        let victim = grove::spawn(move || q1.put(1));
+        let next = grove::spawn(move || q2.put(2));
+        grove::yield_now();
+        assert_eq!(q.try_get(), Ok(0)); // notifies the victim ...
+        victim.kill(); // ... which dies before it can use the room
+        assert!(next.join().unwrap().is_ok());
+        assert_eq!(q.try_get(), Ok(2));
+    });
+}
+
+// mirrors gevent tests/test__queue.py: TestChannel.test_zero_max_size (the getter handed the offer is killed)
+#[test]
+fn channel_offer_survives_a_getter_killed_after_being_woken() {
+    conform(|| {
+        let ch: Channel<u32> = Channel::new();
+        let (c1, c2, c3) = (ch.clone(), ch.clone(), ch.clone());
+        let victim = grove::spawn(move || c1.get());
+        let next = grove::spawn(move || c2.get());
+        grove::yield_now();
+        let putter = grove::spawn(move || c3.put(7));
+        grove::yield_now(); // the putter offers and wakes the victim
+        victim.kill();
+        assert_eq!(next.join().unwrap(), Ok(7));
+        assert!(putter.join().unwrap().is_ok());
+    });
+}
+
+// mirrors gevent tests/test__queue.py: TestQueue.test_multiple_waiters (cross-thread queue, a getter is killed)
+#[test]
+fn mt_queue_killed_getter_does_not_swallow_the_next_wakeup() {
+    conform(|| {
+        let q: grove::sync::mt::Queue<u32> = grove::sync::mt::Queue::unbounded();
+        let (q1, q2) = (q.clone(), q.clone());
+        let victim = grove::spawn(move || q1.get());
+        let survivor = grove::spawn(move || q2.get());
+        grove::yield_now();
+        victim.kill();
+        assert!(victim.join().unwrap_err().is_killed());
+        q.put(3).unwrap();
+        assert!(
+            survivor.wait_timeout(std::time::Duration::from_secs(2)),
+            "the surviving getter was never woken for the item"
+        );
+        assert_eq!(survivor.join().unwrap(), Ok(3));
+    });
+}
+
+// mirrors gevent tests/test__queue.py: TestQueue.test_max_size (cross-thread queue, a putter is killed)
+#[test]
+fn mt_queue_killed_putter_does_not_swallow_the_room() {
+    conform(|| {
+        let q: grove::sync::mt::Queue<u32> = grove::sync::mt::Queue::bounded(1);
+        q.put(0).unwrap();
+        let (q1, q2) = (q.clone(), q.clone());
+        let victim = grove::spawn(move || q1.put(1));
+        let survivor = grove::spawn(move || q2.put(2));
+        grove::yield_now();
+        victim.kill();
+        assert_eq!(q.try_get(), Ok(0));
+        assert!(
+            survivor.wait_timeout(std::time::Duration::from_secs(2)),
+            "the surviving putter was never woken for the room"
+        );
+        assert!(survivor.join().unwrap().is_ok());
+        assert_eq!(q.try_get(), Ok(2));
+    });
+}
+
+// mirrors gevent tests/test__queue.py: TestQueue.test_put_nowait_unlock (Queue::iter ends at close)
+#[test]
+fn queue_iter_ends_when_closed_and_drained() {
+    conform(|| {
+        let q: Queue<u32> = Queue::unbounded();
+        let q2 = q.clone();
+        grove::spawn(move || {
+            for i in 0..3 {
+                q2.put(i).unwrap();
+                grove::yield_now();
+            }
+            q2.close();
+        });
+        assert_eq!(q.iter().collect::<Vec<_>>(), [0, 1, 2]);
+    });
+}
