@@ -117,6 +117,8 @@ impl<S: 'static, Y: 'static, R: 'static> Generator<S, Y, R> {
     /// If the generator already completed; if the body panics (the panic continues here).
     pub fn resume(&mut self, value: S) -> GeneratorState<Y, R> {
         assert!(!self.done, "grove: resumed a generator that already completed");
+        // Refused before anything changes (the generator stays usable).
+        crate::hub::with(|h| h.check_can_switch());
         self.slots.input.set(Some(value));
         self.g.set_parent(&getcurrent());
         let unwinding = PanicGuard(&mut self.done);

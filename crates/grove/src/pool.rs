@@ -198,6 +198,9 @@ where
 #[derive(Clone)]
 pub struct Pool {
     group: Group,
+    /// `imap_unordered` feeders: killed with the pool, not counted in its length (gevent
+    /// spawns them outside the pool too).
+    feeders: Group,
     slots: Semaphore,
     size: usize,
 }
@@ -215,7 +218,7 @@ impl Pool {
     /// If `size` is 0.
     pub fn new(size: usize) -> Pool {
         assert!(size > 0, "grove: a Pool needs at least one slot");
-        Pool { group: Group::new(), slots: Semaphore::new(size), size }
+        Pool { group: Group::new(), feeders: Group::new(), slots: Semaphore::new(size), size }
     }
 
     /// The pool's size.
@@ -257,9 +260,10 @@ impl Pool {
     /// Runs `f` on every item, at most `size` at a time, yielding results as they complete
     /// (gevent's `imap_unordered`). Items are taken from `items` lazily, as slots free up.
     ///
-    /// The work belongs to the pool: a feeder greenlet and one worker per item run as members
-    /// of the pool ([`len`](Self::len) counts them, [`kill`](Self::kill) kills them; a killed
-    /// worker yields `Err(JoinError::Killed)`). Dropping the iterator kills whatever of this
+    /// The work belongs to the pool: one worker per item runs as a member of the pool
+    /// ([`len`](Self::len) counts them, [`kill`](Self::kill) kills them; a killed worker
+    /// yields `Err(JoinError::Killed)`), and the feeder greenlet that takes items and spawns
+    /// workers is killed with the pool too. Dropping the iterator kills whatever of this
     /// call is still running or waiting to be fed. A panic of the `items` iterator itself
     /// continues in the consumer's `next()` (after killing this call's workers), as it would
     /// have in a plain loop. If the main greenlet waits for a result nothing can produce, the
@@ -281,7 +285,7 @@ impl Pool {
         let closer = Rc::new(CloseOnDrop(results.clone()));
         let (pool, out, workers, f) = (self.clone(), results.clone(), own.clone(), Rc::new(f));
         let mut items = items.into_iter();
-        self.group.spawn_with(Some(&own), None, move || {
+        self.feeders.spawn_with(Some(&own), None, move || {
             let close = closer;
             loop {
                 let permit = pool.slots.acquire();
@@ -320,8 +324,10 @@ impl Pool {
         self.group.join()
     }
 
-    /// Kills every greenlet of the pool and waits until they are gone.
+    /// Kills every greenlet of the pool (and `imap_unordered` feeders) and waits until they
+    /// are gone.
     pub fn kill(&self) {
+        self.feeders.kill();
         self.group.kill()
     }
 

@@ -18,7 +18,10 @@ fn take<T: Any>(v: Value) -> T {
 }
 
 fn to_parent<V: Any>(v: V) -> Value {
-    getcurrent().parent().expect("a parent").switch(v)
+    // Bound first: a temporary `getcurrent()` handle would live on this stack across the
+    // switch and keep the greenlet from being collected (a handle to itself is a cycle).
+    let parent = getcurrent().parent().expect("a parent");
+    parent.switch(v)
 }
 
 fn unit() -> Value {

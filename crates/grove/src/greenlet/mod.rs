@@ -304,9 +304,14 @@ impl Greenlet {
         self.f.state.get() == State::Dead
     }
 
-    /// Whether the greenlet has started running and is not dead.
+    /// Whether the greenlet has started running and is not dead (a spawned greenlet waiting
+    /// for its first turn is not active yet).
     pub fn is_active(&self) -> bool {
-        !matches!(self.f.state.get(), State::New | State::Dead)
+        match self.f.state.get() {
+            State::New | State::Dead => false,
+            State::Running | State::Parked | State::Suspended => true,
+            State::Ready => self.f.is_main() || self.f.started(),
+        }
     }
 
     /// The greenlet that receives control when this one finishes.

@@ -233,6 +233,15 @@ pub(crate) fn try_with<R>(f: impl FnOnce(&Hub) -> R) -> Option<R> {
     HUB.try_with(|h| f(h)).ok()
 }
 
+/// Runs `f` with this thread's hub if it has one (never creates it).
+pub(crate) fn with_existing<R>(f: impl FnOnce(&Hub) -> R) -> Option<R> {
+    if ALIVE.try_with(Cell::get).unwrap_or(false) {
+        try_with(f)
+    } else {
+        None
+    }
+}
+
 /// The running greenlet.
 #[inline]
 pub(crate) fn current() -> FiberRef {
@@ -424,12 +433,7 @@ impl Hub {
     /// Explicit transfer of `msg` to `target` (greenlet switch). Returns what the current
     /// greenlet is switched back with; `None` if it is main and nothing can switch back.
     pub(crate) fn switch_to(&self, target: FiberRef, msg: Message) -> Option<Message> {
-        if self.in_callback.get() {
-            panic!(
-                "grove: a hub callback or timer action tried to switch greenlets; callbacks \
-                 run on the hub's own stack and cannot switch: spawn a greenlet instead"
-            );
-        }
+        self.check_can_switch();
         let cur = self.current.borrow().clone();
         if target.same(&cur) {
             return Some(msg);
@@ -465,6 +469,16 @@ impl Hub {
         match back {
             Input::Message => cur.take_inbox(),
             _ => None,
+        }
+    }
+
+    /// Panics with a clear message inside a hub callback, which cannot switch greenlets.
+    pub(crate) fn check_can_switch(&self) {
+        if self.in_callback.get() {
+            panic!(
+                "grove: a hub callback or timer action tried to switch greenlets; callbacks \
+                 run on the hub's own stack and cannot switch: spawn a greenlet instead"
+            );
         }
     }
 
@@ -852,18 +866,21 @@ impl Hub {
     fn drain_remote(&self) {
         for msg in self.remote.take() {
             match msg {
-                RemoteMsg::Wake { key, id, seq } => {
-                    let f = if key == MAIN_KEY {
-                        Some(self.main.clone())
-                    } else {
-                        self.fibers.borrow().get(key).cloned()
-                    };
-                    if let Some(f) = f.filter(|f| f.id == id) {
-                        Token { fiber: f, seq }.wake();
-                    }
-                }
+                RemoteMsg::Wake { key, id, seq } => self.wake_key(key, id, seq),
                 RemoteMsg::Call(f) => self.guarded(f),
             }
+        }
+    }
+
+    /// Uses the wakeup token a `RemoteToken` stands for.
+    pub(crate) fn wake_key(&self, key: usize, id: u64, seq: u64) {
+        let f = if key == MAIN_KEY {
+            Some(self.main.clone())
+        } else {
+            self.fibers.borrow().get(key).cloned()
+        };
+        if let Some(f) = f.filter(|f| f.id == id) {
+            Token { fiber: f, seq }.wake();
         }
     }
 

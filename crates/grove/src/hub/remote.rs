@@ -136,7 +136,19 @@ impl RemoteToken {
     pub fn wake(mut self) {
         self.used = true;
         let (key, id, seq) = (self.key, self.id, self.seq);
-        self.remote.send(RemoteMsg::Wake { key, id, seq });
+        // On the hub's own thread the greenlet is woken directly, like a local token: it runs
+        // in the same order as other wakeups (before a `yield_now` of the waker returns), with
+        // no queue and no eventfd write.
+        let local = super::with_existing(|h| {
+            let mine = Arc::ptr_eq(&h.remote, &self.remote);
+            if mine {
+                h.wake_key(key, id, seq);
+            }
+            mine
+        });
+        if local != Some(true) {
+            self.remote.send(RemoteMsg::Wake { key, id, seq });
+        }
     }
 }
 
