@@ -11,3 +11,11 @@ pub fn addr() -> String {
 pub fn workers() -> usize {
     std::env::var("WORKERS").ok().and_then(|v| v.parse().ok()).unwrap_or(1)
 }
+
+/// What an accept loop does after a failed accept: EMFILE/ENFILE and the like are logged and
+/// the loop backs off briefly, like the real servers it stands for (hyper's own examples
+/// `unwrap` here, which turns a benchmark under fd pressure into a crash).
+pub async fn accept_failed(e: std::io::Error) {
+    eprintln!("accept failed: {e}; retrying");
+    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+}

@@ -22,8 +22,14 @@ fn main() {
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(bench_servers::addr()).await.unwrap();
         loop {
-            let (stream, _) = listener.accept().await.unwrap();
-            stream.set_nodelay(true).unwrap();
+            let stream = match listener.accept().await {
+                Ok((s, _)) => s,
+                Err(e) => {
+                    bench_servers::accept_failed(e).await;
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
             tokio::task::spawn(async move {
                 let _ = http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service_fn(hello))

@@ -11,7 +11,13 @@ fn main() {
     rt.block_on(async {
         let l = tokio::net::TcpListener::bind(bench_servers::addr()).await.unwrap();
         loop {
-            let (mut s, _) = l.accept().await.unwrap();
+            let mut s = match l.accept().await {
+                Ok((s, _)) => s,
+                Err(e) => {
+                    bench_servers::accept_failed(e).await;
+                    continue;
+                }
+            };
             let _ = s.set_nodelay(true);
             tokio::spawn(async move {
                 let mut buf = [0u8; 4096];
