@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake as StdWake, Waker};
 
-use crate::greenlet::fiber::Wake;
+use crate::hub::fiber::Wake;
 use crate::hub::{self, RemoteToken};
 
 struct BlockOnWaker {

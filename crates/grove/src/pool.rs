@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use slab::Slab;
 
-use crate::greenlet::fiber::FiberRef;
+use crate::hub::fiber::FiberRef;
 use crate::sync::{Event, Queue, RecvError, Semaphore, SemaphorePermit};
 use crate::{hub, Builder, GreenletExit, JoinError, JoinHandle};
 

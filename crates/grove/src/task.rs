@@ -7,9 +7,12 @@ use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe, Location};
 use std::time::{Duration, Instant};
 
-use crate::greenlet::fiber::{Fiber, FiberRef, Kind, State, Wake};
-use crate::greenlet::{create, panic_message, Greenlet, GreenletExit};
+use crate::diag::panic_message;
+use crate::greenlet::Greenlet;
+use crate::hub::fiber::create;
+use crate::hub::fiber::{Fiber, FiberRef, Kind, State, Wake};
 use crate::hub::{self, TimerAction};
+use crate::GreenletExit;
 
 /// Why [`JoinHandle::join`] has no value.
 pub enum JoinError {
@@ -165,7 +168,7 @@ impl Builder {
             // killed.
             Some(d) => {
                 if let Some(at) = crate::time::deadline_after(d) {
-                    h.timers.borrow_mut().insert(at, TimerAction::Start(fiber));
+                    h.arm_timer(at, TimerAction::Start(fiber));
                 }
             }
         });

@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::greenlet::fiber::Wake;
 use crate::hub;
+use crate::hub::fiber::Wake;
 
 type Job = Box<dyn FnOnce() + Send>;
 

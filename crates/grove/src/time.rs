@@ -4,14 +4,10 @@ use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
-use crate::greenlet::fiber::Wake;
+use crate::hub::fiber::Wake;
 use crate::hub::{self, ScopeExpired};
 
-/// The instant `dur` from now, or `None` ("never") when that is past what `Instant` can
-/// represent (`Duration::MAX` and the like).
-pub(crate) fn deadline_after(dur: Duration) -> Option<Instant> {
-    Instant::now().checked_add(dur)
-}
+pub(crate) use crate::hub::deadline_after;
 
 /// Blocks the running greenlet for `dur`; other greenlets run meanwhile. `sleep(ZERO)` is
 /// [`yield_now`]; a duration too large for `Instant` sleeps until killed. Returns at once if
@@ -96,7 +92,7 @@ pub fn timeout<T>(dur: Duration, f: impl FnOnce() -> T) -> Result<T, Elapsed> {
 pub fn timeout_at<T>(deadline: Instant, f: impl FnOnce() -> T) -> Result<T, Elapsed> {
     /// Restores the enclosing scope's deadline when `f` returns or unwinds.
     struct Scope {
-        fiber: crate::greenlet::fiber::FiberRef,
+        fiber: crate::hub::fiber::FiberRef,
         outer: (Option<Instant>, u32),
         depth: u32,
     }

@@ -1,7 +1,8 @@
 //! The unsafe core: greenlet stacks (mmap + guard page + pool) and stack-overflow reporting.
 //!
 //! Context switching itself is corosensei's; this module supplies the stacks it switches onto.
-//! Everything above this module (and the poller glue) is safe code.
+//! It is a leaf: it imports nothing from the layers above (the coroutine types built on these
+//! stacks live in `hub::fiber`).
 
 pub(crate) mod overflow;
 mod pool;
@@ -14,31 +15,6 @@ pub(crate) use stack::round_size;
 
 /// Default usable stack size of a greenlet: reserved address space, touched lazily.
 pub const DEFAULT_STACK_SIZE: usize = 128 * 1024;
-
-/// The coroutine type every greenlet runs on.
-pub(crate) type Coro = corosensei::Coroutine<
-    crate::greenlet::fiber::Input,
-    crate::greenlet::fiber::Output,
-    Option<crate::greenlet::fiber::Message>,
-    Stack,
->;
-
-/// The handle a running greenlet uses to give control back to its hub.
-pub(crate) type Yielder =
-    corosensei::Yielder<crate::greenlet::fiber::Input, crate::greenlet::fiber::Output>;
-
-/// Suspends the running greenlet through its yielder.
-///
-/// # Safety
-/// `yielder` must be the yielder of the coroutine currently executing on this thread (it lives at
-/// the base of that coroutine's stack for as long as the coroutine runs).
-pub(crate) unsafe fn suspend(
-    yielder: *const Yielder,
-    out: crate::greenlet::fiber::Output,
-) -> crate::greenlet::fiber::Input {
-    // SAFETY: per the contract above the pointee is the live yielder of the running coroutine.
-    unsafe { (*yielder).suspend(out) }
-}
 
 /// An atomically replaceable `&'static T`, readable from other threads (the monitor reads the
 /// running greenlet's spawn location this way without locks).

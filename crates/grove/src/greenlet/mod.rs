@@ -32,107 +32,17 @@
 //! still call blocking grove functions (sleep, I/O): the hub then parks and resumes them like any
 //! spawned greenlet.
 
-pub(crate) mod fiber;
-
 use std::any::Any;
 use std::fmt;
 use std::io;
 use std::panic::{self, AssertUnwindSafe, Location};
-use std::rc::Rc;
 
-use crate::ctx::{round_size, Coro, Stack};
 use crate::hub;
-use fiber::{Fiber, FiberRef, Input, Kind, Message, State};
+pub use crate::hub::fiber::GreenletExit;
+use crate::hub::fiber::{create, FiberRef, Kind, Message, State};
 
 /// A dynamically typed value passed by [`Greenlet::switch`].
 pub type Value = Box<dyn Any>;
-
-/// The payload a killed greenlet unwinds with (gevent's `GreenletExit`).
-///
-/// Code that catches panics inside a greenlet should let this payload continue
-/// (`std::panic::resume_unwind`), or the greenlet survives its kill.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GreenletExit;
-
-impl fmt::Display for GreenletExit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("greenlet killed")
-    }
-}
-
-/// The message of a panic payload, for reports.
-pub(crate) fn panic_message(p: &(dyn Any + Send)) -> String {
-    if let Some(s) = p.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        s.clone()
-    } else if p.is::<GreenletExit>() {
-        "GreenletExit".into()
-    } else {
-        "Box<dyn Any>".into()
-    }
-}
-
-/// Creates a greenlet record with its coroutine on a stack from the hub's pool (or a fresh
-/// mapping for a non-default size) and adds it to the hub's live table.
-pub(crate) fn create(
-    kind: Kind,
-    stack_size: Option<usize>,
-    location: &'static Location<'static>,
-    body: impl FnOnce(&FiberRef, Input) -> Option<Message> + 'static,
-) -> io::Result<FiberRef> {
-    hub::with(|hub| {
-        let stack = {
-            let mut pool = hub.pool.borrow_mut();
-            match stack_size {
-                Some(s) if round_size(s) != pool.stack_size() => Stack::new(s)?,
-                _ => pool.get()?,
-            }
-        };
-        let guard = stack.guard_range();
-        let size = stack.usable_size();
-        let id = hub.next_id();
-        let coro = Coro::with_stack(stack, move |y, input| {
-            let me = hub::current();
-            me.yielder.set(y as *const _);
-            // `body` catches the function's panics; nothing may escape past this point, or
-            // the coroutine would end with the hub mid-switch.
-            let out = panic::catch_unwind(AssertUnwindSafe(|| body(&me, input)))
-                .unwrap_or_else(|p| contained(&me, "greenlet's base", p));
-            // Greenlet-local values die with the greenlet, on its own stack; their destructors
-            // may block, be killed, or panic.
-            let locals = me.take_locals();
-            if let Err(p) = panic::catch_unwind(AssertUnwindSafe(move || drop(locals))) {
-                contained(&me, "greenlet-local destructor", p);
-            }
-            out
-        });
-        let f =
-            FiberRef(Rc::new(Fiber::new(id, kind, Some(coro), location, guard, size, hub.clock())));
-        hub.adopt(&f);
-        Ok(f)
-    })
-}
-
-/// A panic caught where none may escape (a greenlet's base, local destructors): reported
-/// unless it is a kill, then dropped — destructors of its payload included.
-#[cold]
-fn contained(me: &Fiber, place: &str, p: Box<dyn Any + Send>) -> Option<Message> {
-    if !p.is::<GreenletExit>() && !hub::is_scope_expiry(&*p) {
-        let name = me.name().unwrap_or_else(|| "<unnamed>".into());
-        crate::diag::report(format_args!(
-            "panic in {place} of greenlet '{name}' (#{}, spawned at {}): {}",
-            me.id,
-            me.location,
-            panic_message(&*p)
-        ));
-    }
-    // A payload whose destructor panics must not escape either.
-    if let Err(again) = panic::catch_unwind(AssertUnwindSafe(move || drop(p))) {
-        std::mem::forget(again);
-    }
-    None
-}
 
 /// A greenlet that runs only when switched to (Python's `greenlet.greenlet`).
 ///

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use mio::{Interest, Token as MioToken};
 
-use crate::greenlet::fiber::Wake;
+use crate::hub::fiber::Wake;
 use crate::hub::{self, IoState};
 
 /// A direction of readiness.

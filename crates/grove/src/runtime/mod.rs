@@ -204,14 +204,14 @@ fn hub_thread(
     if let Some(b) = stack {
         hub::set_stack_size(b);
     }
-    let _ = tx.send(hub::with(|h| (h.remote.clone(), h.index)));
+    let _ = tx.send(hub::with(|h| (h.remote().clone(), h.index())));
     crate::run(|| {
         let _ = stop.get();
     });
     // From here on the hub refuses messages (their spawns complete as Killed at once); the
     // ones that arrived during shutdown are dropped now, while the hub still exists, so every
     // job's handle completes and every closure is dropped on a live hub.
-    drop(hub::with(|h| h.remote.close()));
+    drop(hub::with(|h| h.remote().close()));
     abandon_pending();
 }
 

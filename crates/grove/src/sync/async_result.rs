@@ -223,7 +223,7 @@ impl<T: Clone + Send + 'static> AsyncResult<T> {
             drop(st);
             hub::add_callback(move || f(&v));
         } else {
-            let remote = hub::with(|h| h.remote.clone());
+            let remote = hub::with(|h| h.remote().clone());
             st.callbacks.push((remote, Box::new(f)));
         }
     }

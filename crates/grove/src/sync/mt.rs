@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::{RecvError, SendError, TryRecvError, TrySendError};
-use crate::greenlet::fiber::Wake;
+use crate::hub::fiber::Wake;
 use crate::hub::{self, RemoteToken};
 
 /// FIFO waiters that may live on any hub (also used by `AsyncResult` and the runtime).

@@ -10,7 +10,7 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use crate::greenlet::fiber::Wake;
+use crate::hub::fiber::Wake;
 use crate::hub::{self, Token};
 
 /// How a wait ended.

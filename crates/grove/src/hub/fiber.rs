@@ -1,4 +1,5 @@
-//! The record behind every greenlet, and the protocol between a greenlet and its hub.
+//! The record behind every greenlet, the protocol between a greenlet and its hub, and the
+//! coroutine a greenlet runs on (corosensei, on a stack from `ctx`).
 //!
 //! A greenlet runs on a corosensei coroutine. It gives control back with one of two [`Output`]s:
 //! `Park` (it registered a wakeup token somewhere and waits for it) or `Switch` (an explicit,
@@ -17,8 +18,13 @@ use std::panic::Location;
 use std::rc::Rc;
 use std::time::Instant;
 
+use std::io;
+use std::panic::{self, AssertUnwindSafe};
+
 use crate::ctx::overflow::OverflowInfo;
-use crate::ctx::{Coro, Yielder};
+use crate::ctx::{round_size, Stack};
+use crate::diag::panic_message;
+use crate::hub;
 
 /// Why a parked greenlet was resumed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -300,7 +306,7 @@ impl Fiber {
 
     /// The panic message, if the greenlet panicked and nobody took the payload yet.
     pub(crate) fn panic_message(&self) -> Option<String> {
-        self.cold_ref(|c| c.panic.as_deref().map(crate::greenlet::panic_message)).flatten()
+        self.cold_ref(|c| c.panic.as_deref().map(crate::diag::panic_message)).flatten()
     }
 
     pub(crate) fn local(&self, key: usize) -> Option<Rc<dyn Any>> {
@@ -338,7 +344,7 @@ impl Fiber {
         // SAFETY: `yielder` is set by the greenlet's entry function to its own coroutine's
         // yielder and this fiber is the one running (callers reach it through the hub's
         // `current`), so it is the live yielder of the executing coroutine.
-        unsafe { crate::ctx::suspend(y, out) }
+        unsafe { suspend(y, out) }
     }
 }
 
@@ -352,4 +358,94 @@ mod size_tests {
         let n = std::mem::size_of::<super::Fiber>();
         assert!(n <= 272, "Fiber grew to {n} bytes; move rarely used fields into Cold");
     }
+}
+
+/// The payload a killed greenlet unwinds with (gevent's `GreenletExit`).
+///
+/// Code that catches panics inside a greenlet should let this payload continue
+/// (`std::panic::resume_unwind`), or the greenlet survives its kill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GreenletExit;
+
+impl fmt::Display for GreenletExit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("greenlet killed")
+    }
+}
+
+/// The coroutine type every greenlet runs on.
+pub(crate) type Coro = corosensei::Coroutine<Input, Output, Option<Message>, Stack>;
+
+/// The handle a running greenlet uses to give control back to its hub.
+pub(crate) type Yielder = corosensei::Yielder<Input, Output>;
+
+/// Suspends the running greenlet through its yielder.
+///
+/// # Safety
+/// `yielder` must be the yielder of the coroutine currently executing on this thread (it lives at
+/// the base of that coroutine's stack for as long as the coroutine runs).
+pub(crate) unsafe fn suspend(yielder: *const Yielder, out: Output) -> Input {
+    // SAFETY: per the contract above the pointee is the live yielder of the running coroutine.
+    unsafe { (*yielder).suspend(out) }
+}
+
+/// Creates a greenlet record with its coroutine on a stack from the hub's pool (or a fresh
+/// mapping for a non-default size) and adds it to the hub's live table.
+pub(crate) fn create(
+    kind: Kind,
+    stack_size: Option<usize>,
+    location: &'static Location<'static>,
+    body: impl FnOnce(&FiberRef, Input) -> Option<Message> + 'static,
+) -> io::Result<FiberRef> {
+    hub::with(|hub| {
+        let stack = {
+            let mut pool = hub.pool.borrow_mut();
+            match stack_size {
+                Some(s) if round_size(s) != pool.stack_size() => Stack::new(s)?,
+                _ => pool.get()?,
+            }
+        };
+        let guard = stack.guard_range();
+        let size = stack.usable_size();
+        let id = hub.next_id();
+        let coro = Coro::with_stack(stack, move |y, input| {
+            let me = hub::current();
+            me.yielder.set(y as *const _);
+            // `body` catches the function's panics; nothing may escape past this point, or
+            // the coroutine would end with the hub mid-switch.
+            let out = panic::catch_unwind(AssertUnwindSafe(|| body(&me, input)))
+                .unwrap_or_else(|p| contained(&me, "greenlet's base", p));
+            // Greenlet-local values die with the greenlet, on its own stack; their destructors
+            // may block, be killed, or panic.
+            let locals = me.take_locals();
+            if let Err(p) = panic::catch_unwind(AssertUnwindSafe(move || drop(locals))) {
+                contained(&me, "greenlet-local destructor", p);
+            }
+            out
+        });
+        let f =
+            FiberRef(Rc::new(Fiber::new(id, kind, Some(coro), location, guard, size, hub.clock())));
+        hub.adopt(&f);
+        Ok(f)
+    })
+}
+
+/// A panic caught where none may escape (a greenlet's base, local destructors): reported
+/// unless it is a kill, then dropped — destructors of its payload included.
+#[cold]
+fn contained(me: &Fiber, place: &str, p: Box<dyn Any + Send>) -> Option<Message> {
+    if !p.is::<GreenletExit>() && !hub::is_scope_expiry(&*p) {
+        let name = me.name().unwrap_or_else(|| "<unnamed>".into());
+        crate::diag::report(format_args!(
+            "panic in {place} of greenlet '{name}' (#{}, spawned at {}): {}",
+            me.id,
+            me.location,
+            panic_message(&*p)
+        ));
+    }
+    // A payload whose destructor panics must not escape either.
+    if let Err(again) = panic::catch_unwind(AssertUnwindSafe(move || drop(p))) {
+        std::mem::forget(again);
+    }
+    None
 }
