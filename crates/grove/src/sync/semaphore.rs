@@ -85,7 +85,7 @@ impl Semaphore {
         let i = &self.inner;
         if i.permits.get() > 0 && i.waiters.is_empty() && i.reserved.get() == 0 {
             i.permits.set(i.permits.get() - 1);
-            return Some(SemaphorePermit { sem: self.clone() });
+            return Some(SemaphorePermit { sem: Some(self.clone()) });
         }
         None
     }
@@ -118,7 +118,7 @@ impl Semaphore {
             return Ok(p);
         }
         self.wait_for_grant(deadline)?;
-        Ok(SemaphorePermit { sem: self.clone() })
+        Ok(SemaphorePermit { sem: Some(self.clone()) })
     }
 
     /// Queues until a releaser hands this greenlet a permit.
@@ -183,7 +183,8 @@ impl Semaphore {
 /// A permit; released when dropped (or kept with [`forget`](SemaphorePermit::forget)).
 #[must_use = "the permit is released when dropped"]
 pub struct SemaphorePermit {
-    sem: Semaphore,
+    /// `None` once forgotten.
+    sem: Option<Semaphore>,
 }
 
 impl fmt::Debug for SemaphorePermit {
@@ -193,15 +194,18 @@ impl fmt::Debug for SemaphorePermit {
 }
 
 impl SemaphorePermit {
-    /// Keeps the permit taken (release it later with [`Semaphore::release`]).
-    pub fn forget(self) {
-        std::mem::forget(self);
+    /// Keeps the permit taken (release it later with [`Semaphore::release`]). Only the permit
+    /// stays out: the handle to the semaphore is dropped, not leaked.
+    pub fn forget(mut self) {
+        self.sem = None;
     }
 }
 
 impl Drop for SemaphorePermit {
     fn drop(&mut self) {
-        self.sem.release();
+        if let Some(sem) = self.sem.take() {
+            sem.release();
+        }
     }
 }
 
