@@ -194,7 +194,10 @@ impl Server {
                 Ok(x) => x,
                 Err(e) => {
                     // EMFILE and friends: back off instead of spinning; keep serving.
-                    eprintln!("grove-http: accept failed: {e}");
+                    grove::diag::report(
+                        grove::diag::Kind::Io,
+                        format_args!("grove-http: accept failed: {e}"),
+                    );
                     grove::sleep(Duration::from_millis(50));
                     continue;
                 }
@@ -538,7 +541,10 @@ fn serve_connection(
                     .map(|s| s.to_string())
                     .or_else(|| p.downcast_ref::<String>().cloned())
                     .unwrap_or_default();
-                eprintln!("grove-http: handler panicked on {method} {uri}: {msg}");
+                grove::diag::report(
+                    grove::diag::Kind::Panic,
+                    format_args!("grove-http: handler panicked on {method} {uri}: {msg}"),
+                );
                 let mut r = Response::new(Body::from("internal server error\n"));
                 *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
                 r
@@ -565,12 +571,12 @@ fn serve_connection(
             sent = Err(io::Error::other("request body could not be skipped"));
         }
         if config.access_log {
-            eprintln!(
+            access_log(format_args!(
                 "{peer} \"{method} {uri} {version:?}\" {} {} {:.3}ms",
                 status.as_u16(),
                 sent.as_ref().map_or(0, |n| *n),
                 started.map_or(0.0, |s| s.elapsed().as_secs_f64() * 1e3)
-            );
+            ));
         }
         if sent.is_err() || !keep_alive {
             writer.shutdown_write();
@@ -598,6 +604,16 @@ fn linger(conn: &RefCell<ReadHalf>, config: &Config) {
         if left == 0 || !matches!(c.fill(64 * 1024, Some(deadline)), Ok(1..)) {
             return;
         }
+    }
+}
+
+/// One access-log line: to the log facade (target `grove_http::access`, level info) when the
+/// program installed a logger, else to stderr (never panicking if stderr is closed).
+fn access_log(line: std::fmt::Arguments<'_>) {
+    if log::max_level() != log::LevelFilter::Off {
+        log::info!(target: "grove_http::access", "{line}");
+    } else {
+        let _ = writeln!(io::stderr().lock(), "{line}");
     }
 }
 

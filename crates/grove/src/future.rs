@@ -67,10 +67,13 @@ pub fn block_on<F: Future>(fut: F) -> F::Output {
             if h.park(None, "block_on") == Wake::Unwinding {
                 // Waiting is impossible while unwinding (see Hub::park) and polling in a loop
                 // would hang the hub: fail loudly instead.
-                crate::diag::report(format_args!(
-                    "block_on on a pending future from a greenlet that is unwinding (a \
+                crate::diag::report(
+                    crate::diag::Kind::Panic,
+                    format_args!(
+                        "block_on on a pending future from a greenlet that is unwinding (a \
                      destructor during kill or panic); aborting"
-                ));
+                    ),
+                );
                 std::process::abort();
             }
         });

@@ -46,7 +46,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 pub mod ctx;
-mod diag;
+pub mod diag;
 pub mod dns;
 pub mod fs;
 mod future;

@@ -5,7 +5,8 @@
 //! Each hub publishes, per switch, a switch counter, the running greenlet's id and its spawn
 //! location (a few relaxed atomic stores). The monitor samples every hub four times per
 //! `max_blocking_time`; the same greenlet under the same counter for the whole window is a
-//! blocked hub. Reports go to stderr, or to a hook ([`set_hook`]).
+//! blocked hub. Reports go to [`diag`](crate::diag) (the log facade, or stderr without a
+//! logger), or to a hook ([`set_hook`]).
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -18,7 +19,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::io::Write;
 use std::panic::{self, AssertUnwindSafe, Location};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
@@ -109,7 +109,7 @@ pub struct BlockingReport {
 
 impl fmt::Display for BlockingReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "grove monitor: hub {}", self.hub)?;
+        write!(f, "monitor: hub {}", self.hub)?;
         if let Some(t) = &self.thread {
             write!(f, " (thread '{t}')")?;
         }
@@ -265,14 +265,12 @@ impl RateLimit {
 fn deliver(report: &BlockingReport, hook: Option<&Arc<Hook>>) {
     let r = panic::catch_unwind(AssertUnwindSafe(|| match hook {
         Some(h) => h(report),
-        None => {
-            let _ = writeln!(std::io::stderr(), "{report}");
-        }
+        None => crate::diag::report(crate::diag::Kind::Blocking, format_args!("{report}")),
     }));
     if r.is_err() {
-        let _ = writeln!(
-            std::io::stderr(),
-            "grove monitor: the report hook panicked; monitoring goes on"
+        crate::diag::report(
+            crate::diag::Kind::Panic,
+            format_args!("monitor: the report hook panicked; monitoring goes on"),
         );
     }
 }

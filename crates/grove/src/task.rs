@@ -77,10 +77,13 @@ impl std::error::Error for JoinError {}
 
 fn report_unjoined(f: &Fiber, message: &str) {
     let name = f.name().unwrap_or_else(|| "<unnamed>".into());
-    crate::diag::report(format_args!(
-        "greenlet '{name}' (#{}, spawned at {}) panicked and nobody joined it: {message}",
-        f.id, f.location,
-    ));
+    crate::diag::report(
+        crate::diag::Kind::Panic,
+        format_args!(
+            "greenlet '{name}' (#{}, spawned at {}) panicked and nobody joined it: {message}",
+            f.id, f.location,
+        ),
+    );
 }
 
 /// Options for a new greenlet: name, stack size, start delay.

@@ -436,12 +436,15 @@ pub(crate) fn create(
 fn contained(me: &Fiber, place: &str, p: Box<dyn Any + Send>) -> Option<Message> {
     if !p.is::<GreenletExit>() && !hub::is_scope_expiry(&*p) {
         let name = me.name().unwrap_or_else(|| "<unnamed>".into());
-        crate::diag::report(format_args!(
-            "panic in {place} of greenlet '{name}' (#{}, spawned at {}): {}",
-            me.id,
-            me.location,
-            panic_message(&*p)
-        ));
+        crate::diag::report(
+            crate::diag::Kind::Panic,
+            format_args!(
+                "panic in {place} of greenlet '{name}' (#{}, spawned at {}): {}",
+                me.id,
+                me.location,
+                panic_message(&*p)
+            ),
+        );
     }
     // A payload whose destructor panics must not escape either.
     if let Err(again) = panic::catch_unwind(AssertUnwindSafe(move || drop(p))) {

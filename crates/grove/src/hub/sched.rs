@@ -244,13 +244,16 @@ impl Hub {
                             next = self.route(p);
                         }
                         (Some(Message::Throw(p)), None) => {
-                            crate::diag::report(format_args!(
-                                "greenlet #{} (spawned at {}) panicked and no parent can \
+                            crate::diag::report(
+                                crate::diag::Kind::Panic,
+                                format_args!(
+                                    "greenlet #{} (spawned at {}) panicked and no parent can \
                                  receive it: {}",
-                                f.id,
-                                f.location,
-                                crate::diag::panic_message(&*p)
-                            ));
+                                    f.id,
+                                    f.location,
+                                    crate::diag::panic_message(&*p)
+                                ),
+                            );
                         }
                         _ => {}
                     }
@@ -291,12 +294,15 @@ impl Hub {
     /// reported.
     #[cold]
     pub(super) fn escaped(&self, f: &FiberRef, p: Box<dyn std::any::Any + Send>) {
-        crate::diag::report(format_args!(
-            "a panic escaped greenlet #{} (spawned at {}): {}",
-            f.id,
-            f.location,
-            crate::diag::panic_message(&*p)
-        ));
+        crate::diag::report(
+            crate::diag::Kind::Panic,
+            format_args!(
+                "a panic escaped greenlet #{} (spawned at {}): {}",
+                f.id,
+                f.location,
+                crate::diag::panic_message(&*p)
+            ),
+        );
         if f.kind == Kind::Task && !p.is::<GreenletExit>() && f.result.borrow().is_none() {
             f.set_panic(p);
         }
@@ -401,11 +407,14 @@ impl Hub {
         let back = self.switch_to(f.clone(), Message::Throw(Box::new(GreenletExit)));
         if let Some(Message::Throw(p)) = back {
             // Raising it here would be raising from a destructor.
-            crate::diag::report(format_args!(
-                "greenlet #{} panicked while being unwound on collection: {}",
-                f.id,
-                crate::diag::panic_message(&*p)
-            ));
+            crate::diag::report(
+                crate::diag::Kind::Panic,
+                format_args!(
+                    "greenlet #{} panicked while being unwound on collection: {}",
+                    f.id,
+                    crate::diag::panic_message(&*p)
+                ),
+            );
         }
     }
 
@@ -419,10 +428,13 @@ impl Hub {
                 break;
             }
             if round == 7 {
-                crate::diag::report(format_args!(
-                    "{} greenlet(s) survived being killed at shutdown and were abandoned",
-                    live.len()
-                ));
+                crate::diag::report(
+                    crate::diag::Kind::Shutdown,
+                    format_args!(
+                        "{} greenlet(s) survived being killed at shutdown and were abandoned",
+                        live.len()
+                    ),
+                );
                 break;
             }
             for f in &live {

@@ -82,7 +82,10 @@ impl Hub {
         self.in_callback.set(false);
         if let Err(p) = r {
             let msg = crate::diag::panic_message(&*p);
-            crate::diag::report(format_args!("a hub callback panicked: {msg}"));
+            crate::diag::report(
+                crate::diag::Kind::Panic,
+                format_args!("a hub callback panicked: {msg}"),
+            );
         }
     }
 
@@ -113,7 +116,7 @@ impl Hub {
         self.last_poll.set(self.clock());
         if let Err(e) = r {
             if e.kind() != std::io::ErrorKind::Interrupted {
-                crate::diag::report(format_args!("epoll_wait failed: {e}"));
+                crate::diag::report(crate::diag::Kind::Io, format_args!("epoll_wait failed: {e}"));
             }
             return;
         }
