@@ -24,7 +24,6 @@
 //! where a panic would escape a greenlet's base or the hub. A hook that panics loses that one
 //! report.
 
-use std::any::Any;
 use std::fmt;
 use std::io::Write;
 use std::panic::{self, AssertUnwindSafe};
@@ -87,18 +86,5 @@ pub fn report(kind: Kind, args: fmt::Arguments<'_>) {
         None => {
             let _ = writeln!(std::io::stderr().lock(), "grove: {args}");
         }
-    }
-}
-
-/// The message of a panic payload, for reports.
-pub(crate) fn panic_message(p: &(dyn Any + Send)) -> String {
-    if let Some(s) = p.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        s.clone()
-    } else if p.is::<crate::GreenletExit>() {
-        "GreenletExit".into()
-    } else {
-        "Box<dyn Any>".into()
     }
 }

@@ -7,9 +7,9 @@ use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe, Location};
 use std::time::{Duration, Instant};
 
-use crate::diag::panic_message;
 use crate::greenlet::Greenlet;
 use crate::hub::fiber::create;
+use crate::hub::fiber::panic_message;
 use crate::hub::fiber::{Fiber, FiberRef, Kind, State, Wake};
 use crate::hub::{self, TimerAction};
 use crate::GreenletExit;

@@ -23,7 +23,6 @@ use std::panic::{self, AssertUnwindSafe};
 
 use crate::ctx::overflow::OverflowInfo;
 use crate::ctx::{round_size, Stack};
-use crate::diag::panic_message;
 use crate::hub;
 
 /// Why a parked greenlet was resumed.
@@ -306,7 +305,7 @@ impl Fiber {
 
     /// The panic message, if the greenlet panicked and nobody took the payload yet.
     pub(crate) fn panic_message(&self) -> Option<String> {
-        self.cold_ref(|c| c.panic.as_deref().map(crate::diag::panic_message)).flatten()
+        self.cold_ref(|c| c.panic.as_deref().map(crate::hub::fiber::panic_message)).flatten()
     }
 
     pub(crate) fn local(&self, key: usize) -> Option<Rc<dyn Any>> {
@@ -451,4 +450,17 @@ fn contained(me: &Fiber, place: &str, p: Box<dyn Any + Send>) -> Option<Message>
         std::mem::forget(again);
     }
     None
+}
+
+/// The message of a panic payload, for reports.
+pub(crate) fn panic_message(p: &(dyn Any + Send)) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else if p.is::<GreenletExit>() {
+        "GreenletExit".into()
+    } else {
+        "Box<dyn Any>".into()
+    }
 }

@@ -251,7 +251,7 @@ impl Hub {
                                  receive it: {}",
                                     f.id,
                                     f.location,
-                                    crate::diag::panic_message(&*p)
+                                    crate::hub::fiber::panic_message(&*p)
                                 ),
                             );
                         }
@@ -300,7 +300,7 @@ impl Hub {
                 "a panic escaped greenlet #{} (spawned at {}): {}",
                 f.id,
                 f.location,
-                crate::diag::panic_message(&*p)
+                crate::hub::fiber::panic_message(&*p)
             ),
         );
         if f.kind == Kind::Task && !p.is::<GreenletExit>() && f.result.borrow().is_none() {
@@ -412,7 +412,7 @@ impl Hub {
                 format_args!(
                     "greenlet #{} panicked while being unwound on collection: {}",
                     f.id,
-                    crate::diag::panic_message(&*p)
+                    crate::hub::fiber::panic_message(&*p)
                 ),
             );
         }

@@ -81,7 +81,7 @@ impl Hub {
         let r = panic::catch_unwind(AssertUnwindSafe(f));
         self.in_callback.set(false);
         if let Err(p) = r {
-            let msg = crate::diag::panic_message(&*p);
+            let msg = crate::hub::fiber::panic_message(&*p);
             crate::diag::report(
                 crate::diag::Kind::Panic,
                 format_args!("a hub callback panicked: {msg}"),
