@@ -70,7 +70,7 @@ pub mod tls;
 pub use future::block_on;
 pub use generator::{Co, Generator, GeneratorState};
 pub use greenlet::{getcurrent, Greenlet, GreenletExit};
-pub use hub::{add_callback, call_later, run_info, stats, GreenletInfo, HubStats};
+pub use hub::{add_callback, call_later, run_info, stats, GreenletInfo, HubStats, WaitError};
 pub use runtime::{Handle, Runtime, SendJoinHandle};
 pub use task::{joinall, spawn, spawn_later, try_spawn, Builder, JoinError, JoinHandle};
 pub use time::{current_deadline, sleep, sleep_until, timeout, timeout_at, yield_now, Elapsed};

@@ -3,7 +3,7 @@
 //!
 //! ```
 //! use grove::pool::Pool;
-//! use std::time::Duration;
+//! use std::time::{Duration, Instant};
 //!
 //! // Pool(2).map over three jobs: two run at a time, results come back in input order.
 //! let pool = Pool::new(2);
@@ -18,12 +18,12 @@ use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use slab::Slab;
 
 use crate::hub::fiber::FiberRef;
-use crate::sync::{Event, Queue, RecvError, Semaphore, SemaphorePermit};
+use crate::sync::{Event, Queue, RecvError, Semaphore, SemaphorePermit, WaitError};
 use crate::{hub, Builder, GreenletExit, JoinError, JoinHandle};
 
 /// A set of greenlets that can be waited for and killed together.
@@ -127,26 +127,51 @@ impl Group {
         h
     }
 
-    /// Waits until every greenlet of the group has finished. Returns `false` if the wait was
-    /// cut short (a deadlock of the main greenlet, unwinding); inside an expiring `timeout`
+    /// Waits until every greenlet of the group has finished. Inside an expiring `timeout`
     /// scope it unwinds to the scope.
-    pub fn join(&self) -> bool {
-        while !self.is_empty() {
-            if !self.inner.empty.wait() {
-                return self.is_empty();
-            }
-        }
-        true
+    ///
+    /// # Errors
+    /// [`WaitError::Deadlock`] on the main greenlet when nothing can ever finish them;
+    /// [`WaitError::Interrupted`] when the caller is unwinding.
+    pub fn join(&self) -> Result<(), WaitError> {
+        self.join_until(None)
     }
 
-    /// Waits at most `timeout`; returns whether the group is empty.
-    pub fn join_timeout(&self, timeout: Duration) -> bool {
-        crate::timeout(timeout, || self.join()).unwrap_or(false) || self.is_empty()
+    /// Like [`join`](Self::join), giving up after `timeout` ([`WaitError::TimedOut`]).
+    ///
+    /// # Errors
+    /// As [`join`](Self::join).
+    pub fn join_timeout(&self, timeout: Duration) -> Result<(), WaitError> {
+        self.join_until(crate::time::deadline_after(timeout))
+    }
+
+    /// Like [`join`](Self::join), giving up at `deadline`.
+    ///
+    /// # Errors
+    /// As [`join`](Self::join).
+    pub fn join_deadline(&self, deadline: Instant) -> Result<(), WaitError> {
+        self.join_until(Some(deadline))
+    }
+
+    fn join_until(&self, deadline: Option<Instant>) -> Result<(), WaitError> {
+        while !self.is_empty() {
+            let r = match deadline {
+                None => self.inner.empty.wait(),
+                Some(d) => self.inner.empty.wait_deadline(d),
+            };
+            if let Err(e) = r {
+                return if self.is_empty() { Ok(()) } else { Err(e) };
+            }
+        }
+        Ok(())
     }
 
     /// Kills every greenlet of the group and waits until they are gone. A member calling
     /// this kills the others first, then itself (it unwinds from here).
-    pub fn kill(&self) {
+    ///
+    /// # Errors
+    /// As [`join`](Self::join): the kills are requested either way.
+    pub fn kill(&self) -> Result<(), WaitError> {
         let members: Vec<FiberRef> =
             self.inner.members.borrow().iter().map(|(_, f)| f.clone()).collect();
         let me = hub::current();
@@ -158,7 +183,7 @@ impl Group {
                 h.kill(&me);
             }
         });
-        self.join();
+        self.join()
     }
 
     /// Runs `f` on every item concurrently and returns the results in input order.
@@ -168,15 +193,16 @@ impl Group {
         T: 'static,
         R: 'static,
     {
-        map_by(items, f, |job| self.spawn(job))
+        map_by(items, f, |job| Ok(self.spawn(job)))
     }
 }
 
-/// Spawns `f(item)` for every item with `spawn` and joins them in input order.
+/// Spawns `f(item)` for every item with `spawn` and joins them in input order. An item whose
+/// spawn could not wait (for a pool slot) gets that wait's error.
 fn map_by<I, T, R>(
     items: I,
     f: impl Fn(T) -> R + 'static,
-    spawn: impl Fn(Box<dyn FnOnce() -> R>) -> JoinHandle<R>,
+    spawn: impl Fn(Box<dyn FnOnce() -> R>) -> Result<JoinHandle<R>, WaitError>,
 ) -> Vec<Result<R, JoinError>>
 where
     I: IntoIterator<Item = T>,
@@ -191,7 +217,7 @@ where
             spawn(Box::new(move || f(item)))
         })
         .collect();
-    crate::joinall(handles)
+    handles.into_iter().map(|h| h.map_err(JoinError::from).and_then(JoinHandle::join)).collect()
 }
 
 /// A [`Group`] that runs at most `size` greenlets at once: `spawn` waits for a free slot.
@@ -232,19 +258,29 @@ impl Pool {
     }
 
     /// Waits until at least one slot is free.
-    pub fn wait_available(&self) {
-        drop(self.slots.acquire());
+    ///
+    /// # Errors
+    /// As [`Semaphore::acquire`].
+    pub fn wait_available(&self) -> Result<(), WaitError> {
+        self.slots.acquire().map(drop)
     }
 
-    /// Waits for a free slot, then spawns `f` into it.
+    /// Waits for a free slot, then spawns `f` into it. Inside an expiring `timeout` scope the
+    /// wait for a slot unwinds to the scope.
+    ///
+    /// # Errors
+    /// As [`Semaphore::acquire`]: [`WaitError::Deadlock`] on the main greenlet when no slot
+    /// can ever free, [`WaitError::Interrupted`] when the caller is unwinding.
     ///
     /// # Panics
-    /// As [`Semaphore::acquire`] (a deadlock of the main greenlet) and as [`crate::spawn`].
-    /// Inside an expiring `timeout` scope the wait for a slot unwinds to the scope.
+    /// As [`crate::spawn`], when the kernel refuses another stack.
     #[track_caller]
-    pub fn spawn<T: 'static>(&self, f: impl FnOnce() -> T + 'static) -> JoinHandle<T> {
-        let permit = self.slots.acquire();
-        self.group.spawn_with(None, Some(permit), f)
+    pub fn spawn<T: 'static>(
+        &self,
+        f: impl FnOnce() -> T + 'static,
+    ) -> Result<JoinHandle<T>, WaitError> {
+        let permit = self.slots.acquire()?;
+        Ok(self.group.spawn_with(None, Some(permit), f))
     }
 
     /// Runs `f` on every item, at most `size` at a time; results in input order.
@@ -288,7 +324,8 @@ impl Pool {
         self.feeders.spawn_with(Some(&own), None, move || {
             let close = closer;
             loop {
-                let permit = pool.slots.acquire();
+                // Only an unwind (kill) can end this wait: a feeder is never main.
+                let Ok(permit) = pool.slots.acquire() else { break };
                 let item = match panic::catch_unwind(AssertUnwindSafe(|| items.next())) {
                     Ok(Some(item)) => item,
                     Ok(None) => break,
@@ -320,15 +357,21 @@ impl Pool {
     }
 
     /// Waits until every greenlet of the pool has finished.
-    pub fn join(&self) -> bool {
+    ///
+    /// # Errors
+    /// As [`Group::join`].
+    pub fn join(&self) -> Result<(), WaitError> {
         self.group.join()
     }
 
     /// Kills every greenlet of the pool (and `imap_unordered` feeders) and waits until they
     /// are gone.
-    pub fn kill(&self) {
-        self.feeders.kill();
-        self.group.kill()
+    ///
+    /// # Errors
+    /// As [`Group::join`]: the kills are requested either way.
+    pub fn kill(&self) -> Result<(), WaitError> {
+        let feeders = self.feeders.kill();
+        self.group.kill().and(feeders)
     }
 
     /// Greenlets running in the pool.
@@ -391,14 +434,14 @@ impl<R> Iterator for ImapUnordered<R> {
             Ok(Fed::Done(r)) => Some(r),
             Ok(Fed::InputPanicked(p)) => {
                 self.done = true;
-                self.own.kill();
+                let _ = self.own.kill();
                 panic::resume_unwind(p)
             }
-            Err(RecvError::Deadlock) => {
+            Err(RecvError::Wait(WaitError::Deadlock)) => {
                 self.done = true;
-                Some(Err(JoinError::Deadlock))
+                Some(Err(JoinError::Wait(WaitError::Deadlock)))
             }
-            Err(RecvError::Closed | RecvError::TimedOut | RecvError::Interrupted) => {
+            Err(RecvError::Closed | RecvError::Wait(_)) => {
                 self.done = true;
                 None
             }
@@ -409,6 +452,6 @@ impl<R> Iterator for ImapUnordered<R> {
 /// Dropping the iterator cancels the rest of its work.
 impl<R> Drop for ImapUnordered<R> {
     fn drop(&mut self) {
-        self.own.kill();
+        let _ = self.own.kill();
     }
 }

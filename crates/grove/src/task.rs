@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use crate::greenlet::Greenlet;
 use crate::hub::fiber::create;
 use crate::hub::fiber::panic_message;
-use crate::hub::fiber::{Fiber, FiberRef, Kind, State, Wake};
+use crate::hub::fiber::{Fiber, FiberRef, Kind, State};
+use crate::hub::WaitError;
 use crate::hub::{self, TimerAction};
 use crate::GreenletExit;
 
@@ -20,12 +21,16 @@ pub enum JoinError {
     Killed,
     /// The greenlet panicked; this is the payload.
     Panicked(Box<dyn Any + Send>),
-    /// The main greenlet waited for a greenlet that can never finish: nothing is ready, no
-    /// timer is armed, no I/O is awaited and no other thread holds a wakeup (gevent's
-    /// `LoopExit`).
-    Deadlock,
-    /// The joining greenlet is itself unwinding (killed or panicking) and cannot wait.
-    Interrupted,
+    /// The join itself ended first: its own deadline, a deadlock of the main greenlet (nothing
+    /// can ever finish the greenlet), or the joiner unwinding. The greenlet may still be
+    /// alive: this never claims it ended.
+    Wait(WaitError),
+}
+
+impl From<WaitError> for JoinError {
+    fn from(e: WaitError) -> JoinError {
+        JoinError::Wait(e)
+    }
 }
 
 impl JoinError {
@@ -37,6 +42,14 @@ impl JoinError {
     /// Whether the greenlet panicked.
     pub fn is_panic(&self) -> bool {
         matches!(self, JoinError::Panicked(_))
+    }
+
+    /// Why the join stopped waiting, if it did.
+    pub fn wait_error(&self) -> Option<WaitError> {
+        match self {
+            JoinError::Wait(e) => Some(*e),
+            _ => None,
+        }
     }
 
     /// The panic payload, if the greenlet panicked.
@@ -53,8 +66,7 @@ impl fmt::Debug for JoinError {
         match self {
             JoinError::Killed => f.write_str("Killed"),
             JoinError::Panicked(p) => write!(f, "Panicked({:?})", panic_message(&**p)),
-            JoinError::Deadlock => f.write_str("Deadlock"),
-            JoinError::Interrupted => f.write_str("Interrupted"),
+            JoinError::Wait(e) => write!(f, "Wait({e:?})"),
         }
     }
 }
@@ -64,11 +76,7 @@ impl fmt::Display for JoinError {
         match self {
             JoinError::Killed => f.write_str("greenlet was killed"),
             JoinError::Panicked(p) => write!(f, "greenlet panicked: {}", panic_message(&**p)),
-            JoinError::Deadlock => f.write_str(
-                "this operation would block forever: no greenlet is ready, no timer is armed, \
-                 no I/O is awaited and no other thread can wake the hub",
-            ),
-            JoinError::Interrupted => f.write_str("join interrupted: the caller is unwinding"),
+            JoinError::Wait(e) => write!(f, "join: {e}"),
         }
     }
 }
@@ -230,42 +238,73 @@ impl<T> fmt::Debug for JoinHandle<T> {
 }
 
 impl<T: 'static> JoinHandle<T> {
-    /// Waits until the greenlet has finished (or the deadline passes). Returns whether it has.
-    fn wait_until(&self, deadline: Option<Instant>) -> Result<bool, JoinError> {
-        loop {
-            if self.fiber.state.get() == State::Dead {
-                return Ok(true);
-            }
-            let w = hub::with(|h| {
+    /// Waits until the greenlet has finished, or the deadline passes.
+    fn wait_until(&self, deadline: Option<Instant>) -> Result<(), WaitError> {
+        while self.fiber.state.get() != State::Dead {
+            hub::with(|h| {
                 let tok = h.token();
                 self.fiber.joiners.borrow_mut().push(tok);
                 h.park(deadline, "join")
-            });
-            match w {
-                Wake::Normal => {}
-                Wake::TimedOut => return Ok(self.fiber.state.get() == State::Dead),
-                Wake::Deadlock => return Err(JoinError::Deadlock),
-                Wake::Unwinding => return Err(JoinError::Interrupted),
-            }
+            })
+            .result()?;
         }
+        Ok(())
     }
 
     /// Waits for the greenlet to finish without taking its result (gevent's `join()`).
+    /// Inside an expiring `timeout` scope it unwinds to the scope.
     ///
     /// # Errors
-    /// [`JoinError::Deadlock`] when called on the main greenlet and nothing can ever finish
-    /// the greenlet; [`JoinError::Interrupted`] when the caller is unwinding.
-    pub fn wait(&self) -> Result<(), JoinError> {
-        self.wait_until(None).map(drop)
+    /// [`WaitError::Deadlock`] when called on the main greenlet and nothing can ever finish
+    /// the greenlet; [`WaitError::Interrupted`] when the caller is unwinding.
+    pub fn wait(&self) -> Result<(), WaitError> {
+        self.wait_until(None)
+    }
+
+    /// Like [`wait`](Self::wait), giving up after `timeout` ([`WaitError::TimedOut`]; the
+    /// greenlet goes on).
+    ///
+    /// # Errors
+    /// As [`wait`](Self::wait), and `TimedOut`.
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<(), WaitError> {
+        self.wait_until(crate::time::deadline_after(timeout))
+    }
+
+    /// Like [`wait`](Self::wait), giving up at `deadline`.
+    ///
+    /// # Errors
+    /// As [`wait`](Self::wait), and `TimedOut`.
+    pub fn wait_deadline(&self, deadline: Instant) -> Result<(), WaitError> {
+        self.wait_until(Some(deadline))
     }
 
     /// Waits for the greenlet to finish and returns its value, or why there is none.
     ///
     /// # Errors
     /// [`JoinError::Killed`], [`JoinError::Panicked`] with the payload, or
-    /// [`JoinError::Deadlock`] when called on the main greenlet and nothing can ever finish it.
+    /// [`JoinError::Wait`] (as [`wait`](Self::wait)).
     pub fn join(self) -> Result<T, JoinError> {
         self.wait_until(None)?;
+        self.take_result()
+    }
+
+    /// Like [`join`](Self::join), giving up after `timeout` (`Wait(TimedOut)`; the handle is
+    /// gone, the greenlet goes on detached — use [`wait_timeout`](Self::wait_timeout) to keep
+    /// it).
+    ///
+    /// # Errors
+    /// As [`join`](Self::join).
+    pub fn join_timeout(self, timeout: Duration) -> Result<T, JoinError> {
+        self.wait_timeout(timeout)?;
+        self.take_result()
+    }
+
+    /// Like [`join`](Self::join), giving up at `deadline`.
+    ///
+    /// # Errors
+    /// As [`join`](Self::join).
+    pub fn join_deadline(self, deadline: Instant) -> Result<T, JoinError> {
+        self.wait_deadline(deadline)?;
         self.take_result()
     }
 
@@ -278,12 +317,6 @@ impl<T: 'static> JoinHandle<T> {
         Err(panic.map_or(JoinError::Killed, JoinError::Panicked))
     }
 
-    /// Waits at most `timeout` for the greenlet to finish; returns whether it has (then
-    /// [`join`](Self::join) returns at once).
-    pub fn wait_timeout(&self, timeout: Duration) -> bool {
-        self.wait_until(crate::time::deadline_after(timeout)).unwrap_or(false)
-    }
-
     /// Whether the greenlet has finished (returned, panicked or been killed).
     pub fn is_finished(&self) -> bool {
         self.fiber.state.get() == State::Dead
@@ -293,9 +326,12 @@ impl<T: 'static> JoinHandle<T> {
     /// in (destructors run, locks are released) and `join` then reports
     /// [`JoinError::Killed`]. A greenlet that has not started never runs. Killing the running
     /// greenlet itself unwinds it at once.
-    pub fn kill(&self) {
+    ///
+    /// # Errors
+    /// As [`wait`](Self::wait): the kill is requested either way.
+    pub fn kill(&self) -> Result<(), WaitError> {
         self.kill_nowait();
-        let _ = self.wait_until(None);
+        self.wait_until(None)
     }
 
     /// Asks the greenlet to die and returns at once; it unwinds the next time the hub runs it.

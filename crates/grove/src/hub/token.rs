@@ -74,3 +74,58 @@ pub(crate) struct ScopeExpired(pub(crate) u32);
 pub fn is_scope_expiry(payload: &(dyn std::any::Any + Send)) -> bool {
     payload.is::<ScopeExpired>()
 }
+
+/// Why a wait ended without its value: the one vocabulary of every blocking call in grove
+/// (embedded in the operation's own error where there are other outcomes too, like
+/// [`JoinError::Wait`](crate::JoinError::Wait) or [`RecvError::Wait`](crate::sync::RecvError::Wait)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WaitError {
+    /// The call's own deadline (`x_timeout`, `x_deadline`) passed. (An enclosing `timeout`
+    /// scope's deadline does not come back as an error: the wait unwinds to the scope.)
+    TimedOut,
+    /// The main greenlet waited for something nothing can ever cause: no greenlet is ready,
+    /// no timer is armed, no I/O is awaited and no other thread can wake the hub (gevent's
+    /// `LoopExit`).
+    Deadlock,
+    /// The caller is unwinding (killed or panicking) and cannot wait: blocking calls in
+    /// destructors run during an unwind return this at once.
+    Interrupted,
+}
+
+impl std::fmt::Display for WaitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            WaitError::TimedOut => "timed out",
+            WaitError::Deadlock => {
+                "this operation would block forever: no greenlet is ready, no timer is armed, \
+                 no I/O is awaited and no other thread can wake the hub"
+            }
+            WaitError::Interrupted => "cannot wait: the caller is unwinding",
+        })
+    }
+}
+
+impl std::error::Error for WaitError {}
+
+impl From<WaitError> for std::io::Error {
+    fn from(e: WaitError) -> std::io::Error {
+        let kind = match e {
+            WaitError::TimedOut => std::io::ErrorKind::TimedOut,
+            WaitError::Deadlock => std::io::ErrorKind::WouldBlock,
+            WaitError::Interrupted => std::io::ErrorKind::Interrupted,
+        };
+        std::io::Error::new(kind, e)
+    }
+}
+
+impl Wake {
+    /// The wait's outcome: `Ok` when the awaited event happened.
+    pub(crate) fn result(self) -> Result<(), WaitError> {
+        match self {
+            Wake::Normal => Ok(()),
+            Wake::TimedOut => Err(WaitError::TimedOut),
+            Wake::Deadlock => Err(WaitError::Deadlock),
+            Wake::Unwinding => Err(WaitError::Interrupted),
+        }
+    }
+}

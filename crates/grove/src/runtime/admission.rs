@@ -9,7 +9,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard};
 
-use crate::sync::mt::{wait, Waited, Waiters};
+use crate::sync::mt::{wait, Waiters};
 
 /// Mappings left for everything else of the process (heap arenas, libraries, thread stacks,
 /// hubs outside this runtime) when the default limit is derived from `vm.max_map_count`.
@@ -123,7 +123,7 @@ impl Admission {
             }
             let waited =
                 wait(&self.state, s, |s| &mut s.waiters, None, "Runtime::spawn (max_greenlets)");
-            if !matches!(waited, Waited::Notified) {
+            if waited.is_err() {
                 return Err(Refused::Interrupted);
             }
         }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::admission::Admission;
 use crate::sync::{AsyncError, AsyncResult};
-use crate::JoinError;
+use crate::{JoinError, WaitError};
 
 type Slot<T> = Arc<Mutex<Option<Result<T, JoinError>>>>;
 
@@ -99,11 +99,43 @@ impl<T> SendJoinHandle<T> {
         self.done.ready()
     }
 
-    /// Waits (cooperatively) at most `timeout` for the greenlet to finish; returns whether it
-    /// has. The result stays in the handle for [`join`](Self::join).
-    pub fn wait_timeout(&self, timeout: Duration) -> bool {
-        let _ = self.done.get_deadline(Some(Instant::now() + timeout));
-        self.done.ready()
+    /// Waits (cooperatively) for the greenlet to finish, keeping the result in the handle for
+    /// [`join`](Self::join).
+    ///
+    /// # Errors
+    /// [`WaitError::Deadlock`] on a main greenlet whose hub can never see it finish,
+    /// [`WaitError::Interrupted`] if the caller is unwinding.
+    pub fn wait(&self) -> Result<(), WaitError> {
+        self.wait_until(None)
+    }
+
+    /// Like [`wait`](Self::wait), giving up after `timeout` ([`WaitError::TimedOut`]).
+    ///
+    /// # Errors
+    /// As [`wait`](Self::wait).
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<(), WaitError> {
+        self.wait_until(crate::time::deadline_after(timeout))
+    }
+
+    /// Like [`wait`](Self::wait), giving up at `deadline`.
+    ///
+    /// # Errors
+    /// As [`wait`](Self::wait).
+    pub fn wait_deadline(&self, deadline: Instant) -> Result<(), WaitError> {
+        self.wait_until(Some(deadline))
+    }
+
+    fn wait_until(&self, deadline: Option<Instant>) -> Result<(), WaitError> {
+        let r = match deadline {
+            None => self.done.get(),
+            Some(d) => self.done.get_deadline(d),
+        };
+        match r {
+            Ok(()) => Ok(()),
+            Err(AsyncError::Wait(e)) => Err(e),
+            // The completer only ever sets a value.
+            Err(AsyncError::Failed(_)) => Ok(()),
+        }
     }
 
     /// Waits (cooperatively) for the greenlet and returns its value.
@@ -112,14 +144,23 @@ impl<T> SendJoinHandle<T> {
     /// [`JoinError::Killed`] when the greenlet was killed or never ran (also when the runtime
     /// shut down first: every spawn's handle completes, even a job dropped unrun);
     /// [`JoinError::Panicked`] when it panicked — or when its hub could not map a stack for
-    /// it, with a `String` payload naming the kernel limit; [`JoinError::Interrupted`] if the
-    /// caller is unwinding (or its timeout scope expired).
+    /// it, with a `String` payload naming the kernel limit; [`JoinError::Wait`] as
+    /// [`wait`](Self::wait).
     pub fn join(self) -> Result<T, JoinError> {
-        match self.done.get() {
-            Ok(()) => {}
-            Err(AsyncError::Deadlock) => return Err(JoinError::Deadlock),
-            Err(_) => return Err(JoinError::Interrupted),
-        }
+        self.wait()?;
+        self.take()
+    }
+
+    /// Like [`join`](Self::join), giving up after `timeout`.
+    ///
+    /// # Errors
+    /// As [`join`](Self::join).
+    pub fn join_timeout(self, timeout: Duration) -> Result<T, JoinError> {
+        self.wait_timeout(timeout)?;
+        self.take()
+    }
+
+    fn take(&self) -> Result<T, JoinError> {
         self.slot.lock().unwrap_or_else(|e| e.into_inner()).take().unwrap_or(Err(JoinError::Killed))
     }
 }

@@ -6,8 +6,8 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::mt::{handle_cloned, handle_dropped, wait, Handles, Waited, Waiters};
-use crate::hub::{self, Remote, RemoteMsg};
+use super::mt::{handle_cloned, handle_dropped, wait, Handles, Waiters};
+use crate::hub::{self, Remote, RemoteMsg, WaitError};
 
 /// The error a producer reported with [`AsyncResult::set_error`].
 pub type SharedError = Arc<dyn Error + Send + Sync>;
@@ -17,25 +17,27 @@ pub type SharedError = Arc<dyn Error + Send + Sync>;
 pub enum AsyncError {
     /// The producer reported this error.
     Failed(SharedError),
-    /// The deadline (explicit or from a `timeout` scope) passed first.
-    TimedOut,
-    /// The main greenlet waited on the only handle: nothing can ever set the result (gevent's
-    /// `LoopExit`).
-    Deadlock,
-    /// The caller is unwinding and cannot wait.
-    Interrupted,
+    /// The wait ended first: the call's own deadline, a deadlock (a main greenlet waiting on
+    /// the only handle: nothing can ever set the result, gevent's `LoopExit`), or the caller
+    /// unwinding.
+    Wait(WaitError),
+}
+
+impl From<WaitError> for AsyncError {
+    fn from(e: WaitError) -> AsyncError {
+        AsyncError::Wait(e)
+    }
 }
 
 impl fmt::Display for AsyncError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             AsyncError::Failed(e) => write!(f, "{e}"),
-            AsyncError::TimedOut => f.write_str("timed out waiting for the result"),
-            AsyncError::Deadlock => f.write_str(
+            AsyncError::Wait(WaitError::Deadlock) => f.write_str(
                 "this operation would block forever: no other handle to this AsyncResult \
                  exists, so nothing can set it (clone it for the producer)",
             ),
-            AsyncError::Interrupted => f.write_str("cannot wait for the result while unwinding"),
+            AsyncError::Wait(e) => write!(f, "waiting for the result: {e}"),
         }
     }
 }
@@ -172,46 +174,48 @@ impl<T: Clone + Send + 'static> AsyncResult<T> {
         self.lock().value.clone()
     }
 
-    /// Waits for the value (cooperatively: other greenlets of this hub keep running).
+    /// Waits for the value (cooperatively: other greenlets of this hub keep running). Inside
+    /// an expiring `timeout` scope it unwinds to the scope.
     ///
     /// # Errors
-    /// [`AsyncError::Failed`] with the producer's error; `TimedOut` if an enclosing `timeout`
-    /// scope expires; `Deadlock` on a main greenlet holding the only handle; `Interrupted` if
-    /// the caller is unwinding.
+    /// [`AsyncError::Failed`] with the producer's error; [`AsyncError::Wait`] with
+    /// `Deadlock` on a main greenlet holding the only handle, `Interrupted` if the caller is
+    /// unwinding.
     pub fn get(&self) -> Result<T, AsyncError> {
-        self.get_deadline(None)
+        self.get_until(None)
     }
 
-    /// Waits at most `timeout` for the value.
+    /// Like [`get`](Self::get), giving up after `timeout` (`Wait(TimedOut)`).
     ///
     /// # Errors
     /// As [`get`](Self::get).
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, AsyncError> {
-        self.get_deadline(Some(Instant::now() + timeout))
+        self.get_until(crate::time::deadline_after(timeout))
     }
 
-    /// Waits until `deadline` for the value.
+    /// Like [`get`](Self::get), giving up at `deadline` (`Wait(TimedOut)`).
     ///
     /// # Errors
     /// As [`get`](Self::get).
-    pub fn get_deadline(&self, deadline: Option<Instant>) -> Result<T, AsyncError> {
+    pub fn get_deadline(&self, deadline: Instant) -> Result<T, AsyncError> {
+        self.get_until(Some(deadline))
+    }
+
+    fn get_until(&self, deadline: Option<Instant>) -> Result<T, AsyncError> {
         loop {
             let st = self.lock();
             if let Some(v) = &st.value {
                 return v.clone().map_err(AsyncError::Failed);
             }
-            let err = match wait(&self.inner, st, |s| &mut s.waiters, deadline, "AsyncResult::get")
-            {
-                Waited::Notified => continue,
-                Waited::TimedOut => AsyncError::TimedOut,
-                Waited::Deadlock => AsyncError::Deadlock,
-                Waited::Interrupted => AsyncError::Interrupted,
+            let Err(err) = wait(&self.inner, st, |s| &mut s.waiters, deadline, "AsyncResult::get")
+            else {
+                continue;
             };
             // Set just as the wait ended: the value wins.
             if let Some(v) = &self.lock().value {
                 return v.clone().map_err(AsyncError::Failed);
             }
-            return Err(err);
+            return Err(AsyncError::Wait(err));
         }
     }
 

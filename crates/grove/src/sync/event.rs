@@ -3,8 +3,8 @@ use std::fmt;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use super::waitlist::{WaitList, WaitResult};
-use crate::hub::Token;
+use super::waitlist::WaitList;
+use crate::hub::{Token, WaitError};
 
 /// A flag greenlets can wait for (gevent's `Event`). Cloning gives another handle to the same
 /// event. Hub-local: not `Send` (see [`AsyncResult`](super::AsyncResult) across threads).
@@ -15,7 +15,7 @@ use crate::hub::Token;
 /// let waiter = grove::spawn(move || e.wait());
 /// grove::yield_now();
 /// ev.set();
-/// assert!(waiter.join().unwrap());
+/// assert!(waiter.join().unwrap().is_ok());
 /// ```
 #[derive(Clone, Default)]
 pub struct Event {
@@ -66,33 +66,45 @@ impl Event {
         self.inner.set.get()
     }
 
-    /// Blocks until the flag is set. Returns `true` once it was; `false` only if the main
-    /// greenlet would block forever or the caller is unwinding. Inside an expiring `timeout`
-    /// scope it unwinds to the scope.
-    pub fn wait(&self) -> bool {
-        self.wait_deadline(None)
+    /// Blocks until the flag is set (or was set while this call waited, even if it was
+    /// cleared again before it ran). Inside an expiring `timeout` scope it unwinds to the scope.
+    ///
+    /// # Errors
+    /// [`WaitError::Deadlock`] when the main greenlet waits and nothing can ever set it;
+    /// [`WaitError::Interrupted`] when the caller is unwinding.
+    pub fn wait(&self) -> Result<(), WaitError> {
+        self.wait_until(None)
     }
 
-    /// Blocks until the flag is set or `timeout` passes; returns whether it was set.
-    pub fn wait_timeout(&self, timeout: Duration) -> bool {
-        self.wait_deadline(crate::time::deadline_after(timeout))
+    /// Like [`wait`](Self::wait), giving up after `timeout`.
+    ///
+    /// # Errors
+    /// [`WaitError::TimedOut`], or as [`wait`](Self::wait).
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<(), WaitError> {
+        self.wait_until(crate::time::deadline_after(timeout))
     }
 
-    fn wait_deadline(&self, deadline: Option<Instant>) -> bool {
+    /// Like [`wait`](Self::wait), giving up at `deadline`.
+    ///
+    /// # Errors
+    /// [`WaitError::TimedOut`], or as [`wait`](Self::wait).
+    pub fn wait_deadline(&self, deadline: Instant) -> Result<(), WaitError> {
+        self.wait_until(Some(deadline))
+    }
+
+    fn wait_until(&self, deadline: Option<Instant>) -> Result<(), WaitError> {
         let i = &self.inner;
         if i.set.get() {
             self.after_woken();
-            return true;
+            return Ok(());
         }
         let generation = i.generation.get();
         loop {
             let r = i.waiters.wait(deadline, "Event::wait");
             if i.generation.get() != generation {
-                return true;
+                return Ok(());
             }
-            if r != WaitResult::Notified {
-                return false;
-            }
+            r?;
         }
     }
 

@@ -30,4 +30,5 @@ pub use queue::{
     Channel, Fifo, Iter, Lifo, LifoQueue, Priority, PriorityQueue, Queue, RecvError, SendError,
     Store, TryRecvError, TrySendError,
 };
-pub use semaphore::{AcquireError, BoundedSemaphore, Lock, LockGuard, Semaphore, SemaphorePermit};
+pub use crate::hub::WaitError;
+pub use semaphore::{BoundedSemaphore, Lock, LockGuard, Semaphore, SemaphorePermit};

@@ -9,8 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::{RecvError, SendError, TryRecvError, TrySendError};
-use crate::hub::fiber::Wake;
-use crate::hub::{self, RemoteToken};
+use crate::hub::{self, RemoteToken, WaitError};
 
 /// FIFO waiters that may live on any hub (also used by `AsyncResult` and the runtime).
 ///
@@ -106,15 +105,6 @@ pub(crate) fn handle_dropped<S: Handles>(lock: &Mutex<S>) {
     }
 }
 
-/// How a wait ended.
-pub(crate) enum Waited {
-    Notified,
-    TimedOut,
-    /// The main greenlet waited alone: nothing can ever wake it.
-    Deadlock,
-    Interrupted,
-}
-
 /// Registers in the waiter list chosen by `pick` under the lock and parks. However the wait
 /// ends abnormally — its deadline, the Deadlock error, or an unwind out of the park (a kill, an
 /// expired `timeout` scope) — the waiter withdraws, and passes on a notification it consumed
@@ -125,21 +115,17 @@ pub(crate) fn wait<S>(
     pick: impl Fn(&mut S) -> &mut Waiters,
     deadline: Option<Instant>,
     what: &'static str,
-) -> Waited {
+) -> Result<(), WaitError> {
     hub::with(|h| {
         let id = pick(&mut guard).register(h.token().to_remote());
         drop(guard);
         let mut leave = Leave { lock, pick: &pick, id: Some(id) };
-        let w = h.park(deadline, what);
-        match w {
-            Wake::Normal => {
-                leave.id = None;
-                Waited::Notified
-            }
-            Wake::TimedOut => Waited::TimedOut,
-            Wake::Deadlock => Waited::Deadlock,
-            Wake::Unwinding => Waited::Interrupted,
+        let r = h.park(deadline, what).result();
+        if r.is_ok() {
+            // Notified: nothing to withdraw.
+            leave.id = None;
         }
+        r
     })
 }
 
@@ -298,7 +284,7 @@ impl<T> Queue<T> {
     /// # Errors
     /// See [`SendError`]; `Deadlock` only on a main greenlet holding the only handle.
     pub fn put(&self, item: T) -> Result<(), SendError<T>> {
-        self.put_deadline(item, None)
+        self.put_until(item, None)
     }
 
     /// Adds an item, waiting at most `timeout`.
@@ -306,10 +292,18 @@ impl<T> Queue<T> {
     /// # Errors
     /// See [`SendError`].
     pub fn put_timeout(&self, item: T, timeout: Duration) -> Result<(), SendError<T>> {
-        self.put_deadline(item, Some(Instant::now() + timeout))
+        self.put_until(item, crate::time::deadline_after(timeout))
     }
 
-    fn put_deadline(&self, mut item: T, deadline: Option<Instant>) -> Result<(), SendError<T>> {
+    /// Adds an item, waiting until `deadline`.
+    ///
+    /// # Errors
+    /// See [`SendError`].
+    pub fn put_deadline(&self, item: T, deadline: Instant) -> Result<(), SendError<T>> {
+        self.put_until(item, Some(deadline))
+    }
+
+    fn put_until(&self, mut item: T, deadline: Option<Instant>) -> Result<(), SendError<T>> {
         loop {
             match self.try_put(item) {
                 Ok(()) => return Ok(()),
@@ -321,11 +315,8 @@ impl<T> Queue<T> {
             if g.capacity.is_none_or(|c| g.items.len() < c) || g.closed {
                 continue;
             }
-            match wait(&self.inner, g, |s| &mut s.putters, deadline, "mt::Queue::put") {
-                Waited::Notified => {}
-                Waited::TimedOut => return Err(SendError::TimedOut(item)),
-                Waited::Deadlock => return Err(SendError::Deadlock(item)),
-                Waited::Interrupted => return Err(SendError::Interrupted(item)),
+            if let Err(e) = wait(&self.inner, g, |s| &mut s.putters, deadline, "mt::Queue::put") {
+                return Err(SendError::Wait(e, item));
             }
         }
     }
@@ -351,7 +342,7 @@ impl<T> Queue<T> {
     /// # Errors
     /// See [`RecvError`]; `Deadlock` only on a main greenlet holding the only handle.
     pub fn get(&self) -> Result<T, RecvError> {
-        self.get_deadline(None)
+        self.get_until(None)
     }
 
     /// Takes an item, waiting at most `timeout`.
@@ -359,10 +350,18 @@ impl<T> Queue<T> {
     /// # Errors
     /// See [`RecvError`].
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, RecvError> {
-        self.get_deadline(Some(Instant::now() + timeout))
+        self.get_until(crate::time::deadline_after(timeout))
     }
 
-    fn get_deadline(&self, deadline: Option<Instant>) -> Result<T, RecvError> {
+    /// Takes an item, waiting until `deadline`.
+    ///
+    /// # Errors
+    /// See [`RecvError`].
+    pub fn get_deadline(&self, deadline: Instant) -> Result<T, RecvError> {
+        self.get_until(Some(deadline))
+    }
+
+    fn get_until(&self, deadline: Option<Instant>) -> Result<T, RecvError> {
         loop {
             let mut g = self.lock();
             if let Some(t) = g.items.pop_front() {
@@ -372,12 +371,7 @@ impl<T> Queue<T> {
             if g.closed {
                 return Err(RecvError::Closed);
             }
-            match wait(&self.inner, g, |s| &mut s.getters, deadline, "mt::Queue::get") {
-                Waited::Notified => {}
-                Waited::TimedOut => return Err(RecvError::TimedOut),
-                Waited::Deadlock => return Err(RecvError::Deadlock),
-                Waited::Interrupted => return Err(RecvError::Interrupted),
-            }
+            wait(&self.inner, g, |s| &mut s.getters, deadline, "mt::Queue::get")?;
         }
     }
 }
@@ -403,7 +397,7 @@ impl Handles for EState {
 /// A flag greenlets on any hub (and plain threads) can wait for. Cloning gives another handle.
 ///
 /// Like `threading.Event`: `set(); clear()` still releases every greenlet that was waiting.
-/// A main greenlet waiting on the only handle (nobody else can set it) gets `false` once its
+/// A main greenlet waiting on the only handle (nobody else can set it) gets `Deadlock` once its
 /// hub has nothing else to do, instead of hanging (see [`Queue`]'s Deadlock note).
 pub struct Event {
     inner: Arc<Mutex<EState>>,
@@ -469,37 +463,47 @@ impl Event {
         self.lock().set
     }
 
-    /// Waits until set; returns `true` once the flag was set after the wait began (even if
-    /// cleared again since). `false` if the main greenlet would block forever (only handle),
-    /// or the caller is unwinding.
-    pub fn wait(&self) -> bool {
-        self.wait_deadline(None)
+    /// Waits until set (or set while this call waited, even if cleared again since).
+    ///
+    /// # Errors
+    /// [`WaitError::Deadlock`] on a main greenlet holding the only handle when its hub has
+    /// nothing else to do; [`WaitError::Interrupted`] when the caller is unwinding.
+    pub fn wait(&self) -> Result<(), WaitError> {
+        self.wait_until(None)
     }
 
-    /// Waits at most `timeout`; returns as [`wait`](Self::wait), `false` on timeout.
-    pub fn wait_timeout(&self, timeout: Duration) -> bool {
-        self.wait_deadline(Some(Instant::now() + timeout))
+    /// Like [`wait`](Self::wait), giving up after `timeout`.
+    ///
+    /// # Errors
+    /// [`WaitError::TimedOut`], or as [`wait`](Self::wait).
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<(), WaitError> {
+        self.wait_until(crate::time::deadline_after(timeout))
     }
 
-    fn wait_deadline(&self, deadline: Option<Instant>) -> bool {
+    /// Like [`wait`](Self::wait), giving up at `deadline`.
+    ///
+    /// # Errors
+    /// [`WaitError::TimedOut`], or as [`wait`](Self::wait).
+    pub fn wait_deadline(&self, deadline: Instant) -> Result<(), WaitError> {
+        self.wait_until(Some(deadline))
+    }
+
+    fn wait_until(&self, deadline: Option<Instant>) -> Result<(), WaitError> {
         let start = {
             let g = self.lock();
             if g.set {
-                return true;
+                return Ok(());
             }
             g.generation
         };
         loop {
             let g = self.lock();
             if g.set || g.generation != start {
-                return true;
+                return Ok(());
             }
-            if !matches!(
-                wait(&self.inner, g, |s| &mut s.waiters, deadline, "mt::Event::wait"),
-                Waited::Notified
-            ) {
+            if let Err(e) = wait(&self.inner, g, |s| &mut s.waiters, deadline, "mt::Event::wait") {
                 let g = self.lock();
-                return g.set || g.generation != start;
+                return if g.set || g.generation != start { Ok(()) } else { Err(e) };
             }
         }
     }

@@ -4,20 +4,55 @@ use std::fmt;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use super::waitlist::{WaitList, WaitResult};
+use super::waitlist::WaitList;
+use crate::hub::WaitError;
 
 /// Why a blocking `put` did not deliver; the item is handed back.
 #[derive(PartialEq, Eq)]
 pub enum SendError<T> {
     /// The queue was closed.
     Closed(T),
-    /// The deadline (explicit or from a `timeout` scope) passed while the queue was full.
-    TimedOut(T),
-    /// The main greenlet would block forever: no greenlet can ever make room.
-    Deadlock(T),
-    /// The caller is unwinding and cannot wait.
-    Interrupted(T),
+    /// The wait for room ended: the call's own deadline, a deadlock of the main greenlet, or
+    /// the caller unwinding.
+    Wait(WaitError, T),
 }
+
+impl<T> SendError<T> {
+    /// The item that was not delivered.
+    pub fn into_inner(self) -> T {
+        match self {
+            SendError::Closed(t) | SendError::Wait(_, t) => t,
+        }
+    }
+
+    /// Why the wait ended, if the queue was not closed.
+    pub fn wait_error(&self) -> Option<WaitError> {
+        match self {
+            SendError::Closed(_) => None,
+            SendError::Wait(e, _) => Some(*e),
+        }
+    }
+}
+
+impl<T> fmt::Debug for SendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::Closed(_) => f.write_str("Closed(..)"),
+            SendError::Wait(e, _) => write!(f, "Wait({e:?}, ..)"),
+        }
+    }
+}
+
+impl<T> fmt::Display for SendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::Closed(_) => f.write_str("queue closed"),
+            SendError::Wait(e, _) => write!(f, "waiting for room in the queue: {e}"),
+        }
+    }
+}
+
+impl<T> std::error::Error for SendError<T> {}
 
 /// Why a non-blocking `try_put` did not deliver; the item is handed back.
 #[derive(PartialEq, Eq)]
@@ -28,18 +63,61 @@ pub enum TrySendError<T> {
     Closed(T),
 }
 
+impl<T> TrySendError<T> {
+    /// The item that was not delivered.
+    pub fn into_inner(self) -> T {
+        match self {
+            TrySendError::Full(t) | TrySendError::Closed(t) => t,
+        }
+    }
+}
+
+impl<T> fmt::Debug for TrySendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TrySendError::Full(_) => "Full(..)",
+            TrySendError::Closed(_) => "Closed(..)",
+        })
+    }
+}
+
+impl<T> fmt::Display for TrySendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TrySendError::Full(_) => "queue full",
+            TrySendError::Closed(_) => "queue closed",
+        })
+    }
+}
+
+impl<T> std::error::Error for TrySendError<T> {}
+
 /// Why a blocking `get` returned no item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecvError {
     /// The queue was closed and is drained.
     Closed,
-    /// The deadline (explicit or from a `timeout` scope) passed while the queue was empty.
-    TimedOut,
-    /// The main greenlet would block forever: no greenlet can ever put.
-    Deadlock,
-    /// The caller is unwinding and cannot wait.
-    Interrupted,
+    /// The wait for an item ended: the call's own deadline, a deadlock of the main greenlet,
+    /// or the caller unwinding.
+    Wait(WaitError),
 }
+
+impl From<WaitError> for RecvError {
+    fn from(e: WaitError) -> RecvError {
+        RecvError::Wait(e)
+    }
+}
+
+impl fmt::Display for RecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecvError::Closed => f.write_str("queue closed"),
+            RecvError::Wait(e) => write!(f, "waiting for an item: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for RecvError {}
 
 /// Why a non-blocking `try_get` returned no item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,51 +127,6 @@ pub enum TryRecvError {
     /// The queue was closed and is drained.
     Closed,
 }
-
-macro_rules! item_errors {
-    ($($ty:ident { $($var:ident => $msg:literal),* }),*) => {$(
-        impl<T> $ty<T> {
-            /// The item that was not delivered.
-            pub fn into_inner(self) -> T {
-                match self { $($ty::$var(t) => t),* }
-            }
-        }
-        impl<T> fmt::Debug for $ty<T> {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                match self { $($ty::$var(_) => f.write_str(concat!(stringify!($var), "(..)"))),* }
-            }
-        }
-        impl<T> fmt::Display for $ty<T> {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                match self { $($ty::$var(_) => f.write_str($msg)),* }
-            }
-        }
-        impl<T> std::error::Error for $ty<T> {}
-    )*};
-}
-
-item_errors!(
-    SendError {
-        Closed => "queue closed",
-        TimedOut => "timed out waiting for room in the queue",
-        Deadlock => "this operation would block forever (no greenlet can take from the queue)",
-        Interrupted => "cannot wait for room in the queue while unwinding"
-    },
-    TrySendError { Full => "queue full", Closed => "queue closed" }
-);
-
-impl fmt::Display for RecvError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            RecvError::Closed => "queue closed",
-            RecvError::TimedOut => "timed out waiting for an item",
-            RecvError::Deadlock => "this operation would block forever (no greenlet can put)",
-            RecvError::Interrupted => "cannot wait for an item while unwinding",
-        })
-    }
-}
-
-impl std::error::Error for RecvError {}
 
 impl fmt::Display for TryRecvError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -344,7 +377,7 @@ impl<T, S: Store<T>> Queue<T, S> {
     /// # Errors
     /// See [`SendError`]; the item is handed back.
     pub fn put(&self, item: T) -> Result<(), SendError<T>> {
-        self.put_deadline(item, None)
+        self.put_until(item, None)
     }
 
     /// Adds an item, waiting at most `timeout` for room.
@@ -352,14 +385,18 @@ impl<T, S: Store<T>> Queue<T, S> {
     /// # Errors
     /// See [`SendError`].
     pub fn put_timeout(&self, item: T, timeout: Duration) -> Result<(), SendError<T>> {
-        self.put_deadline(item, crate::time::deadline_after(timeout))
+        self.put_until(item, crate::time::deadline_after(timeout))
     }
 
     /// Adds an item, waiting until `deadline` for room.
     ///
     /// # Errors
     /// See [`SendError`].
-    pub fn put_deadline(&self, item: T, deadline: Option<Instant>) -> Result<(), SendError<T>> {
+    pub fn put_deadline(&self, item: T, deadline: Instant) -> Result<(), SendError<T>> {
+        self.put_until(item, Some(deadline))
+    }
+
+    fn put_until(&self, item: T, deadline: Option<Instant>) -> Result<(), SendError<T>> {
         let i = &self.inner;
         let item = match self.try_put(item) {
             Ok(()) => return Ok(()),
@@ -367,11 +404,8 @@ impl<T, S: Store<T>> Queue<T, S> {
             Err(TrySendError::Full(t)) => t,
         };
         loop {
-            match i.putters.wait(deadline, "Queue::put") {
-                WaitResult::Notified => {}
-                WaitResult::TimedOut => return Err(SendError::TimedOut(item)),
-                WaitResult::Deadlock => return Err(SendError::Deadlock(item)),
-                WaitResult::Interrupted => return Err(SendError::Interrupted(item)),
+            if let Err(e) = i.putters.wait(deadline, "Queue::put") {
+                return Err(SendError::Wait(e, item));
             }
             if i.closed.get() {
                 return Err(SendError::Closed(item));
@@ -409,7 +443,7 @@ impl<T, S: Store<T>> Queue<T, S> {
     /// # Errors
     /// See [`RecvError`].
     pub fn get(&self) -> Result<T, RecvError> {
-        self.get_deadline(None)
+        self.get_until(None)
     }
 
     /// Takes the next item, waiting at most `timeout`.
@@ -417,14 +451,18 @@ impl<T, S: Store<T>> Queue<T, S> {
     /// # Errors
     /// See [`RecvError`].
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, RecvError> {
-        self.get_deadline(crate::time::deadline_after(timeout))
+        self.get_until(crate::time::deadline_after(timeout))
     }
 
     /// Takes the next item, waiting until `deadline`.
     ///
     /// # Errors
     /// See [`RecvError`].
-    pub fn get_deadline(&self, deadline: Option<Instant>) -> Result<T, RecvError> {
+    pub fn get_deadline(&self, deadline: Instant) -> Result<T, RecvError> {
+        self.get_until(Some(deadline))
+    }
+
+    fn get_until(&self, deadline: Option<Instant>) -> Result<T, RecvError> {
         get_loop(&self.inner.getters, deadline, "Queue::get", || self.try_get())
     }
 
@@ -452,15 +490,36 @@ impl<T, S: Store<T>> Queue<T, S> {
         self.inner.unfinished.get()
     }
 
-    /// Waits until every item put has been marked done (JoinableQueue). Returns `false` if
-    /// the wait was cut short (timeout scope, deadlock, unwinding).
-    pub fn join(&self) -> bool {
+    /// Waits until every item put has been marked done (JoinableQueue).
+    ///
+    /// # Errors
+    /// [`WaitError::Deadlock`] on the main greenlet when nothing can ever finish the items;
+    /// [`WaitError::Interrupted`] when the caller is unwinding.
+    pub fn join(&self) -> Result<(), WaitError> {
+        self.join_until(None)
+    }
+
+    /// Like [`join`](Self::join), giving up after `timeout`.
+    ///
+    /// # Errors
+    /// [`WaitError::TimedOut`], or as [`join`](Self::join).
+    pub fn join_timeout(&self, timeout: Duration) -> Result<(), WaitError> {
+        self.join_until(crate::time::deadline_after(timeout))
+    }
+
+    /// Like [`join`](Self::join), giving up at `deadline`.
+    ///
+    /// # Errors
+    /// [`WaitError::TimedOut`], or as [`join`](Self::join).
+    pub fn join_deadline(&self, deadline: Instant) -> Result<(), WaitError> {
+        self.join_until(Some(deadline))
+    }
+
+    fn join_until(&self, deadline: Option<Instant>) -> Result<(), WaitError> {
         while self.inner.unfinished.get() > 0 {
-            if self.inner.all_done.wait(None, "Queue::join") != WaitResult::Notified {
-                return false;
-            }
+            self.inner.all_done.wait(deadline, "Queue::join")?;
         }
-        true
+        Ok(())
     }
 
     /// An iterator of items from `get`, ending when the queue is closed and drained (or a get
@@ -483,12 +542,7 @@ fn get_loop<T>(
             Err(TryRecvError::Closed) => return Err(RecvError::Closed),
             Err(TryRecvError::Empty) => {}
         }
-        match getters.wait(deadline, what) {
-            WaitResult::Notified => {}
-            WaitResult::TimedOut => return Err(RecvError::TimedOut),
-            WaitResult::Deadlock => return Err(RecvError::Deadlock),
-            WaitResult::Interrupted => return Err(RecvError::Interrupted),
-        }
+        getters.wait(deadline, what)?;
     }
 }
 
@@ -569,7 +623,7 @@ impl<T> Channel<T> {
     /// # Errors
     /// See [`SendError`]; the item is handed back if no getter took it.
     pub fn put(&self, item: T) -> Result<(), SendError<T>> {
-        self.put_deadline(item, None)
+        self.put_until(item, None)
     }
 
     /// Offers `item`, waiting at most `timeout` for a getter.
@@ -577,14 +631,18 @@ impl<T> Channel<T> {
     /// # Errors
     /// See [`SendError`].
     pub fn put_timeout(&self, item: T, timeout: Duration) -> Result<(), SendError<T>> {
-        self.put_deadline(item, crate::time::deadline_after(timeout))
+        self.put_until(item, crate::time::deadline_after(timeout))
     }
 
     /// Offers `item`, waiting until `deadline` for a getter.
     ///
     /// # Errors
     /// See [`SendError`].
-    pub fn put_deadline(&self, item: T, deadline: Option<Instant>) -> Result<(), SendError<T>> {
+    pub fn put_deadline(&self, item: T, deadline: Instant) -> Result<(), SendError<T>> {
+        self.put_until(item, Some(deadline))
+    }
+
+    fn put_until(&self, item: T, deadline: Option<Instant>) -> Result<(), SendError<T>> {
         let i = &self.inner;
         if i.closed.get() {
             return Err(SendError::Closed(item));
@@ -621,16 +679,17 @@ impl<T> Channel<T> {
                 std::mem::forget(w);
                 return Ok(());
             }
-            let err: fn(T) -> SendError<T> = match r {
-                WaitResult::Notified if i.closed.get() => SendError::Closed,
-                WaitResult::Notified => continue,
-                WaitResult::TimedOut => SendError::TimedOut,
-                WaitResult::Deadlock => SendError::Deadlock,
-                WaitResult::Interrupted => SendError::Interrupted,
+            let err = match r {
+                Ok(()) if i.closed.get() => None,
+                Ok(()) => continue,
+                Err(e) => Some(e),
             };
             let item = w.take().expect("grove: offer vanished");
             std::mem::forget(w);
-            return Err(err(item));
+            return Err(match err {
+                None => SendError::Closed(item),
+                Some(e) => SendError::Wait(e, item),
+            });
         }
     }
 
@@ -657,7 +716,7 @@ impl<T> Channel<T> {
     /// # Errors
     /// See [`RecvError`].
     pub fn get(&self) -> Result<T, RecvError> {
-        self.get_deadline(None)
+        self.get_until(None)
     }
 
     /// Waits at most `timeout` for an item.
@@ -665,14 +724,18 @@ impl<T> Channel<T> {
     /// # Errors
     /// See [`RecvError`].
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, RecvError> {
-        self.get_deadline(crate::time::deadline_after(timeout))
+        self.get_until(crate::time::deadline_after(timeout))
     }
 
     /// Waits until `deadline` for an item.
     ///
     /// # Errors
     /// See [`RecvError`].
-    pub fn get_deadline(&self, deadline: Option<Instant>) -> Result<T, RecvError> {
+    pub fn get_deadline(&self, deadline: Instant) -> Result<T, RecvError> {
+        self.get_until(Some(deadline))
+    }
+
+    fn get_until(&self, deadline: Option<Instant>) -> Result<T, RecvError> {
         get_loop(&self.inner.getters, deadline, "Channel::get", || self.try_get())
     }
 

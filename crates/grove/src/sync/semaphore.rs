@@ -3,7 +3,8 @@ use std::fmt;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use super::waitlist::{WaitList, WaitResult};
+use super::waitlist::WaitList;
+use crate::hub::WaitError;
 
 /// A counting semaphore with FIFO hand-off (gevent's `Semaphore`): a released permit goes to
 /// the longest waiter, never to a greenlet that arrives later. Cloning gives another handle.
@@ -27,31 +28,6 @@ impl fmt::Debug for Semaphore {
         write!(f, "Semaphore(available: {}, waiting: {})", self.available(), self.waiting())
     }
 }
-
-/// Why an acquire failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AcquireError {
-    /// The deadline (explicit or from a `timeout` scope) passed.
-    TimedOut,
-    /// The main greenlet would block forever: no other greenlet can release.
-    Deadlock,
-    /// The caller is unwinding (killed or panicking) and cannot wait.
-    Interrupted,
-}
-
-impl fmt::Display for AcquireError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            AcquireError::TimedOut => "timed out waiting for a permit",
-            AcquireError::Deadlock => {
-                "this operation would block forever (no greenlet can release)"
-            }
-            AcquireError::Interrupted => "cannot wait for a permit while unwinding",
-        })
-    }
-}
-
-impl std::error::Error for AcquireError {}
 
 impl Semaphore {
     /// A semaphore with `permits` permits.
@@ -90,30 +66,33 @@ impl Semaphore {
         None
     }
 
-    /// Waits for a permit.
-    ///
-    /// # Panics
-    /// With gevent's "would block forever" message when the main greenlet waits and no other
-    /// greenlet can ever release, or when the caller is unwinding and would have to wait.
-    /// Use [`acquire_timeout`](Self::acquire_timeout) or [`acquire_deadline`](Self::acquire_deadline)
-    /// to get those as errors.
-    pub fn acquire(&self) -> SemaphorePermit {
-        self.acquire_deadline(None).unwrap_or_else(|e| panic!("grove: Semaphore::acquire: {e}"))
-    }
-
-    /// Waits at most `timeout` for a permit.
-    pub fn acquire_timeout(&self, timeout: Duration) -> Option<SemaphorePermit> {
-        self.acquire_deadline(crate::time::deadline_after(timeout)).ok()
-    }
-
-    /// Waits for a permit until `deadline` (or the enclosing `timeout` scope's).
+    /// Waits for a permit (FIFO: a released permit goes to the longest waiter). Inside an
+    /// expiring `timeout` scope it unwinds to the scope.
     ///
     /// # Errors
-    /// See [`AcquireError`].
-    pub fn acquire_deadline(
-        &self,
-        deadline: Option<Instant>,
-    ) -> Result<SemaphorePermit, AcquireError> {
+    /// [`WaitError::Deadlock`] when the main greenlet waits and no other greenlet can ever
+    /// release; [`WaitError::Interrupted`] when the caller is unwinding.
+    pub fn acquire(&self) -> Result<SemaphorePermit, WaitError> {
+        self.acquire_until(None)
+    }
+
+    /// Like [`acquire`](Self::acquire), giving up after `timeout`.
+    ///
+    /// # Errors
+    /// [`WaitError::TimedOut`], or as [`acquire`](Self::acquire).
+    pub fn acquire_timeout(&self, timeout: Duration) -> Result<SemaphorePermit, WaitError> {
+        self.acquire_until(crate::time::deadline_after(timeout))
+    }
+
+    /// Like [`acquire`](Self::acquire), giving up at `deadline`.
+    ///
+    /// # Errors
+    /// [`WaitError::TimedOut`], or as [`acquire`](Self::acquire).
+    pub fn acquire_deadline(&self, deadline: Instant) -> Result<SemaphorePermit, WaitError> {
+        self.acquire_until(Some(deadline))
+    }
+
+    fn acquire_until(&self, deadline: Option<Instant>) -> Result<SemaphorePermit, WaitError> {
         if let Some(p) = self.try_acquire() {
             return Ok(p);
         }
@@ -122,12 +101,12 @@ impl Semaphore {
     }
 
     /// Queues until a releaser hands this greenlet a permit.
-    fn wait_for_grant(&self, deadline: Option<Instant>) -> Result<(), AcquireError> {
+    fn wait_for_grant(&self, deadline: Option<Instant>) -> Result<(), WaitError> {
         let i = &self.inner;
         loop {
             // A grant is a reserved permit plus a notification; if the notified waiter leaves
-            // without it (timeout, kill), the wait list forwards the notification and the
-            // reservation stays for the next waiter.
+            // without it (timeout, kill, scope expiry), the wait list forwards the notification
+            // and the reservation stays for the next waiter.
             let unclaimed = || {
                 // Woken with a reserved permit but leaving without it, with nobody to pass it
                 // to: the permit becomes free again.
@@ -136,16 +115,10 @@ impl Semaphore {
                     self.add_permit();
                 }
             };
-            let r = i.waiters.wait_or(deadline, "Semaphore::acquire", &unclaimed);
-            if r == WaitResult::Notified && i.reserved.get() > 0 {
+            i.waiters.wait_or(deadline, "Semaphore::acquire", &unclaimed)?;
+            if i.reserved.get() > 0 {
                 i.reserved.set(i.reserved.get() - 1);
                 return Ok(());
-            }
-            match r {
-                WaitResult::Notified => continue,
-                WaitResult::TimedOut => return Err(AcquireError::TimedOut),
-                WaitResult::Deadlock => return Err(AcquireError::Deadlock),
-                WaitResult::Interrupted => return Err(AcquireError::Interrupted),
             }
         }
     }
@@ -239,14 +212,14 @@ impl std::ops::Deref for BoundedSemaphore {
 ///     .map(|i| {
 ///         let l = lock.clone();
 ///         grove::spawn(move || {
-///             let mut g = l.lock();
+///             let mut g = l.lock().unwrap();
 ///             grove::yield_now(); // others queue up meanwhile
 ///             g.push(i);
 ///         })
 ///     })
 ///     .collect();
 /// grove::joinall(hs);
-/// assert_eq!(*lock.lock(), [0, 1, 2]);
+/// assert_eq!(*lock.lock().unwrap(), [0, 1, 2]);
 /// ```
 pub struct Lock<T> {
     sem: Semaphore,
@@ -276,23 +249,34 @@ impl<T> Lock<T> {
         self.sem.available() == 0
     }
 
-    /// Waits for the lock.
+    /// Waits for the lock (FIFO). Inside an expiring `timeout` scope it unwinds to the scope.
     ///
-    /// # Panics
-    /// As [`Semaphore::acquire`]: on a deadlock of the main greenlet, or when the caller is
-    /// unwinding and would have to wait.
-    pub fn lock(&self) -> LockGuard<'_, T> {
-        self.guard(self.sem.acquire())
+    /// # Errors
+    /// As [`Semaphore::acquire`]: [`WaitError::Deadlock`] on the main greenlet when nobody can
+    /// ever unlock, [`WaitError::Interrupted`] when the caller is unwinding.
+    pub fn lock(&self) -> Result<LockGuard<'_, T>, WaitError> {
+        self.sem.acquire().map(|p| self.guard(p))
+    }
+
+    /// Like [`lock`](Self::lock), giving up after `timeout`.
+    ///
+    /// # Errors
+    /// [`WaitError::TimedOut`], or as [`lock`](Self::lock).
+    pub fn lock_timeout(&self, timeout: Duration) -> Result<LockGuard<'_, T>, WaitError> {
+        self.sem.acquire_timeout(timeout).map(|p| self.guard(p))
+    }
+
+    /// Like [`lock`](Self::lock), giving up at `deadline`.
+    ///
+    /// # Errors
+    /// [`WaitError::TimedOut`], or as [`lock`](Self::lock).
+    pub fn lock_deadline(&self, deadline: Instant) -> Result<LockGuard<'_, T>, WaitError> {
+        self.sem.acquire_deadline(deadline).map(|p| self.guard(p))
     }
 
     /// Takes the lock if it is free and nobody waits for it.
     pub fn try_lock(&self) -> Option<LockGuard<'_, T>> {
         self.sem.try_acquire().map(|p| self.guard(p))
-    }
-
-    /// Waits at most `timeout` for the lock.
-    pub fn lock_timeout(&self, timeout: Duration) -> Option<LockGuard<'_, T>> {
-        self.sem.acquire_timeout(timeout).map(|p| self.guard(p))
     }
 
     fn guard(&self, permit: SemaphorePermit) -> LockGuard<'_, T> {

@@ -10,21 +10,7 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use crate::hub::fiber::Wake;
-use crate::hub::{self, Token};
-
-/// How a wait ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum WaitResult {
-    /// Notified (the condition may hold now; re-check it).
-    Notified,
-    /// The deadline (explicit or the greenlet's `timeout` scope) passed.
-    TimedOut,
-    /// The main greenlet waited for something nothing can cause.
-    Deadlock,
-    /// The caller is unwinding and cannot block.
-    Interrupted,
-}
+use crate::hub::{self, Token, WaitError};
 
 #[derive(Default)]
 pub(crate) struct WaitList {
@@ -37,7 +23,11 @@ impl WaitList {
     }
 
     /// Parks the running greenlet until notified, the deadline passes, or it is killed.
-    pub(crate) fn wait(&self, deadline: Option<Instant>, what: &'static str) -> WaitResult {
+    pub(crate) fn wait(
+        &self,
+        deadline: Option<Instant>,
+        what: &'static str,
+    ) -> Result<(), WaitError> {
         self.wait_or(deadline, what, &|| {})
     }
 
@@ -48,23 +38,19 @@ impl WaitList {
         deadline: Option<Instant>,
         what: &'static str,
         unclaimed: &dyn Fn(),
-    ) -> WaitResult {
+    ) -> Result<(), WaitError> {
         hub::with(|h| {
             let tok = h.token();
             let me = Some((tok.fiber.id, tok.seq));
             self.q.borrow_mut().push_back(tok);
             let guard = Leave { list: self, me, unclaimed };
-            let w = h.park(deadline, what);
+            let r = h.park(deadline, what).result();
             let mut guard = guard;
-            match w {
-                Wake::Normal => {
-                    guard.me = None;
-                    WaitResult::Notified
-                }
-                Wake::TimedOut => WaitResult::TimedOut,
-                Wake::Deadlock => WaitResult::Deadlock,
-                Wake::Unwinding => WaitResult::Interrupted,
+            if r.is_ok() {
+                // Notified: nothing to withdraw.
+                guard.me = None;
             }
+            r
         })
     }
 
