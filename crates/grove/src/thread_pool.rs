@@ -298,11 +298,6 @@ impl<T> CallGuard<T> {
         self.call.as_ref().expect("grove: call present until dropped")
     }
 
-    /// Gives up the call now, returning what it left.
-    pub(crate) fn abandon(mut self) -> Abandoned<T> {
-        self.call.take().expect("grove: call present until dropped").abandon()
-    }
-
     /// The call completed and its value was taken: nothing to abandon.
     pub(crate) fn completed(mut self) {
         self.call = None;
