@@ -11,7 +11,7 @@
 //! |---|---|---|
 //! | any call made while unwinding (a destructor during a kill) or after the deadline ★ | not submitted: `Interrupted` / timed out, nothing happened | — |
 //! | [`read`], [`read_to_string`], [`metadata`], [`File::metadata`] | never runs | completes; result dropped (no side effect) |
-//! | [`write`] | never runs | may create/truncate the file and write all or part of it |
+//! | [`write`](fn@write) | never runs | may create/truncate the file and write all or part of it |
 //! | [`remove_file`], [`create_dir_all`] | never runs | may have happened |
 //! | [`File::open`], [`File::create`] | never runs | `create` may have created/truncated the file; the fd is closed |
 //! | `File` `read` ★ | never runs, nothing consumed | the bytes it gets are kept and handed to the next read on that `File` (no byte lost) |
