@@ -4,11 +4,11 @@
 use std::cell::RefCell;
 use std::ffi::CString;
 use std::io::{ErrorKind, Read, Seek, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Generous liveness bound: only a broken implementation takes this long.
 const LIVE: Duration = Duration::from_secs(20);
@@ -46,6 +46,23 @@ fn fifo(d: &Path) -> (std::fs::File, std::fs::File) {
     (r, w)
 }
 
+/// Waits until a thread of this process is blocked in system call `nr` on `fd` (as
+/// /proc/self/task/*/syscall shows it): the pool job is then running, not queued.
+fn wait_blocked_in(nr: libc::c_long, fd: RawFd) {
+    let want = format!("{nr} {fd:#x} ");
+    let t = Instant::now();
+    loop {
+        for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+            let s = std::fs::read_to_string(task.path().join("syscall")).unwrap_or_default();
+            if s.starts_with(&want) {
+                return;
+            }
+        }
+        assert!(t.elapsed() < LIVE, "no thread ever blocked in syscall {nr} on fd {fd}");
+        grove::sleep(Duration::from_millis(1));
+    }
+}
+
 #[test]
 fn an_abandoned_read_hands_its_bytes_to_the_next_read() {
     grove::run(|| {
@@ -64,15 +81,16 @@ fn an_abandoned_read_hands_its_bytes_to_the_next_read() {
         assert_eq!(&got, b"FIRSTSECOND");
         std::fs::remove_file(d.join("fifo")).unwrap();
 
-        // 2. The reading greenlet is killed mid-read.
+        // 2. The reading greenlet is killed mid-read (its read(2) is running).
         let (r, mut w) = fifo(&d);
+        let fd = r.as_raw_fd();
         let f = grove::fs::File::from_std(r);
         let f2 = f.clone();
         let g = grove::spawn(move || {
             let mut buf = [0u8; 64];
             (&f2).read(&mut buf)
         });
-        grove::sleep(SHORT);
+        wait_blocked_in(libc::SYS_read, fd);
         g.kill();
         assert!(g.join().is_err());
         w.write_all(b"FIRST").unwrap();
@@ -154,12 +172,18 @@ fn fill(w: &std::fs::File) {
 fn an_abandoned_write_completes_before_later_operations_and_its_failure_is_reported() {
     grove::run(|| {
         let d = dir("write");
-        // 1. A 1 MiB write times out while the pipe is full. It still completes, in full and
-        //    before the write that follows it.
+        // 1. A 1 MiB write is killed while blocked on the full pipe. It still completes, in
+        //    full and before the write that follows it.
         let (mut r, w) = fifo(&d);
+        let fd = w.as_raw_fd();
         let f = grove::fs::File::from_std(w);
-        let big = vec![b'A'; 1 << 20];
-        assert!(grove::timeout(SHORT, || (&f).write_all(&big)).is_err());
+        let g = {
+            let f = f.clone();
+            grove::spawn(move || (&f).write_all(&vec![b'A'; 1 << 20]))
+        };
+        wait_blocked_in(libc::SYS_write, fd);
+        g.kill();
+        assert!(g.join().is_err());
         let reader = std::thread::spawn(move || {
             let mut v = Vec::new();
             r.read_to_end(&mut v).unwrap();
@@ -174,16 +198,37 @@ fn an_abandoned_write_completes_before_later_operations_and_its_failure_is_repor
         assert_eq!(got[1 << 20], b'B', "the later write landed after the abandoned one");
         std::fs::remove_file(d.join("fifo")).unwrap();
 
+        // 1b. The same write cut short by a timeout scope: it ran in full or (if the scope
+        //     expired while it was still queued) not at all; either way before the next one.
+        let (mut r, w) = fifo(&d);
+        let f = grove::fs::File::from_std(w);
+        let big = vec![b'A'; 1 << 20];
+        assert!(grove::timeout(SHORT, || (&f).write_all(&big)).is_err());
+        let reader = std::thread::spawn(move || {
+            let mut v = Vec::new();
+            r.read_to_end(&mut v).unwrap();
+            v
+        });
+        (&f).write_all(b"B").unwrap();
+        (&f).flush().unwrap();
+        drop(f);
+        let got = grove::thread_pool::spawn_blocking(move || reader.join().unwrap()).unwrap();
+        assert!(got.len() == 1 || got.len() == (1 << 20) + 1, "partial: {}", got.len());
+        assert!(got[..got.len() - 1].iter().all(|&b| b == b'A'));
+        assert_eq!(got.last(), Some(&b'B'), "the later write landed after the abandoned one");
+        std::fs::remove_file(d.join("fifo")).unwrap();
+
         // 2. A write abandoned while blocked, whose peer then vanishes: the write fails with
         //    EPIPE in the background and the next operation says so.
         let (r, w) = fifo(&d);
         fill(&w);
+        let fd = w.as_raw_fd();
         let f = grove::fs::File::from_std(w);
         let g = {
             let f = f.clone();
             grove::spawn(move || (&f).write(b"x"))
         };
-        grove::sleep(SHORT);
+        wait_blocked_in(libc::SYS_write, fd);
         g.kill();
         assert!(g.join().is_err());
         drop(r);

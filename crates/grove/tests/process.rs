@@ -210,16 +210,19 @@ fn a_dropped_child_is_reaped_in_the_background() {
         let quick = c.id();
         grove::sleep(Duration::from_millis(20));
         drop(c);
-        // Still running when dropped (not killed: it exits by itself later).
-        let c = Command::new("sleep").arg("0.2").stdout(Stdio::piped()).spawn().unwrap();
+        // Still running when dropped: not killed by the drop; reaped once it exits.
+        let c = Command::new("sleep").arg("600").stdout(Stdio::piped()).spawn().unwrap();
         let running = c.id();
         drop(c);
+        std::thread::sleep(Duration::from_millis(20)); // the reaper had time to act wrongly
         assert!(exists(running), "a dropped child is not killed");
-        // Dropped after a wait was cut short (its pidfd is registered with the hub).
-        let mut c = Command::new("sleep").arg("0.2").spawn().unwrap();
+        sigkill(running); // still unreaped, so the pid is still this child's
+                          // Dropped after a wait was cut short (its pidfd is registered with the hub).
+        let mut c = sleeper();
         let waited = c.id();
         assert!(c.wait_timeout(Duration::from_millis(5)).is_err());
         drop(c);
+        sigkill(waited);
         // Dropped in a greenlet's destructors while it is killed.
         let killed_pid = Rc::new(Cell::new(0));
         let k2 = killed_pid.clone();

@@ -96,7 +96,9 @@ fn a_job_abandoned_before_it_started_never_runs() {
         let ran = Arc::new(AtomicBool::new(false));
         let r2 = ran.clone();
         let res = grove::timeout(Duration::from_millis(20), move || {
-            grove::sleep(Duration::from_millis(40)); // the scope's deadline passes here
+            // The deadline passes without a blocking call (a blocking one would end the
+            // scope right there): the call below is made after it.
+            std::thread::sleep(Duration::from_millis(40));
             spawn_blocking(move || r2.store(true, Ordering::SeqCst))
         });
         assert!(res.is_err(), "the scope expired");
@@ -135,35 +137,39 @@ fn a_destructor_during_a_kill_does_not_start_work_it_cannot_wait_for() {
 #[test]
 fn killed_and_timed_out_waits_end_and_the_pool_stays_usable() {
     grove::run(|| {
-        // A per-call timeout while the job runs: TimedOut, and the job still completes.
-        let done = Arc::new(AtomicBool::new(false));
         let gate = Gate::default();
-        let (d2, g2) = (done.clone(), gate.clone());
-        let e = spawn_blocking_timeout(Duration::from_millis(10), move || {
-            g2.wait(LIVE);
-            d2.store(true, Ordering::SeqCst);
-        })
-        .unwrap_err();
-        assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
-        // A scope expiring while the job runs.
+        // The call's own timeout, then an enclosing scope, cut the waits short.
+        let g2 = gate.clone();
+        let e = spawn_blocking_timeout(Duration::from_millis(10), move || g2.wait(LIVE));
+        assert_eq!(e.unwrap_err().kind(), std::io::ErrorKind::TimedOut);
         let g3 = gate.clone();
         let r = grove::timeout(Duration::from_millis(10), move || {
             spawn_blocking(move || g3.wait(LIVE))
         });
         assert!(r.is_err(), "the scope expired: {r:?}");
-        // A kill while the job runs.
-        let g4 = gate.clone();
-        let h = grove::spawn(move || spawn_blocking(move || g4.wait(LIVE)));
-        grove::sleep(Duration::from_millis(10));
+        // A kill while the job runs: the job still completes, in the background.
+        let (started, done) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+        let (s2, d2, g4) = (started.clone(), done.clone(), gate.clone());
+        let h = grove::spawn(move || {
+            spawn_blocking(move || {
+                s2.store(true, Ordering::SeqCst);
+                g4.wait(LIVE);
+                d2.store(true, Ordering::SeqCst);
+            })
+        });
+        let t = Instant::now();
+        while !started.load(Ordering::SeqCst) {
+            assert!(t.elapsed() < LIVE, "the job never started");
+            grove::sleep(Duration::from_millis(1));
+        }
         h.kill();
         assert!(h.join().is_err(), "killed");
         gate.open();
-        // The running jobs complete in the background; the pool serves new work.
-        let t = Instant::now();
         while !done.load(Ordering::SeqCst) {
             assert!(t.elapsed() < LIVE, "the abandoned job never finished");
             grove::sleep(Duration::from_millis(5));
         }
+        // The pool serves new work.
         assert_eq!(spawn_blocking(|| 5).unwrap(), 5);
     });
 }
