@@ -270,8 +270,10 @@ impl Child {
         }
         let p = &mut self.proc;
         if p.pidfd.is_none() && !p.polling {
-            match open_pidfd(p.std.as_ref().expect("grove: child present").id()) {
-                Ok(fd) => p.pidfd = Some(Registered::new(PidFd(fd))?),
+            // Any failure (no pidfd_open, no fd left, epoll refusing it) means polling.
+            let fd = open_pidfd(p.std.as_ref().expect("grove: child present").id());
+            match fd.and_then(|fd| Registered::new(PidFd(fd))) {
+                Ok(r) => p.pidfd = Some(r),
                 Err(_) => p.polling = true,
             }
         }
