@@ -2,30 +2,51 @@
 //! threadpool). Used by [`fs`](crate::fs) and [`dns`](crate::dns).
 //!
 //! One process-wide pool: threads start on demand up to a maximum (default 64), extra jobs wait
-//! in a FIFO queue, and threads idle for 10 s exit. The calling greenlet parks on a cross-thread
-//! token, so other greenlets of its hub keep running meanwhile.
+//! in a FIFO queue, and threads idle for 10 s exit. While the pool is below its maximum a job
+//! never waits behind a running one: a submitted job starts a thread unless an idle thread is
+//! left over for it. The calling greenlet parks on a cross-thread token, so other greenlets of
+//! its hub keep running meanwhile.
+//!
+//! # When the caller stops waiting
+//! A wait cut short (its own timeout, an enclosing `timeout` scope, a kill) cannot stop an OS
+//! thread in the middle of a system call. What happens to the work depends on how far it got:
+//! - not started yet (still queued): it is taken off the queue and never runs;
+//! - running: it runs to completion on its thread and its value is dropped there;
+//! - called while the greenlet is already unwinding (a destructor during a kill) or after the
+//!   deadline has passed: nothing is submitted at all.
 
 use std::collections::VecDeque;
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::hub;
 use crate::hub::fiber::Wake;
+use crate::hub::{self, RemoteToken};
 
-type Job = Box<dyn FnOnce() + Send>;
+pub(crate) type Job = Box<dyn FnOnce() + Send>;
+
+struct Queued {
+    id: u64,
+    run: Job,
+}
 
 struct Pool {
     queue: Mutex<PoolState>,
     available: Condvar,
     max: AtomicUsize,
+    next_id: AtomicU64,
 }
 
 struct PoolState {
-    jobs: VecDeque<Job>,
+    jobs: VecDeque<Queued>,
+    /// Threads alive (starting, busy or idle).
     threads: usize,
+    /// Threads started that have not yet looked at the queue: each will take a job.
+    starting: usize,
+    /// Threads waiting on the condvar. A notified thread stays counted here until it wakes,
+    /// which is why `submit` compares this with the queue length instead of trusting it alone.
     idle: usize,
 }
 
@@ -34,10 +55,15 @@ const IDLE_EXIT: Duration = Duration::from_secs(10);
 fn pool() -> &'static Pool {
     static POOL: OnceLock<Pool> = OnceLock::new();
     POOL.get_or_init(|| Pool {
-        queue: Mutex::new(PoolState { jobs: VecDeque::new(), threads: 0, idle: 0 }),
+        queue: Mutex::new(PoolState { jobs: VecDeque::new(), threads: 0, starting: 0, idle: 0 }),
         available: Condvar::new(),
         max: AtomicUsize::new(64),
+        next_id: AtomicU64::new(0),
     })
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Sets the most OS threads the pool runs at once (default 64). Jobs beyond wait in a queue.
@@ -47,40 +73,51 @@ pub fn set_max_threads(n: usize) {
 
 /// Threads currently in the pool (busy or idle).
 pub fn threads() -> usize {
-    pool().queue.lock().unwrap_or_else(|e| e.into_inner()).threads
+    lock(&pool().queue).threads
 }
 
-fn submit(job: Job) -> io::Result<()> {
+/// Queues `job` for a pool thread, starting one if no thread is left over to take it.
+pub(crate) fn submit(job: Job) -> io::Result<()> {
     let p = pool();
-    let mut st = p.queue.lock().unwrap_or_else(|e| e.into_inner());
-    st.jobs.push_back(job);
-    if st.idle == 0 && st.threads < p.max.load(Ordering::Relaxed) {
-        st.threads += 1;
-        drop(st);
-        let r = std::thread::Builder::new().name("grove-blocking".into()).spawn(worker);
-        if let Err(e) = r {
-            let mut st = p.queue.lock().unwrap_or_else(|e| e.into_inner());
-            st.threads -= 1;
-            if st.threads == 0 {
-                // Nobody will ever run the job: take it back out and report.
-                st.jobs.pop_back();
+    let id = p.next_id.fetch_add(1, Ordering::Relaxed);
+    let mut st = lock(&p.queue);
+    st.jobs.push_back(Queued { id, run: job });
+    if st.idle > 0 {
+        p.available.notify_one();
+    }
+    // Each queued job needs its own taker: an idle thread (notified or not) or a starting one.
+    if st.jobs.len() <= st.idle + st.starting || st.threads >= p.max.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    st.threads += 1;
+    st.starting += 1;
+    drop(st);
+    let r = std::thread::Builder::new().name("grove-blocking".into()).spawn(worker);
+    if let Err(e) = r {
+        let mut st = lock(&p.queue);
+        st.threads -= 1;
+        st.starting -= 1;
+        if st.threads == 0 {
+            // Nobody will ever run the job: take it back out and report.
+            if let Some(i) = st.jobs.iter().position(|q| q.id == id) {
+                drop(st.jobs.remove(i));
                 return Err(e);
             }
         }
-    } else {
-        p.available.notify_one();
     }
     Ok(())
 }
 
 fn worker() {
     let p = pool();
-    let mut st = p.queue.lock().unwrap_or_else(|e| e.into_inner());
+    let mut st = lock(&p.queue);
+    st.starting -= 1;
     loop {
         if let Some(job) = st.jobs.pop_front() {
             drop(st);
-            job();
-            st = p.queue.lock().unwrap_or_else(|e| e.into_inner());
+            // Jobs catch their own panics; this only keeps the thread count right if one doesn't.
+            let _ = panic::catch_unwind(AssertUnwindSafe(job.run));
+            st = lock(&p.queue);
             continue;
         }
         st.idle += 1;
@@ -92,6 +129,220 @@ fn worker() {
             return;
         }
     }
+}
+
+/// Where a pool job stands, seen by the greenlet waiting for it.
+enum Phase<T> {
+    Queued,
+    Running,
+    Done(std::thread::Result<T>),
+    /// The job was dropped without running (its runner went away).
+    Lost,
+    /// The waiter gave up before the job started: it must not run.
+    Cancelled,
+    /// The waiter gave up while the job ran: its value goes to the job's own orphan handling.
+    Orphaned,
+    /// The waiter took the value.
+    Taken,
+}
+
+struct CallState<T> {
+    phase: Phase<T>,
+    /// The waiting greenlet's token for its current park (one waiter per call).
+    waiter: Option<RemoteToken>,
+}
+
+fn new_call<T>() -> (Call<T>, Completer<T>) {
+    let s = Arc::new(Mutex::new(CallState { phase: Phase::Queued, waiter: None }));
+    (Call { s: s.clone() }, Completer { s, finished: false })
+}
+
+/// The pool side of a call: the job reports through it.
+pub(crate) struct Completer<T> {
+    s: Arc<Mutex<CallState<T>>>,
+    finished: bool,
+}
+
+impl<T> Completer<T> {
+    /// Marks the job running; false if the waiter already gave up (then the job must not run).
+    pub(crate) fn begin(&self) -> bool {
+        let mut st = lock(&self.s);
+        match st.phase {
+            Phase::Queued => {
+                st.phase = Phase::Running;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Hands the job's outcome to the waiter, or back (`Err`) if the waiter gave up meanwhile.
+    pub(crate) fn finish(
+        mut self,
+        r: std::thread::Result<T>,
+    ) -> Result<(), std::thread::Result<T>> {
+        self.finished = true;
+        let mut st = lock(&self.s);
+        if matches!(st.phase, Phase::Orphaned) {
+            return Err(r);
+        }
+        st.phase = Phase::Done(r);
+        let w = st.waiter.take();
+        drop(st);
+        if let Some(w) = w {
+            w.wake();
+        }
+        Ok(())
+    }
+}
+
+impl<T> Drop for Completer<T> {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let mut st = lock(&self.s);
+        if matches!(st.phase, Phase::Queued | Phase::Running) {
+            st.phase = Phase::Lost;
+        }
+        let w = st.waiter.take();
+        drop(st);
+        if let Some(w) = w {
+            w.wake();
+        }
+    }
+}
+
+/// What a call left behind when its waiter gave up.
+pub(crate) enum Abandoned<T> {
+    /// It never ran and never will (or it was lost).
+    NotRun,
+    /// It is running; its value goes to the job's orphan handling.
+    Running,
+    /// It had finished: here is the value nobody took.
+    Done(std::thread::Result<T>),
+}
+
+/// The greenlet side of a call to a pool job.
+pub(crate) struct Call<T> {
+    s: Arc<Mutex<CallState<T>>>,
+}
+
+impl<T> Call<T> {
+    /// Waits (cooperatively) for the job's outcome.
+    ///
+    /// Errors: `TimedOut` at `deadline` or the scope's deadline (which may also unwind, per
+    /// the scope's semantics), `Interrupted` when the greenlet is unwinding, `Other` when the
+    /// job was dropped without running. The call stays valid after an error: wait again or
+    /// [`abandon`](Self::abandon) it.
+    pub(crate) fn wait(
+        &self,
+        deadline: Option<Instant>,
+        what: &'static str,
+    ) -> io::Result<std::thread::Result<T>> {
+        hub::with(|h| loop {
+            {
+                let mut st = lock(&self.s);
+                match std::mem::replace(&mut st.phase, Phase::Taken) {
+                    Phase::Done(r) => return Ok(r),
+                    Phase::Lost => {
+                        st.phase = Phase::Lost;
+                        return Err(io::Error::other("the blocking call was dropped unrun"));
+                    }
+                    p => st.phase = p,
+                }
+                st.waiter = Some(h.token().to_remote());
+            }
+            match h.park(deadline, what) {
+                Wake::Normal => {}
+                w => return Err(wake_error(w)),
+            }
+        })
+    }
+
+    /// Gives up waiting: a queued job is cancelled, a running one orphaned.
+    pub(crate) fn abandon(self) -> Abandoned<T> {
+        let mut st = lock(&self.s);
+        // Drop our token: an outstanding remote token keeps the hub from detecting deadlocks.
+        let w = st.waiter.take();
+        let r = match std::mem::replace(&mut st.phase, Phase::Taken) {
+            Phase::Queued => {
+                st.phase = Phase::Cancelled;
+                Abandoned::NotRun
+            }
+            Phase::Running => {
+                st.phase = Phase::Orphaned;
+                Abandoned::Running
+            }
+            Phase::Done(r) => Abandoned::Done(r),
+            _ => Abandoned::NotRun,
+        };
+        drop(st);
+        drop(w);
+        r
+    }
+}
+
+/// Abandons its call when dropped: on an error return and when the wait unwinds (a kill, or
+/// a `timeout` scope that unwinds its blocking call).
+pub(crate) struct CallGuard<T> {
+    call: Option<Call<T>>,
+}
+
+impl<T> CallGuard<T> {
+    pub(crate) fn new(call: Call<T>) -> CallGuard<T> {
+        CallGuard { call: Some(call) }
+    }
+
+    pub(crate) fn call(&self) -> &Call<T> {
+        self.call.as_ref().expect("grove: call present until dropped")
+    }
+
+    /// The call completed and its value was taken: nothing to abandon.
+    pub(crate) fn completed(mut self) {
+        self.call = None;
+    }
+}
+
+impl<T> Drop for CallGuard<T> {
+    fn drop(&mut self) {
+        if let Some(c) = self.call.take() {
+            drop(c.abandon());
+        }
+    }
+}
+
+pub(crate) fn wake_error(w: Wake) -> io::Error {
+    match w {
+        Wake::TimedOut | Wake::Normal => {
+            io::Error::new(io::ErrorKind::TimedOut, "blocking call timed out")
+        }
+        Wake::Unwinding | Wake::Deadlock => io::Error::new(
+            io::ErrorKind::Interrupted,
+            "greenlet is unwinding: cannot wait for the blocking call",
+        ),
+    }
+}
+
+/// Refuses to start work nobody can wait for: when the greenlet is unwinding (a destructor
+/// during a kill) or its deadline (`deadline` or the enclosing scope's) has passed. In the
+/// latter case the hub reports the expiry as for any blocking call (an expired scope may
+/// unwind from here).
+pub(crate) fn check_can_wait(deadline: Option<Instant>, what: &'static str) -> io::Result<()> {
+    if std::thread::panicking() {
+        return Err(wake_error(Wake::Unwinding));
+    }
+    let scope = crate::time::current_deadline();
+    let eff = match (deadline, scope) {
+        (Some(d), Some(s)) => Some(d.min(s)),
+        (d, s) => d.or(s),
+    };
+    if eff.is_some_and(|d| d <= Instant::now()) {
+        // Nobody holds a token for this park: it ends at the (past) deadline.
+        let w = hub::with(|h| h.park(deadline, what));
+        return Err(wake_error(w));
+    }
+    Ok(())
 }
 
 /// Runs `f` on a pool thread; the calling greenlet waits cooperatively (other greenlets keep
@@ -107,9 +358,11 @@ fn worker() {
 /// ```
 ///
 /// # Errors
-/// `TimedOut` if an enclosing `timeout` scope expires first (`f` still runs to completion on
-/// its thread; its value is dropped); `Interrupted` if the caller is unwinding; the OS error
-/// if no thread can be started.
+/// `TimedOut` if an enclosing `timeout` scope expires first; `Interrupted` if the caller is
+/// killed while waiting or calls this while unwinding; the OS error if no thread can be
+/// started. After `TimedOut`/`Interrupted`, `f` either never ran (it was still queued, or was
+/// never submitted) or ran to completion on its thread with its value dropped: see the
+/// [module docs](self).
 pub fn spawn_blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> io::Result<T> {
     spawn_blocking_deadline(None, f)
 }
@@ -122,39 +375,29 @@ pub fn spawn_blocking_timeout<T: Send + 'static>(
     timeout: Duration,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> io::Result<T> {
-    spawn_blocking_deadline(Some(Instant::now() + timeout), f)
+    spawn_blocking_deadline(Instant::now().checked_add(timeout), f)
 }
 
 fn spawn_blocking_deadline<T: Send + 'static>(
     deadline: Option<Instant>,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> io::Result<T> {
-    let slot: Arc<Mutex<Option<std::thread::Result<T>>>> = Arc::new(Mutex::new(None));
-    hub::with(|h| {
-        let tok = h.token().to_remote();
-        let s = slot.clone();
-        submit(Box::new(move || {
+    check_can_wait(deadline, "spawn_blocking")?;
+    let (call, done) = new_call();
+    submit(Box::new(move || {
+        if done.begin() {
             let r = panic::catch_unwind(AssertUnwindSafe(f));
-            *s.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
-            tok.wake();
-        }))?;
-        loop {
-            let w = h.park(deadline, "spawn_blocking");
-            if let Some(r) = slot.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                return r.map_err(|p| panic::resume_unwind(p));
-            }
-            match w {
-                Wake::Normal => {}
-                Wake::TimedOut => {
-                    return Err(io::Error::new(io::ErrorKind::TimedOut, "blocking call timed out"))
-                }
-                Wake::Unwinding | Wake::Deadlock => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::Interrupted,
-                        "greenlet is unwinding: cannot wait for the blocking call",
-                    ))
-                }
-            }
+            // An orphaned value (the caller gave up) is dropped here, on the pool thread.
+            drop(done.finish(r));
         }
-    })
+    }))?;
+    let guard = CallGuard::new(call);
+    let r = guard.call().wait(deadline, "spawn_blocking")?;
+    guard.completed();
+    r.map_err(|p| panic::resume_unwind(p))
+}
+
+/// A new call and its completer, for jobs that submit themselves (see `fs`).
+pub(crate) fn call<T>() -> (Call<T>, Completer<T>) {
+    new_call()
 }

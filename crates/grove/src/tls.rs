@@ -1,8 +1,16 @@
 //! TLS over grove streams with rustls (feature `tls`, on by default).
 //!
 //! grove's sockets block cooperatively behind `std::io::Read`/`Write`, so rustls's own
-//! `StreamOwned` runs over them unchanged; this module adds handshakes with timeouts and a
-//! choice of the `ring` crypto provider.
+//! `StreamOwned` runs over them unchanged; this module adds handshakes with timeouts, a
+//! choice of the `ring` crypto provider, and [`Duplex`] for reading in one greenlet while
+//! another writes.
+//!
+//! A [`TlsStream`] is one object: while a greenlet is parked inside its `read`, nobody else can
+//! write to it (sharing it through `Rc<RefCell<_>>` panics "already borrowed"). Chat servers and
+//! proxies need both directions at once: convert it into a [`Duplex`] (cloneable, `Read` and
+//! `Write` on `&Duplex`) or [`split`](Duplex::split) it into a [`ReadHalf`] and a
+//! [`WriteHalf`]. They share the rustls connection and only borrow it between system calls,
+//! never across a park.
 //!
 //! ```no_run
 //! use std::io::{Read, Write};
@@ -15,7 +23,10 @@
 //! tls.read_to_end(&mut page).unwrap();
 //! ```
 
-use std::io;
+use std::cell::RefCell;
+use std::io::{self, Read, Write};
+use std::ops::DerefMut;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,10 +34,12 @@ pub use rustls;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, ServerConfig, ServerConnection};
 
+use crate::io::Direction;
 use crate::net::TcpStream;
 
 /// A TLS stream over a grove socket: `Read` and `Write` park the greenlet while the socket is
-/// not ready, like the socket itself.
+/// not ready, like the socket itself. One greenlet at a time: for reading in one greenlet
+/// while another writes, convert it into a [`Duplex`].
 pub type TlsStream<C> = rustls::StreamOwned<C, TcpStream>;
 
 /// The crypto provider grove builds rustls with.
@@ -86,4 +99,295 @@ pub fn accept(
 ) -> io::Result<TlsStream<ServerConnection>> {
     let conn = ServerConnection::new(config).map_err(io::Error::other)?;
     handshake(rustls::StreamOwned::new(conn, tcp), timeout)
+}
+
+/// A TLS stream that several greenlets may use at once: typically one reads while another
+/// writes (full duplex). Clones share the connection. `Read` and `Write` are implemented for
+/// `Duplex` and `&Duplex`; the socket's read/write timeouts
+/// ([`TcpStream::set_read_timeout`] through [`get_ref`](Self::get_ref)) and enclosing `timeout`
+/// scopes apply as for the socket.
+///
+/// ```no_run
+/// use std::io::{BufRead, BufReader, Write};
+/// # fn tls() -> grove::tls::TlsStream<grove::tls::rustls::ServerConnection> { unimplemented!() }
+/// let (rd, mut wr) = grove::tls::Duplex::new(tls()).split();
+/// let printer = grove::spawn(move || {
+///     for line in BufReader::new(rd).lines() {
+///         println!("peer: {}", line?);
+///     }
+///     std::io::Result::Ok(())
+/// });
+/// wr.write_all(b"hello\n").unwrap(); // while the other greenlet is parked reading
+/// printer.join().unwrap().unwrap();
+/// ```
+///
+/// Semantics of cut-short calls: a `read` that times out or is killed consumed nothing (no
+/// plaintext is lost; TLS records already received stay buffered for the next read). A
+/// `write` first waits until earlier data has left (so a failed or timed-out `write` accepted
+/// nothing), then hands `buf` to rustls and returns: like a kernel socket buffer, the bytes are
+/// then on their way and [`flush`](Write::flush) waits until they have reached the socket.
+pub struct Duplex<C> {
+    shared: Rc<Shared<C>>,
+}
+
+struct Shared<C> {
+    conn: RefCell<C>,
+    sock: TcpStream,
+}
+
+impl<C> Clone for Duplex<C> {
+    fn clone(&self) -> Self {
+        Duplex { shared: self.shared.clone() }
+    }
+}
+
+impl<C> std::fmt::Debug for Duplex<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Duplex").field("sock", &self.shared.sock).finish_non_exhaustive()
+    }
+}
+
+/// Adapts the socket to rustls's `read_tls`/`write_tls` with single, never-parking attempts.
+struct Now<'a>(&'a TcpStream);
+
+impl Read for Now<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read_now(buf)
+    }
+}
+
+impl Write for Now<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write_now(&[io::IoSlice::new(buf)])
+    }
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.0.write_now(bufs)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn would_block(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::WouldBlock
+}
+
+fn deadline(t: Option<Duration>) -> Option<Instant> {
+    t.and_then(|t| Instant::now().checked_add(t))
+}
+
+impl<C, D> Duplex<C>
+where
+    C: DerefMut<Target = rustls::ConnectionCommon<D>>,
+    D: rustls::SideData,
+{
+    /// Shares `stream` (normally handshaken already by [`connect`] or [`accept`]).
+    pub fn new(stream: TlsStream<C>) -> Duplex<C> {
+        let rustls::StreamOwned { conn, sock } = stream;
+        Duplex { shared: Rc::new(Shared { conn: RefCell::new(conn), sock }) }
+    }
+
+    /// A read half and a write half of the same connection.
+    pub fn split(self) -> (ReadHalf<C>, WriteHalf<C>) {
+        (ReadHalf(self.clone()), WriteHalf(self))
+    }
+
+    /// The socket (timeouts, addresses). Reading or writing it directly corrupts the TLS
+    /// stream.
+    pub fn get_ref(&self) -> &TcpStream {
+        &self.shared.sock
+    }
+
+    /// Runs `f` on the rustls connection (ALPN, peer certificates, `send_close_notify`...).
+    /// `f` must not block: other greenlets' reads and writes need the connection too.
+    ///
+    /// # Panics
+    /// If called from within `f`.
+    pub fn with_conn<R>(&self, f: impl FnOnce(&mut C) -> R) -> R {
+        f(&mut self.shared.conn.borrow_mut())
+    }
+
+    /// Sends close_notify, flushes and shuts down the socket's write side (the peer reads end
+    /// of stream); reading goes on until the peer closes too.
+    ///
+    /// # Errors
+    /// Socket errors, `TimedOut`.
+    pub fn shutdown_write(&self) -> io::Result<()> {
+        self.shared.conn.borrow_mut().send_close_notify();
+        self.flush_tls()?;
+        self.shared.sock.shutdown(std::net::Shutdown::Write)
+    }
+
+    fn read_tls(&self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let sh = &*self.shared;
+        let deadline = deadline(sh.sock.read_timeout()?);
+        loop {
+            {
+                // Borrowed only between system calls: never across the park below.
+                let mut c = sh.conn.borrow_mut();
+                match c.reader().read(buf) {
+                    Err(e) if would_block(&e) => {}
+                    r => return r, // data, clean end (0), or an unclean end (UnexpectedEof)
+                }
+                match c.read_tls(&mut Now(&sh.sock)) {
+                    Ok(_) => {
+                        // Ok(0) is the peer's FIN: the reader reports it on the next turn.
+                        if let Err(e) = c.process_new_packets() {
+                            let _ = c.write_tls(&mut Now(&sh.sock)); // the alert, if it fits
+                            return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+                        }
+                        // Answers to post-handshake messages (key updates) go out as room
+                        // allows; a writer's next flush sends the rest.
+                        while c.wants_write() {
+                            if c.write_tls(&mut Now(&sh.sock)).is_err() {
+                                break;
+                            }
+                        }
+                        continue;
+                    }
+                    Err(e) if would_block(&e) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            sh.sock.park_until(Direction::Read, deadline)?;
+        }
+    }
+
+    /// Writes out everything rustls has buffered, parking (without the borrow) while the
+    /// socket is full.
+    fn flush_tls(&self) -> io::Result<()> {
+        let sh = &*self.shared;
+        let deadline = deadline(sh.sock.write_timeout()?);
+        loop {
+            {
+                let mut c = sh.conn.borrow_mut();
+                if !c.wants_write() {
+                    return Ok(());
+                }
+                match c.write_tls(&mut Now(&sh.sock)) {
+                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                    Ok(_) => continue,
+                    Err(e) if would_block(&e) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            sh.sock.park_until(Direction::Write, deadline)?;
+        }
+    }
+
+    fn write_tls(&self, buf: &[u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            // Earlier data first: if this fails or times out, `buf` was not taken.
+            self.flush_tls()?;
+            let mut c = self.shared.conn.borrow_mut();
+            let n = c.writer().write(buf)?;
+            // Start sending without waiting; errors surface on the next write or flush.
+            while c.wants_write() {
+                match c.write_tls(&mut Now(&self.shared.sock)) {
+                    Ok(n) if n > 0 => {}
+                    _ => break,
+                }
+            }
+            if n > 0 {
+                return Ok(n);
+            }
+        }
+    }
+}
+
+impl<C, D> Read for &Duplex<C>
+where
+    C: DerefMut<Target = rustls::ConnectionCommon<D>>,
+    D: rustls::SideData,
+{
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_tls(buf)
+    }
+}
+
+impl<C, D> Write for &Duplex<C>
+where
+    C: DerefMut<Target = rustls::ConnectionCommon<D>>,
+    D: rustls::SideData,
+{
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_tls(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.flush_tls()
+    }
+}
+
+impl<C, D> Read for Duplex<C>
+where
+    C: DerefMut<Target = rustls::ConnectionCommon<D>>,
+    D: rustls::SideData,
+{
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_tls(buf)
+    }
+}
+
+impl<C, D> Write for Duplex<C>
+where
+    C: DerefMut<Target = rustls::ConnectionCommon<D>>,
+    D: rustls::SideData,
+{
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_tls(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.flush_tls()
+    }
+}
+
+/// The reading half of a [`Duplex`] (see [`Duplex::split`]).
+#[derive(Debug)]
+pub struct ReadHalf<C>(Duplex<C>);
+
+/// The writing half of a [`Duplex`] (see [`Duplex::split`]).
+#[derive(Debug)]
+pub struct WriteHalf<C>(Duplex<C>);
+
+impl<C> ReadHalf<C> {
+    /// The shared stream.
+    pub fn duplex(&self) -> &Duplex<C> {
+        &self.0
+    }
+}
+
+impl<C> WriteHalf<C> {
+    /// The shared stream.
+    pub fn duplex(&self) -> &Duplex<C> {
+        &self.0
+    }
+}
+
+impl<C, D> Read for ReadHalf<C>
+where
+    C: DerefMut<Target = rustls::ConnectionCommon<D>>,
+    D: rustls::SideData,
+{
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read_tls(buf)
+    }
+}
+
+impl<C, D> Write for WriteHalf<C>
+where
+    C: DerefMut<Target = rustls::ConnectionCommon<D>>,
+    D: rustls::SideData,
+{
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write_tls(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush_tls()
+    }
 }

@@ -6,6 +6,13 @@
 //! parks the greenlet instead. Each socket is registered with its hub once (edge-triggered);
 //! when data is ready an operation costs exactly its one system call.
 //!
+//! Stream sockets are full duplex: one greenlet may be parked in `read` while another writes
+//! the same socket, through `&TcpStream` / `&UnixStream` or a [`TcpStream::try_clone`] handle.
+//! Reads and writes wait on separate readiness; a read or write cut short by a timeout or a
+//! kill has transferred nothing, and the socket stays usable by the others. (For TLS, see
+//! [`tls::Duplex`](crate::tls::Duplex).) Several greenlets reading one socket at once each get
+//! some of the bytes, split in no defined way.
+//!
 //! Sockets are pinned to the hub (thread) that created them (`!Send`). To move a connection to
 //! another hub, convert it with `into_std`, send that, and `from_std` it there.
 //!

@@ -226,3 +226,34 @@ impl TcpStream {
         self.inner_io().get().set_ttl(ttl)
     }
 }
+
+/// Single attempts that never park, for layers that keep their own state between attempts and
+/// must not hold it across a park (TLS full duplex).
+#[cfg(feature = "tls")]
+impl TcpStream {
+    /// One read attempt: `WouldBlock` when nothing is queued.
+    pub(crate) fn read_now(&self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match std::io::Read::read(&mut self.inner_io().get(), buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                r => return r,
+            }
+        }
+    }
+
+    /// One vectored write attempt: `WouldBlock` when the send buffer is full.
+    pub(crate) fn write_now(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        loop {
+            match std::io::Write::write_vectored(&mut self.inner_io().get(), bufs) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                r => return r,
+            }
+        }
+    }
+
+    /// Parks until the poller reports `dir` (call right after a `WouldBlock`, with no park in
+    /// between, so no edge is missed), or `deadline`, the enclosing scope's, or a kill.
+    pub(crate) fn park_until(&self, dir: Direction, deadline: Option<Instant>) -> io::Result<()> {
+        self.inner_io().wait(dir, deadline)
+    }
+}
