@@ -97,7 +97,7 @@ pub fn run(mut args: Args) -> Result<(), String> {
             let _ = std::io::stderr().flush();
         });
         grove::joinall(workers);
-        progress.kill();
+        let _ = progress.kill();
         if !quiet {
             eprintln!();
         }

@@ -188,8 +188,9 @@ impl Server {
         let tls = self.tls.clone();
         let cs = conns.clone();
         let acceptor = grove::Builder::new().name("http-accept").spawn(move || loop {
-            // At the connection limit, stop accepting until a connection ends.
-            let permit = limit.as_ref().map(Semaphore::acquire);
+            // At the connection limit, stop accepting until a connection ends. (The wait can
+            // only fail when the acceptor is being killed: it is never main.)
+            let Ok(permit) = limit.as_ref().map(Semaphore::acquire).transpose() else { return };
             let (stream, peer) = match listener.accept() {
                 Ok(x) => x,
                 Err(e) => {
@@ -218,14 +219,17 @@ impl Server {
                 serve_connection(stream, peer, &*handler, &config, &shared)
             });
         });
-        self.shared.stop.wait();
-        acceptor.kill();
+        // However this wait ends (a shutdown request, or this greenlet being unwound), the
+        // server shuts down in order; while unwinding the waits below return at once and the
+        // kills still happen.
+        let _ = self.shared.stop.wait();
+        let _ = acceptor.kill();
         // Close connections that sit idle between requests; busy ones finish their request.
         let idle: Vec<_> = self.shared.idle.borrow_mut().drain().collect();
         for (_, g) in idle {
             g.kill();
         }
-        conns.join();
+        let _ = conns.join();
         Ok(())
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! ```
 //! use grove::pool::Pool;
-//! use std::time::{Duration, Instant};
+//! use std::time::Duration;
 //!
 //! // Pool(2).map over three jobs: two run at a time, results come back in input order.
 //! let pool = Pool::new(2);

@@ -119,7 +119,7 @@ impl Builder {
     /// assert!(rt.try_spawn(|| ()).is_err()); // at the limit: spawn() would wait
     /// stop.set();
     /// for h in held {
-    ///     assert!(h.join().unwrap());
+    ///     assert_eq!(h.join().unwrap(), Ok(()));
     /// }
     /// ```
     pub fn max_greenlets(mut self, n: usize) -> Builder {
