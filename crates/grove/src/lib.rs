@@ -40,7 +40,7 @@
 //!   caught at the greenlet's base and handed to [`JoinHandle::join`].
 //! - When the main greenlet waits for something that nothing can ever cause (no ready
 //!   greenlets, no timers, no awaited I/O, no cross-thread wakeups pending), the wait fails
-//!   instead of hanging ([`JoinError::Deadlock`]), like gevent's `LoopExit`.
+//!   instead of hanging ([`WaitError::Deadlock`]), like gevent's `LoopExit`.
 
 #![deny(missing_docs)]
 #![doc(test(attr(deny(warnings))))]

@@ -7,14 +7,14 @@ mod conform;
 use std::time::Instant;
 
 use conform::*;
-use grove::sync::{mt, AsyncError, AsyncResult, Event};
+use grove::sync::{mt, AsyncError, AsyncResult, Event, WaitError};
 
 // mirrors gevent tests/test__event.py: TestEventWait.test_returns_none_after_timeout
 #[test]
 fn event_wait_timeout_returns_false_after_the_timeout() {
     conform(|| {
         let start = Instant::now();
-        assert!(!Event::new().wait_timeout(SHORT));
+        assert_eq!(Event::new().wait_timeout(SHORT), Err(WaitError::TimedOut));
         assert_took_at_least(start, SHORT);
     });
 }
@@ -25,7 +25,7 @@ fn event_wait_timeout_longer_than_scope_unwinds_to_the_scope() {
     conform(|| {
         let ev = Event::new();
         assert_scope_unwinds(SHORT, |after| {
-            ev.wait_timeout(LONG);
+            let _ = ev.wait_timeout(LONG);
             after();
         });
     });
@@ -37,7 +37,7 @@ fn event_wait_inside_expiring_scope_unwinds() {
     conform(|| {
         let ev = Event::new();
         assert_scope_unwinds(SHORT, |after| {
-            ev.wait();
+            let _ = ev.wait();
             after();
         });
     });
@@ -63,13 +63,13 @@ fn event_set_during_wait_then_clear_blocks_new_waits() {
         let waiter = grove::spawn(move || {
             let e2 = e.clone();
             let setter = grove::spawn(move || e2.set());
-            assert!(e.wait());
+            assert_eq!(e.wait(), Ok(()));
             assert!(e.is_set());
             setter.join().unwrap();
             e.clear();
             assert!(!e.is_set());
             // The earlier notification must not leak into this wait.
-            assert!(!e.wait_timeout(ms(10)));
+            assert_eq!(e.wait_timeout(ms(10)), Err(WaitError::TimedOut));
             assert!(!e.is_set());
         });
         waiter.join().unwrap();
@@ -107,7 +107,11 @@ fn set_then_clear(n: usize) {
         ev.set();
         ev.clear();
         for (i, r) in grove::joinall(waiters).into_iter().enumerate() {
-            assert!(r.unwrap(), "waiter {i} woken by set() reported failure after clear()");
+            assert_eq!(
+                r.unwrap(),
+                Ok(()),
+                "waiter {i} woken by set() reported failure after clear()"
+            );
         }
     });
 }
@@ -121,14 +125,14 @@ fn event_new_wait_on_set_event_lets_woken_waiters_run_first() {
         for i in [1, 2] {
             let (e, r) = (ev.clone(), results.clone());
             grove::spawn(move || {
-                e.wait();
+                e.wait().unwrap();
                 r.push(i);
             });
         }
         grove::yield_now();
         assert!(results.is_empty());
         ev.set();
-        ev.wait();
+        ev.wait().unwrap();
         results.push(3);
         assert_eq!(results.get(), [1, 2, 3]);
     });
@@ -140,9 +144,9 @@ fn event_wait_twice_when_already_set() {
     conform(|| {
         let ev = Event::new();
         ev.set();
-        assert!(ev.wait());
-        assert!(ev.wait());
-        assert!(ev.wait_timeout(ms(0)));
+        assert_eq!(ev.wait(), Ok(()));
+        assert_eq!(ev.wait(), Ok(()));
+        assert_eq!(ev.wait_timeout(ms(0)), Ok(()));
     });
 }
 
@@ -155,10 +159,10 @@ fn event_killed_waiter_does_not_swallow_the_wakeup() {
         let a = grove::spawn(move || e1.wait());
         let b = grove::spawn(move || e2.wait());
         grove::yield_now();
-        a.kill();
+        a.kill().unwrap();
         assert!(a.join().unwrap_err().is_killed());
         ev.set();
-        assert!(b.join().unwrap());
+        assert_eq!(b.join().unwrap(), Ok(()));
     });
 }
 
@@ -167,7 +171,11 @@ fn event_killed_waiter_does_not_swallow_the_wakeup() {
 fn event_wait_on_main_with_no_setter_is_a_deadlock_not_a_hang() {
     conform(|| {
         let ev = Event::new();
-        assert!(!ev.wait(), "nothing can set the event: wait must fail, not succeed");
+        assert_eq!(
+            ev.wait(),
+            Err(WaitError::Deadlock),
+            "nothing can set the event: wait must fail, not succeed"
+        );
         assert!(!ev.is_set());
     });
 }
@@ -179,7 +187,7 @@ fn async_result_get_timeout_times_out() {
         let ar: AsyncResult<u32> = AsyncResult::new();
         let _keep = ar.clone();
         let start = Instant::now();
-        assert!(matches!(ar.get_timeout(SHORT), Err(AsyncError::TimedOut)));
+        assert!(matches!(ar.get_timeout(SHORT), Err(AsyncError::Wait(WaitError::TimedOut))));
         assert_took_at_least(start, SHORT);
     });
 }
@@ -325,7 +333,7 @@ fn mt_event_set_from_another_thread_wakes_main() {
             std::thread::sleep(ms(5));
             e.set();
         });
-        assert!(ev.wait());
+        assert_eq!(ev.wait(), Ok(()));
         t.join().unwrap();
     });
 }
@@ -335,7 +343,8 @@ fn mt_event_set_from_another_thread_wakes_main() {
 fn mt_event_wait_with_no_other_handle_is_a_deadlock() {
     conform(|| {
         let ev = mt::Event::new();
-        assert!(!ev.wait(), "no handle can ever set it");
+        assert_eq!(ev.wait(), Err(WaitError::Deadlock), "no handle can ever set it");
+
     });
 }
 

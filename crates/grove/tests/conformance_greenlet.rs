@@ -10,7 +10,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use conform::*;
-use grove::sync::{AsyncError, AsyncResult, Channel, Event, Queue};
+use grove::sync::{AsyncError, AsyncResult, Channel, Event, Queue, WaitError};
 
 // mirrors gevent tests/test__greenlet.py: TestLink.test_link_to_asyncresult
 #[test]
@@ -92,7 +92,7 @@ fn killed_greenlet_join_reports_killed_and_kill_again_is_harmless() {
         let p = grove::spawn(|| grove::sleep(FOREVER));
         grove::yield_now();
         for _ in 0..3 {
-            p.kill();
+            p.kill().unwrap();
             assert!(p.is_finished());
         }
         assert!(p.join().unwrap_err().is_killed());
@@ -165,7 +165,7 @@ fn waiting_for_one_leaves_the_other_running() {
         raiser.wait().unwrap();
         assert!(raiser.is_finished());
         assert!(!sleeper.is_finished());
-        sleeper.kill();
+        sleeper.kill().unwrap();
         assert!(sleeper.is_finished());
         assert!(raiser.join().unwrap_err().is_panic());
     });
@@ -194,10 +194,10 @@ fn wait_timeout_on_a_sleeper_is_false_after_the_timeout() {
     conform(|| {
         let g = grove::spawn(|| grove::sleep(FOREVER));
         let start = Instant::now();
-        assert!(!g.wait_timeout(SHORT));
+        assert_eq!(g.wait_timeout(SHORT), Err(WaitError::TimedOut));
         assert_took_at_least(start, SHORT);
         assert!(!g.is_finished());
-        g.kill();
+        g.kill().unwrap();
     });
 }
 
@@ -207,7 +207,7 @@ fn wait_timeout_longer_than_scope_unwinds() {
     conform(|| {
         let g = grove::spawn(|| grove::sleep(FOREVER));
         assert_scope_unwinds(SHORT, |after| {
-            g.wait_timeout(LONG);
+            let _ = g.wait_timeout(LONG);
             after();
         });
         assert!(!g.is_finished());
@@ -259,7 +259,7 @@ fn state_progresses_from_spawned_to_running_to_finished() {
         let ev = Event::new();
         let e = ev.clone();
         let g = grove::spawn(move || {
-            e.wait();
+            e.wait().unwrap();
             5
         });
         assert!(!g.is_finished());
@@ -300,10 +300,10 @@ fn kill_before_start_means_it_never_runs() {
         let result = Flag::new();
         let r = result.clone();
         let g = grove::spawn(move || r.set());
-        g.kill();
+        g.kill().unwrap();
         assert!(g.is_finished());
         grove::sleep(ms(1));
-        g.kill(); // a second kill must not hurt
+        g.kill().unwrap(); // a second kill must not hurt
         assert!(!result.get());
         assert!(g.join().unwrap_err().is_killed());
     });
@@ -332,7 +332,7 @@ fn kill_of_a_spawn_later_greenlet_before_its_start() {
         let result = Flag::new();
         let r = result.clone();
         let g = grove::spawn_later(ms(5), move || r.set());
-        g.kill();
+        g.kill().unwrap();
         grove::sleep(ms(10));
         assert!(!result.get());
         assert!(g.join().unwrap_err().is_killed());
@@ -351,7 +351,7 @@ fn kill_while_blocked_unwinds_with_destructors() {
             r.set();
         });
         grove::yield_now();
-        g.kill();
+        g.kill().unwrap();
         assert!(g.is_finished());
         assert!(dropped.get());
         assert!(!result.get());
@@ -406,7 +406,7 @@ fn greenlet_that_survived_a_kill_can_be_killed_again() {
         grove::yield_now();
         assert_eq!(survived.get(), 1);
         let r = grove::timeout(LONG, || g.kill());
-        assert!(r.is_ok(), "the second kill did not end the survivor");
+        assert_eq!(r, Ok(Ok(())), "the second kill did not end the survivor");
         assert!(g.join().unwrap_err().is_killed());
     });
 }
@@ -418,13 +418,13 @@ fn joiner_killed_while_waiting_leaves_the_target_alone() {
         let ev = Event::new();
         let e = ev.clone();
         let target = Rc::new(grove::spawn(move || {
-            e.wait();
+            e.wait().unwrap();
             7
         }));
         let t = target.clone();
         let joiner = grove::spawn(move || t.wait().is_ok());
         grove::yield_now();
-        joiner.kill();
+        joiner.kill().unwrap();
         assert!(joiner.join().unwrap_err().is_killed());
         assert!(!target.is_finished());
         ev.set();
@@ -454,7 +454,7 @@ fn kill_of_a_raw_greenlet_never_switched_to() {
 fn kill_scheduled_sleeper() {
     conform(|| {
         let g = grove::spawn(|| grove::sleep(FOREVER));
-        g.kill();
+        g.kill().unwrap();
         assert!(g.join().unwrap_err().is_killed());
     });
 }
@@ -465,7 +465,7 @@ fn kill_started_sleeper() {
     conform(|| {
         let g = grove::spawn(|| grove::sleep(FOREVER));
         grove::sleep(ms(1));
-        g.kill();
+        g.kill().unwrap();
         assert!(g.join().unwrap_err().is_killed());
     });
 }
@@ -477,7 +477,7 @@ fn join_on_main_of_a_greenlet_that_can_never_finish_is_a_deadlock() {
         let ev = Event::new();
         let e = ev.clone();
         let g = grove::spawn(move || e.wait());
-        assert!(matches!(g.wait(), Err(grove::JoinError::Deadlock)));
+        assert_eq!(g.wait(), Err(WaitError::Deadlock));
         drop(ev);
     });
 }
@@ -626,9 +626,9 @@ fn spawn_later_starts_after_its_delay() {
 fn wait_timeout_on_a_later_greenlet_then_kill() {
     conform(|| {
         let x = grove::spawn_later(FOREVER, || 5);
-        assert!(!x.wait_timeout(SHORT));
+        assert_eq!(x.wait_timeout(SHORT), Err(WaitError::TimedOut));
         assert!(!x.is_finished());
-        x.kill();
+        x.kill().unwrap();
         assert!(x.is_finished());
         assert!(x.join().unwrap_err().is_killed());
     });
@@ -642,10 +642,10 @@ fn event_set_by_a_later_greenlet_ends_the_wait() {
         let event = Event::new();
         let e = event.clone();
         let setter = grove::spawn_later(ms(5), move || e.set());
-        assert!(event.wait());
+        assert_eq!(event.wait(), Ok(()));
         assert!(!x.is_finished());
         assert!(setter.join().is_ok());
-        x.kill();
+        x.kill().unwrap();
         assert!(x.is_finished());
     });
 }
@@ -674,7 +674,7 @@ fn panic_in_a_destructor_during_kill_leaves_the_hub_usable() {
             grove::sleep(FOREVER);
         });
         grove::yield_now();
-        g.kill();
+        g.kill().unwrap();
         assert!(g.is_finished());
         assert_eq!(grove::spawn(|| 2).join().unwrap(), 2);
         grove::sleep(Duration::from_millis(1));
@@ -718,7 +718,8 @@ fn waiter_sees_the_kill_done_by_a_third_greenlet() {
         let t = target.clone();
         let killer = grove::spawn(move || t.kill());
         assert!(waiter.join().unwrap());
-        killer.join().unwrap();
+        assert_eq!(killer.join().unwrap(), Ok(()));
+
         let target = std::rc::Rc::try_unwrap(target).unwrap();
         assert!(target.join().unwrap_err().is_killed());
     });
@@ -748,7 +749,7 @@ fn async_result_killed_waiter_does_not_stop_the_others() {
         let victim = grove::spawn(move || a1.get().ok());
         let other = grove::spawn(move || a2.get().ok());
         grove::yield_now();
-        victim.kill();
+        victim.kill().unwrap();
         ar.set(8);
         assert_eq!(grove::timeout(LONG, || other.join().unwrap()), Ok(Some(8)));
     });

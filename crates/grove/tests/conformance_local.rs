@@ -133,8 +133,9 @@ fn local_values_of_a_killed_greenlet_are_dropped() {
         grove::yield_now();
         assert_eq!(CREATED.with(Cell::get), 1);
         assert_eq!(DELETED.with(Cell::get), 0);
-        h.kill();
+        h.kill().unwrap();
         assert_eq!(DELETED.with(Cell::get), 1);
+
     });
 }
 

@@ -91,7 +91,7 @@ fn an_abandoned_read_hands_its_bytes_to_the_next_read() {
             (&f2).read(&mut buf)
         });
         wait_blocked_in(libc::SYS_read, fd);
-        g.kill();
+        g.kill().unwrap();
         assert!(g.join().is_err());
         w.write_all(b"FIRST").unwrap();
         w.write_all(b"SECOND").unwrap();
@@ -132,7 +132,7 @@ fn a_killed_read_on_a_regular_file_loses_no_byte_and_keeps_the_position() {
                             // Give the pool thread time to finish the read before the kill (the case where
                             // the value is ready but not yet taken); any interleaving must give the same result.
         std::thread::sleep(Duration::from_millis(30));
-        g.kill();
+        g.kill().unwrap();
         assert!(g.join().is_err());
         let mut h = &f;
         assert_eq!(h.stream_position().unwrap(), 0, "the killed read moved the position");
@@ -182,7 +182,7 @@ fn an_abandoned_write_completes_before_later_operations_and_its_failure_is_repor
             grove::spawn(move || (&f).write_all(&vec![b'A'; 1 << 20]))
         };
         wait_blocked_in(libc::SYS_write, fd);
-        g.kill();
+        g.kill().unwrap();
         assert!(g.join().is_err());
         let reader = std::thread::spawn(move || {
             let mut v = Vec::new();
@@ -229,7 +229,7 @@ fn an_abandoned_write_completes_before_later_operations_and_its_failure_is_repor
             grove::spawn(move || (&f).write(b"x"))
         };
         wait_blocked_in(libc::SYS_write, fd);
-        g.kill();
+        g.kill().unwrap();
         assert!(g.join().is_err());
         drop(r);
         let e = (&f).flush().unwrap_err();
@@ -261,7 +261,7 @@ fn remove_file_in_a_destructor_during_a_kill_does_nothing_and_says_so() {
             grove::sleep(Duration::from_secs(3600));
         });
         grove::sleep(Duration::from_millis(5));
-        g.kill();
+        g.kill().unwrap();
         let e = out.borrow_mut().take().unwrap().unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Interrupted);
         // Let any job that was (wrongly) submitted run.
@@ -283,7 +283,7 @@ fn path_calls_end_on_timeout_kill_and_vanishing_peers() {
         let p2 = p.clone();
         let g = grove::spawn(move || grove::fs::read(&p2));
         grove::sleep(SHORT);
-        g.kill();
+        g.kill().unwrap();
         assert!(g.join().is_err());
         // Writers that come, write and vanish, until told to stop: each releases every
         // reader waiting in open (the abandoned ones too), which then read "abc"s and EOF.

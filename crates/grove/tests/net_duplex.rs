@@ -94,7 +94,7 @@ where
     (&a).write_all(b"ping").unwrap(); // the other direction, while the reader is parked
     (&a).flush().unwrap();
     assert_eq!(read_n(&b, 4), b"ping");
-    reader.kill();
+    reader.kill().unwrap();
     assert!(reader.join().is_err());
     (&b).write_all(b"pong").unwrap();
     (&b).flush().unwrap();
@@ -271,7 +271,7 @@ fn tls_split_halves_close_notify_and_timeouts() {
             std::io::Result::Ok(())
         });
         grove::sleep(Duration::from_millis(30));
-        writer.kill();
+        writer.kill().unwrap();
         assert!(writer.join().is_err());
         // What the killed writer had handed over still goes out, as whole records.
         let b2 = b.clone();

@@ -51,6 +51,6 @@ fn tungstenite_websocket_echo_with_100_greenlets() {
         // 5 sequential 20 ms echoes per client; 100 clients concurrently: about 100 ms in
         // total, not 100 x 100 ms (a generous bound for a loaded CI machine).
         assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
-        server.kill();
+        server.kill().unwrap();
     });
 }

@@ -59,7 +59,7 @@ fn echo_with_1000_concurrent_clients_on_one_hub() {
             .flat_map(|i| (0..5u32).map(move |r| format!("client {i} round {r}\n").len() as u64))
             .sum();
         assert_eq!(total, expected);
-        server.kill();
+        server.kill().unwrap();
     });
 }
 
@@ -124,7 +124,7 @@ fn read_and_write_timeouts() {
             }
         };
         assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
-        server.kill();
+        server.kill().unwrap();
     });
 }
 
@@ -204,7 +204,7 @@ fn one_greenlet_reads_while_another_writes_the_same_socket() {
         let nums: Vec<u32> =
             got.chunks(4).map(|b| u32::from_le_bytes(b.try_into().unwrap())).collect();
         assert_eq!(nums, (0..200).collect::<Vec<_>>());
-        server.kill();
+        server.kill().unwrap();
     });
 }
 

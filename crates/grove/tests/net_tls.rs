@@ -84,7 +84,7 @@ fn grove_client_and_server_with_50_concurrent_handshakes() {
         for r in grove::joinall(clients) {
             r.unwrap();
         }
-        server.kill();
+        server.kill().unwrap();
     });
 }
 
@@ -118,7 +118,7 @@ fn grove_server_with_openssl_s_client() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        server.kill();
+        server.kill().unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
     });
 }
@@ -204,6 +204,6 @@ fn untrusted_certificates_and_vanishing_peers_fail_cleanly() {
         let mut back = String::new();
         s.read_to_string(&mut back).unwrap();
         assert_eq!(back, "STILL\n");
-        server.kill();
+        server.kill().unwrap();
     });
 }

@@ -27,7 +27,7 @@ fn subprocess_output_while_other_greenlets_run() {
         assert_eq!(out.stderr, b"err\n");
         assert_eq!(out.status.code(), Some(3));
         assert!(ticks.get() >= 5, "the hub kept running ({} ticks)", ticks.get());
-        ticker.kill();
+        ticker.kill().unwrap();
     });
 }
 
@@ -151,7 +151,7 @@ fn a_wait_cut_short_leaves_the_child_usable() {
         let s2 = shared.clone();
         let g = grove::spawn(move || s2.borrow_mut().wait());
         grove::sleep(Duration::from_millis(20));
-        g.kill();
+        g.kill().unwrap();
         assert!(g.join().is_err());
         let mut c = Rc::try_unwrap(shared).unwrap().into_inner();
         assert_usable_and_running(&mut c, pid, "after a killed wait");
@@ -232,7 +232,7 @@ fn a_dropped_child_is_reaped_in_the_background() {
             c.wait()
         });
         grove::sleep(Duration::from_millis(10));
-        g.kill();
+        g.kill().unwrap();
         assert_reaped(killed_pid.get(), "dropped while its waiter was killed");
         assert_reaped(quick, "exited before the drop");
         assert_reaped(running, "running at the drop");

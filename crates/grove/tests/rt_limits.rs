@@ -40,7 +40,7 @@ fn spawning_past_a_lowered_limit_gives_a_clear_error() {
             println!("SPAWN_PANIC {msg}");
             // The hub still works: free some stacks and spawn again.
             for h in handles.drain(..10) {
-                h.kill();
+                h.kill().unwrap();
             }
             grove::spawn(|| 1).join().unwrap();
             println!("RECOVERED");

@@ -92,7 +92,7 @@ fn cross_hub_queue_loses_nothing() {
     let waiter = rt.spawn(move || e.wait());
     std::thread::sleep(Duration::from_millis(10));
     ev.set();
-    assert!(waiter.join().unwrap());
+    assert_eq!(waiter.join().unwrap(), Ok(()));
 }
 
 struct Counted(Arc<AtomicUsize>);
@@ -175,8 +175,8 @@ fn reuseport_listeners_on_every_hub_share_the_load() {
                     }
                 });
             });
-            stop.wait();
-            acceptor.kill();
+            stop.wait().unwrap();
+            acceptor.kill().unwrap();
         }));
     }
     std::thread::sleep(Duration::from_millis(50));

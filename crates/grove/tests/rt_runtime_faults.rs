@@ -165,7 +165,7 @@ fn a_runtime_at_its_limit_refuses_try_spawn_and_makes_spawn_wait() {
     release.set();
     assert_eq!(rx.recv_timeout(LIVENESS).unwrap(), Some(6));
     for h in held {
-        assert!(join_within(h).unwrap());
+        assert_eq!(join_within(h).unwrap(), Ok(()));
     }
     eventually("every slot given back", || rt.handle().in_flight() == 0);
 }
@@ -183,7 +183,7 @@ fn a_spawn_waiting_for_room_can_be_killed_and_gives_up_at_shutdown() {
         grove::run(|| {
             let waiter = grove::spawn(move || h.spawn(|| ()).join().is_ok());
             grove::sleep(Duration::from_millis(10));
-            waiter.kill();
+            waiter.kill().unwrap();
             tx.send(waiter.join().unwrap_err().is_killed()).unwrap();
         })
     });
@@ -218,7 +218,7 @@ fn a_spawn_flood_from_plain_threads_stays_within_the_limit() {
                         })
                     })
                     .collect();
-                hs.into_iter().filter(|h| h.wait_timeout(LIVENESS)).count()
+                hs.into_iter().filter(|h| h.wait_timeout(LIVENESS).is_ok()).count()
             })
         })
         .collect();
@@ -283,7 +283,7 @@ fn refused_stacks_child() {
     println!("JOIN_ERROR {msg}");
     // The runtime still works once stacks are free again.
     release.set();
-    let ok = held.into_iter().filter_map(|h| h.join().ok()).filter(|&b| b).count();
+    let ok = held.into_iter().filter_map(|h| h.join().ok()).filter(Result::is_ok).count();
     println!("RELEASED {ok}");
     assert_eq!(rt.spawn(|| 3).join().unwrap(), 3);
     println!("RECOVERED");

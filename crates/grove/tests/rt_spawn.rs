@@ -4,7 +4,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use grove::{JoinError, JoinHandle};
+use grove::{JoinError, JoinHandle, WaitError};
 use rand::{Rng, SeedableRng};
 
 #[test]
@@ -59,7 +59,7 @@ fn kill_unwinds_blocked_greenlet_and_runs_destructors() {
         });
         grove::yield_now(); // let it start and block
         assert_eq!(drops.get(), 0);
-        h.kill();
+        h.kill().unwrap();
         assert!(h.is_finished());
         assert_eq!(drops.get(), 1, "destructor ran during the kill");
         assert!(!reached.get());
@@ -79,7 +79,7 @@ fn killing_a_not_started_greenlet_means_it_never_runs() {
             let _g = guard;
             r.set(true);
         });
-        h.kill();
+        h.kill().unwrap();
         assert_eq!(drops.get(), 1, "its closure was dropped");
         grove::sleep(Duration::from_millis(5));
         assert!(!ran.get());
@@ -245,7 +245,7 @@ fn deadlock_is_detected_instead_of_hanging() {
         }));
         *slot.borrow_mut() = Some(h.clone());
         let err = h.wait().unwrap_err();
-        assert!(matches!(err, JoinError::Deadlock), "{err:?}");
+        assert_eq!(err, WaitError::Deadlock, "{err:?}");
         assert!(err.to_string().contains("would block forever"));
         slot.borrow_mut().take();
     });

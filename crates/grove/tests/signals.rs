@@ -35,7 +35,7 @@ fn a_greenlet_waits_for_a_signal_while_others_run() {
         waiter.join().unwrap();
         assert_eq!(got.get(), 2);
         assert!(ticks.get() >= 3);
-        ticker.kill();
+        ticker.kill().unwrap();
         // Forbidden signals are an error, not a crash.
         assert!(Signal::new(signal_hook::consts::SIGKILL).is_err());
     });
@@ -95,7 +95,7 @@ fn sigterm_terminates_again_once_the_registration_is_gone() {
                 // The registration is dropped while its greenlet unwinds from recv.
                 let g = grove::spawn(|| Signal::new(TERM).unwrap().recv());
                 grove::sleep(Duration::from_millis(10));
-                g.kill();
+                g.kill().unwrap();
                 raise(TERM);
                 survive();
             }

@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use grove::sync::mt;
-use grove::sync::{AsyncError, AsyncResult, RecvError, SendError};
+use grove::sync::{AsyncError, AsyncResult, RecvError, SendError, WaitError};
 
 /// Generous: only a hang takes this long.
 const LIVENESS: Duration = Duration::from_secs(30);
@@ -47,9 +47,9 @@ fn a_killed_getter_does_not_swallow_the_next_item() {
         let first = grove::spawn(move || q1.get());
         let second = grove::spawn(move || q2.get());
         until_blocked(2, "mt::Queue::get");
-        first.kill();
+        first.kill().unwrap();
         q.put(7).unwrap();
-        assert!(second.wait_timeout(LIVENESS), "a live getter hung with an item queued");
+        assert_eq!(second.wait_timeout(LIVENESS), Ok(()), "a live getter hung with an item queued");
         assert_eq!(second.join().unwrap(), Ok(7));
     });
 }
@@ -63,9 +63,9 @@ fn a_killed_putter_does_not_swallow_the_room() {
         let first = grove::spawn(move || q1.put(1).is_ok());
         let second = grove::spawn(move || q2.put(2).is_ok());
         until_blocked(2, "mt::Queue::put");
-        first.kill();
+        first.kill().unwrap();
         assert_eq!(q.get(), Ok(0));
-        assert!(second.wait_timeout(LIVENESS), "a live putter hung with room in the queue");
+        assert_eq!(second.wait_timeout(LIVENESS), Ok(()), "a live putter hung with room in the queue");
         assert!(second.join().unwrap());
         assert_eq!(q.try_get(), Ok(2));
     });
@@ -82,9 +82,9 @@ fn a_getter_killed_after_being_notified_passes_the_wakeup_on() {
         // The put picks `first` (its wakeup is queued to the hub) ...
         q.put(7).unwrap();
         // ... which is killed before it runs: the wakeup must reach `second`.
-        first.kill();
+        first.kill().unwrap();
         assert!(first.join().unwrap_err().is_killed());
-        assert!(second.wait_timeout(LIVENESS), "the wakeup died with the killed getter");
+        assert_eq!(second.wait_timeout(LIVENESS), Ok(()), "the wakeup died with the killed getter");
         assert_eq!(second.join().unwrap(), Ok(7));
     });
 }
@@ -103,17 +103,17 @@ fn a_getter_whose_timeout_scope_expires_leaves_the_queue_clean() {
         first.join().unwrap();
         until_blocked(1, "mt::Queue::get");
         q.put(9).unwrap();
-        assert!(second.wait_timeout(LIVENESS), "the expired waiter took the wakeup");
+        assert_eq!(second.wait_timeout(LIVENESS), Ok(()), "the expired waiter took the wakeup");
         assert_eq!(second.join().unwrap(), Ok(9));
         // Explicit timeouts too.
         let q3 = q.clone();
         let timed = grove::spawn(move || q3.get_timeout(Duration::from_millis(5)));
-        assert_eq!(timed.join().unwrap(), Err(RecvError::TimedOut));
+        assert_eq!(timed.join().unwrap(), Err(RecvError::Wait(WaitError::TimedOut)));
         let q4 = q.clone();
         let third = grove::spawn(move || q4.get());
         until_blocked(1, "mt::Queue::get");
         q.put(10).unwrap();
-        assert!(third.wait_timeout(LIVENESS));
+        assert_eq!(third.wait_timeout(LIVENESS), Ok(()));
         assert_eq!(third.join().unwrap(), Ok(10));
     });
 }
@@ -127,15 +127,15 @@ fn killed_waiters_of_events_and_results_leave_nothing_behind() {
         let e = ev.clone();
         let w = grove::spawn(move || e.wait());
         until_blocked(1, "mt::Event::wait");
-        w.kill();
-        assert!(!ev.wait(), "nothing can set the event any more");
+        w.kill().unwrap();
+        assert_eq!(ev.wait(), Err(WaitError::Deadlock), "nothing can set the event any more");
 
         let r = AsyncResult::<u8>::new();
         let r2 = r.clone();
         let w = grove::spawn(move || r2.get());
         until_blocked(1, "AsyncResult::get");
-        w.kill();
-        assert!(matches!(r.get(), Err(AsyncError::Deadlock)));
+        w.kill().unwrap();
+        assert!(matches!(r.get(), Err(AsyncError::Wait(WaitError::Deadlock))));
     });
 }
 
@@ -152,8 +152,8 @@ fn a_killed_waiter_on_another_hub_does_not_swallow_the_item() {
         let me = grove::spawn(move || q1.get());
         until_blocked(1, "mt::Queue::get");
         tx.send(()).unwrap();
-        g.wait();
-        me.kill();
+        g.wait().unwrap();
+        me.kill().unwrap();
     });
     rx.recv_timeout(LIVENESS).unwrap();
     let live = rt.spawn_on(1, move || q2.get_timeout(LIVENESS));
@@ -178,12 +178,12 @@ fn a_killed_waiter_on_another_hub_does_not_swallow_the_item() {
 #[test]
 fn lone_waits_on_main_end_with_deadlock() {
     on_fresh_thread(|| {
-        assert!(matches!(AsyncResult::<u8>::new().get(), Err(AsyncError::Deadlock)));
-        assert!(!mt::Event::new().wait());
-        assert_eq!(mt::Queue::<u8>::unbounded().get(), Err(RecvError::Deadlock));
+        assert!(matches!(AsyncResult::<u8>::new().get(), Err(AsyncError::Wait(WaitError::Deadlock))));
+        assert_eq!(mt::Event::new().wait(), Err(WaitError::Deadlock));
+        assert_eq!(mt::Queue::<u8>::unbounded().get(), Err(RecvError::Wait(WaitError::Deadlock)));
         let full = mt::Queue::bounded(1);
         full.put(1).unwrap();
-        assert!(matches!(full.put(2), Err(SendError::Deadlock(2))));
+        assert!(matches!(full.put(2), Err(SendError::Wait(WaitError::Deadlock, 2))));
         // The error says what happened.
         let e = AsyncResult::<u8>::new().get().unwrap_err();
         assert!(e.to_string().contains("block forever"), "{e}");
@@ -224,7 +224,7 @@ fn waits_with_another_handle_elsewhere_still_work() {
             std::thread::sleep(Duration::from_millis(30));
             e.set();
         });
-        assert!(ev.wait());
+        assert_eq!(ev.wait(), Ok(()));
         t.join().unwrap();
 
         let q = mt::Queue::unbounded();
@@ -260,7 +260,7 @@ fn the_other_handle_going_away_mid_wait_ends_it_with_deadlock() {
             std::thread::sleep(Duration::from_millis(30));
             drop(p);
         });
-        assert!(matches!(r.get(), Err(AsyncError::Deadlock)));
+        assert!(matches!(r.get(), Err(AsyncError::Wait(WaitError::Deadlock))));
         t.join().unwrap();
 
         let q = mt::Queue::<u8>::unbounded();
@@ -269,7 +269,7 @@ fn the_other_handle_going_away_mid_wait_ends_it_with_deadlock() {
             std::thread::sleep(Duration::from_millis(30));
             drop(p);
         });
-        assert_eq!(q.get(), Err(RecvError::Deadlock));
+        assert_eq!(q.get(), Err(RecvError::Wait(WaitError::Deadlock)));
         t.join().unwrap();
     });
 }
@@ -315,8 +315,8 @@ fn a_set_then_clear_pulse_releases_waiters() {
         ev.set();
         ev.clear();
         for w in ws {
-            assert!(w.wait_timeout(LIVENESS), "a waiter missed the pulse");
-            assert!(w.join().unwrap(), "the pulse reported false");
+            assert_eq!(w.wait_timeout(LIVENESS), Ok(()), "a waiter missed the pulse");
+            assert_eq!(w.join().unwrap(), Ok(()), "the pulse ended the wait with an error");
         }
         assert_eq!(woke.get(), 3);
         assert!(!ev.is_set());
@@ -339,5 +339,5 @@ fn a_pulse_from_another_thread_releases_a_waiter_on_a_runtime_hub() {
     ev.clear();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || tx.send(w.join().map_err(|e| e.to_string())));
-    assert_eq!(rx.recv_timeout(LIVENESS).expect("the waiter missed the pulse"), Ok(true));
+    assert_eq!(rx.recv_timeout(LIVENESS).expect("the waiter missed the pulse"), Ok(Ok(())));
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use grove::sync::{
     AsyncError, AsyncResult, BoundedSemaphore, Channel, Event, LifoQueue, Lock, PriorityQueue,
-    Queue, RecvError, Semaphore, SendError, TryRecvError, TrySendError,
+    Queue, RecvError, Semaphore, SendError, TryRecvError, TrySendError, WaitError,
 };
 
 #[test]
@@ -82,7 +82,7 @@ fn joinable_queue_join_waits_for_task_done() {
                 })
             })
             .collect();
-        assert!(q.join());
+        assert_eq!(q.join(), Ok(()));
         assert_eq!(processed.get(), 10);
         assert_eq!(q.unfinished(), 0);
         q.close();
@@ -108,11 +108,11 @@ fn queue_orders_and_errors() {
         assert!(matches!(q.try_put("b"), Err(TrySendError::Full("b"))));
         assert!(matches!(
             q.put_timeout("c", Duration::from_millis(5)),
-            Err(SendError::TimedOut("c"))
+            Err(SendError::Wait(WaitError::TimedOut, "c"))
         ));
         assert_eq!(q.try_get(), Ok("a"));
         assert_eq!(q.try_get(), Err(TryRecvError::Empty));
-        assert_eq!(q.get_timeout(Duration::from_millis(5)), Err(RecvError::TimedOut));
+        assert_eq!(q.get_timeout(Duration::from_millis(5)), Err(RecvError::Wait(WaitError::TimedOut)));
         q.put("d").unwrap();
         q.close();
         assert!(matches!(q.put("e"), Err(SendError::Closed("e"))));
@@ -125,7 +125,7 @@ fn queue_orders_and_errors() {
 fn main_waiting_on_an_empty_queue_is_a_deadlock() {
     grove::run(|| {
         let q: Queue<u8> = Queue::unbounded();
-        assert_eq!(q.get(), Err(RecvError::Deadlock));
+        assert_eq!(q.get(), Err(RecvError::Wait(WaitError::Deadlock)));
         // Still usable afterwards.
         q.put(1).unwrap();
         assert_eq!(q.get(), Ok(1));
@@ -143,7 +143,7 @@ fn semaphore_is_fifo_and_limits_concurrency() {
                 let (sem, order, active, peak) =
                     (sem.clone(), order.clone(), active.clone(), peak.clone());
                 grove::spawn(move || {
-                    let _p = sem.acquire();
+                    let _p = sem.acquire().unwrap();
                     order.borrow_mut().push(i);
                     active.set(active.get() + 1);
                     peak.set(peak.get().max(active.get()));
@@ -163,9 +163,9 @@ fn semaphore_is_fifo_and_limits_concurrency() {
 fn a_released_permit_is_not_stolen_by_a_newcomer() {
     grove::run(|| {
         let sem = Semaphore::new(1);
-        let held = sem.acquire();
+        let held = sem.acquire().unwrap();
         let s = sem.clone();
-        let waiter = grove::spawn(move || drop(s.acquire()));
+        let waiter = grove::spawn(move || drop(s.acquire().unwrap()));
         grove::yield_now(); // waiter queues
         drop(held); // handed to the waiter
         assert!(sem.try_acquire().is_none(), "the queued waiter owns the permit");
@@ -189,7 +189,7 @@ fn lock_guards_data_across_blocking_calls() {
             .map(|_| {
                 let l = lock.clone();
                 grove::spawn(move || {
-                    let mut g = l.lock();
+                    let mut g = l.lock().unwrap();
                     let v = *g;
                     grove::yield_now();
                     *g = v + 1;
@@ -197,11 +197,11 @@ fn lock_guards_data_across_blocking_calls() {
             })
             .collect();
         grove::joinall(hs);
-        assert_eq!(*lock.lock(), 20);
+        assert_eq!(*lock.lock().unwrap(), 20);
         assert!(!lock.is_locked());
-        let g = lock.lock();
+        let g = lock.lock().unwrap();
         assert!(lock.try_lock().is_none());
-        assert!(lock.lock_timeout(Duration::from_millis(5)).is_none());
+        assert_eq!(lock.lock_timeout(Duration::from_millis(5)).err(), Some(WaitError::TimedOut));
         drop(g);
     });
 }
@@ -212,30 +212,30 @@ fn killed_waiters_leave_primitives_consistent() {
     grove::run(|| {
         // Semaphore: a waiter woken with the permit, then killed before running, passes it on.
         let sem = Semaphore::new(1);
-        let p = sem.acquire();
+        let p = sem.acquire().unwrap();
         let s1 = sem.clone();
-        let a = grove::spawn(move || drop(s1.acquire()));
+        let a = grove::spawn(move || drop(s1.acquire().unwrap()));
         let s2 = sem.clone();
         let got = Rc::new(Cell::new(false));
         let g2 = got.clone();
         let b = grove::spawn(move || {
-            let _p = s2.acquire();
+            let _p = s2.acquire().unwrap();
             g2.set(true);
         });
         grove::yield_now();
         drop(p); // permit reserved for `a`
-        a.kill(); // `a` dies holding the grant: it must go to `b`
+        a.kill().unwrap(); // `a` dies holding the grant: it must go to `b`
         b.join().unwrap();
         assert!(got.get());
         assert_eq!(sem.available(), 1);
 
         // Semaphore with no one left to pass to: the permit comes back.
-        let p = sem.acquire();
+        let p = sem.acquire().unwrap();
         let s3 = sem.clone();
-        let c = grove::spawn(move || drop(s3.acquire()));
+        let c = grove::spawn(move || drop(s3.acquire().unwrap()));
         grove::yield_now();
         drop(p);
-        c.kill();
+        c.kill().unwrap();
         assert_eq!(sem.available(), 1);
 
         // Queue: a getter woken for an item, then killed: the item goes to the next getter.
@@ -246,7 +246,7 @@ fn killed_waiters_leave_primitives_consistent() {
         let g2 = grove::spawn(move || q2.get().unwrap());
         grove::yield_now();
         q.put(7).unwrap();
-        g1.kill();
+        g1.kill().unwrap();
         assert_eq!(g2.join().unwrap(), 7);
         assert!(g1.join().unwrap_err().is_killed());
 
@@ -254,12 +254,12 @@ fn killed_waiters_leave_primitives_consistent() {
         let lock = Lock::new(());
         let l = lock.clone();
         let holder = grove::spawn(move || {
-            let _g = l.lock();
+            let _g = l.lock().unwrap();
             grove::sleep(Duration::from_secs(3600));
         });
         grove::yield_now();
         assert!(lock.is_locked());
-        holder.kill();
+        holder.kill().unwrap();
         assert!(lock.try_lock().is_some());
 
         // Event: a killed waiter does not stop others from waking.
@@ -269,16 +269,16 @@ fn killed_waiters_leave_primitives_consistent() {
         let e2 = ev.clone();
         let w2 = grove::spawn(move || e2.wait());
         grove::yield_now();
-        w1.kill();
+        w1.kill().unwrap();
         ev.set();
-        assert!(w2.join().unwrap());
+        assert_eq!(w2.join().unwrap(), Ok(()));
 
         // Channel: a putter killed while offering withdraws its item.
         let ch: Channel<u32> = Channel::new();
         let c1 = ch.clone();
         let put = grove::spawn(move || c1.put(1));
         grove::yield_now();
-        put.kill();
+        put.kill().unwrap();
         assert_eq!(ch.try_get(), Err(TryRecvError::Empty));
     });
 }
@@ -287,10 +287,10 @@ fn killed_waiters_leave_primitives_consistent() {
 fn event_wait_timeout_and_clear() {
     grove::run(|| {
         let ev = Event::new();
-        assert!(!ev.wait_timeout(Duration::from_millis(5)));
+        assert_eq!(ev.wait_timeout(Duration::from_millis(5)), Err(WaitError::TimedOut));
         let e = ev.clone();
         grove::spawn_later(Duration::from_millis(5), move || e.set());
-        assert!(ev.wait());
+        assert_eq!(ev.wait(), Ok(()));
         assert!(ev.is_set());
         ev.clear();
         assert!(!ev.is_set());
@@ -312,7 +312,7 @@ fn channel_is_a_rendezvous() {
         assert_eq!(ch.get().unwrap(), 5);
         putter.join().unwrap();
         assert!(delivered.get());
-        assert!(matches!(ch.put_timeout(9, Duration::from_millis(5)), Err(SendError::TimedOut(9))));
+        assert!(matches!(ch.put_timeout(9, Duration::from_millis(5)), Err(SendError::Wait(WaitError::TimedOut, 9))));
         ch.close();
         assert_eq!(ch.get(), Err(RecvError::Closed));
     });
@@ -370,7 +370,7 @@ fn async_result_set_from_another_thread_wakes_a_greenlet() {
         e.set_error("it broke");
         assert!(matches!(e.get(), Err(AsyncError::Failed(err)) if err.to_string() == "it broke"));
         let never: AsyncResult<u8> = AsyncResult::new();
-        assert!(matches!(never.get_timeout(Duration::from_millis(5)), Err(AsyncError::TimedOut)));
+        assert!(matches!(never.get_timeout(Duration::from_millis(5)), Err(AsyncError::Wait(WaitError::TimedOut))));
     });
 }
 
@@ -444,7 +444,7 @@ fn greenlet_local_storage_is_per_greenlet_and_dropped_at_end() {
             grove::sleep(Duration::from_secs(3600));
         });
         grove::yield_now();
-        h.kill();
+        h.kill().unwrap();
         assert_eq!(drops.get(), 6);
     });
 }

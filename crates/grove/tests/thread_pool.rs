@@ -127,7 +127,7 @@ fn a_destructor_during_a_kill_does_not_start_work_it_cannot_wait_for() {
             grove::sleep(Duration::from_secs(3600));
         });
         grove::sleep(Duration::from_millis(5));
-        g.kill();
+        g.kill().unwrap();
         assert_eq!(*err.lock().unwrap(), Some(std::io::ErrorKind::Interrupted));
         spawn_blocking(|| ()).unwrap();
         assert_eq!(ran.load(Ordering::SeqCst), 0, "reported Interrupted, yet the job ran");
@@ -162,7 +162,7 @@ fn killed_and_timed_out_waits_end_and_the_pool_stays_usable() {
             assert!(t.elapsed() < LIVE, "the job never started");
             grove::sleep(Duration::from_millis(1));
         }
-        h.kill();
+        h.kill().unwrap();
         assert!(h.join().is_err(), "killed");
         gate.open();
         while !done.load(Ordering::SeqCst) {

@@ -1,6 +1,6 @@
 //! Cooperative I/O readiness: waiting on file descriptors through the hub's poller.
 //!
-//! Every grove socket owns a [`Registered`] source: its fd is non-blocking and registered with
+//! Every grove socket owns a `Registered` source: its fd is non-blocking and registered with
 //! the hub's epoll once, edge-triggered, for both directions. An operation first just tries the
 //! system call (no extra syscall when data is ready); on `WouldBlock` it clears the direction's
 //! readiness flag and parks until the poller reports an edge. Any number of greenlets may wait

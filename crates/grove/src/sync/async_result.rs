@@ -75,7 +75,7 @@ impl<T> Handles for State<T> {
 /// ```
 ///
 /// A main greenlet waiting on the only handle (nobody else can set it) gets
-/// [`AsyncError::Deadlock`] once its hub has nothing else to do. Give the producer its own
+/// `AsyncError::Wait(WaitError::Deadlock)` once its hub has nothing else to do. Give the producer its own
 /// clone: a handle shared by reference (`&AsyncResult`, `Arc<AsyncResult>`, a `static`)
 /// counts once.
 pub struct AsyncResult<T> {
