@@ -93,8 +93,8 @@ pub fn timeout_at<T>(deadline: Instant, f: impl FnOnce() -> T) -> Result<T, Elap
     /// Restores the enclosing scope's deadline when `f` returns or unwinds.
     struct Scope {
         fiber: crate::hub::fiber::FiberRef,
-        outer: (Option<Instant>, u32),
-        depth: u32,
+        outer: (Option<Instant>, u16),
+        depth: u16,
     }
     impl Drop for Scope {
         fn drop(&mut self) {
@@ -105,7 +105,8 @@ pub fn timeout_at<T>(deadline: Instant, f: impl FnOnce() -> T) -> Result<T, Elap
     }
     let fiber = hub::current();
     let outer = (fiber.deadline.get(), fiber.deadline_owner.get());
-    let depth = fiber.scope_depth.get() + 1;
+    // A stack overflows long before 65,535 nested scopes; saturating keeps it defined anyway.
+    let depth = fiber.scope_depth.get().saturating_add(1);
     fiber.scope_depth.set(depth);
     if outer.0.is_none_or(|o| deadline < o) {
         fiber.deadline.set(Some(deadline));

@@ -154,6 +154,11 @@ pub(crate) struct Fiber {
     pub state: Cell<State>,
     /// Park generation: a token is valid only for the park it was made for.
     pub seq: Cell<u64>,
+    /// The low 32 bits of the park generation a wait list's notification last woke (see
+    /// `Token::notify`): lets a waiter that leaves abnormally tell a notification it consumed
+    /// from a stale pop. (32 bits keep the record small; a stale match needs 2^32 parks between
+    /// the two, and would only forward one extra notification, which waiters re-check.)
+    pub notified: Cell<u32>,
     /// A kill was requested and not yet delivered.
     pub kill_pending: Cell<bool>,
     /// A kill was delivered; the greenlet is unwinding or dead.
@@ -165,10 +170,10 @@ pub(crate) struct Fiber {
     /// The earliest deadline of the enclosing `timeout` scopes.
     pub deadline: Cell<Option<Instant>>,
     /// Nesting depth of the innermost enclosing `timeout` scope (0: none).
-    pub scope_depth: Cell<u32>,
+    pub scope_depth: Cell<u16>,
     /// Depth of the scope that owns `deadline` (the outermost one among equal deadlines): an
     /// expiry unwinds to that scope.
-    pub deadline_owner: Cell<u32>,
+    pub deadline_owner: Cell<u16>,
     /// Key in the hub's table of live greenlets.
     pub key: Cell<usize>,
     /// Spawned greenlets: the return value (a `Box<T>`: no allocation for `()`).
@@ -199,6 +204,7 @@ impl Fiber {
             created,
             state: Cell::new(if kind == Kind::Main { State::Running } else { State::New }),
             seq: Cell::new(0),
+            notified: Cell::new(u32::MAX),
             kill_pending: Cell::new(false),
             killed: Cell::new(false),
             coro: RefCell::new(coro),

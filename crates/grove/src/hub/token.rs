@@ -47,6 +47,22 @@ impl Token {
         self.fiber.seq.get() == self.seq && self.fiber.state.get() == State::Parked
     }
 
+    /// Wakes the greenlet as a wait list's notification, recording that this park consumed
+    /// one (see `sync::waitlist`). Returns whether it did.
+    #[inline]
+    pub(crate) fn notify(&self) -> bool {
+        let woke = self.wake();
+        if woke {
+            self.fiber.notified.set(self.seq as u32);
+        }
+        woke
+    }
+
+    /// Whether a wait list's notification woke the greenlet for this token's park.
+    pub(crate) fn was_notified(&self) -> bool {
+        self.fiber.notified.get() == self.seq as u32
+    }
+
     /// Whether the greenlet was woken for this token and has not run since.
     #[inline]
     pub(crate) fn is_scheduled(&self) -> bool {
@@ -64,7 +80,7 @@ impl Token {
 
 /// The payload a blocking call unwinds with when the deadline of an enclosing `timeout`
 /// scope passes: the depth of the scope that owns the deadline, which catches it.
-pub(crate) struct ScopeExpired(pub(crate) u32);
+pub(crate) struct ScopeExpired(pub(crate) u16);
 
 /// Whether a caught panic payload is a `timeout` scope's expiry unwinding to its scope (for
 /// code that must stop unwinds at an FFI boundary, like `grove-patch`'s hooks: it fails the

@@ -59,7 +59,9 @@ impl Semaphore {
     /// Takes a permit if one is free and nobody is queued before us.
     pub fn try_acquire(&self) -> Option<SemaphorePermit> {
         let i = &self.inner;
-        if i.permits.get() > 0 && i.waiters.is_empty() && i.reserved.get() == 0 {
+        // Permits reserved for woken waiters are not in `permits`: a free one can be taken as
+        // long as nobody queues before us.
+        if i.permits.get() > 0 && i.waiters.is_empty() {
             i.permits.set(i.permits.get() - 1);
             return Some(SemaphorePermit { sem: Some(self.clone()) });
         }

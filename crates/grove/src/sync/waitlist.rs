@@ -1,10 +1,14 @@
 //! The FIFO wait queue every hub-local primitive is built on.
 //!
 //! A waiter pushes a token for its next park and parks. `notify_one` pops tokens until one
-//! wakes a greenlet that is still waiting for it (tokens of waiters that already left are
-//! stale and skipped). A waiter that leaves abnormally — its deadline passed, or it was killed
-//! and unwinds — removes its token; if the token is already gone, a notifier picked it, and the
-//! notification is passed on to the next waiter so it is never lost.
+//! wakes a greenlet that is still waiting for it (tokens of waiters that already left, or were
+//! already woken by something else — a kill, their deadline — are stale and skipped), and
+//! marks that park as notified. A waiter that leaves abnormally — its deadline passed, or it
+//! was killed or its scope expired and it unwinds — removes its token if it is still queued;
+//! if it is gone and this park was notified, the waiter consumed a notification it will not
+//! use, and passes it on to the next waiter so it is never lost. A token popped as stale
+//! carried no notification, so nothing is passed on then (passing it on would hand out one
+//! notification twice: for a semaphore, a permit reserved for the waiter that did get it).
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -41,9 +45,8 @@ impl WaitList {
     ) -> Result<(), WaitError> {
         hub::with(|h| {
             let tok = h.token();
-            let me = Some((tok.fiber.id, tok.seq));
-            self.q.borrow_mut().push_back(tok);
-            let guard = Leave { list: self, me, unclaimed };
+            self.q.borrow_mut().push_back(tok.clone());
+            let guard = Leave { list: self, me: Some(tok), unclaimed };
             let r = h.park(deadline, what).result();
             let mut guard = guard;
             if r.is_ok() {
@@ -61,7 +64,7 @@ impl WaitList {
             let t = self.q.borrow_mut().pop_front();
             match t {
                 None => return false,
-                Some(t) if t.wake() => return true,
+                Some(t) if t.notify() => return true,
                 Some(_) => {}
             }
         }
@@ -70,13 +73,13 @@ impl WaitList {
     /// Wakes every waiting greenlet. Returns how many.
     pub(crate) fn notify_all(&self) -> usize {
         let all = std::mem::take(&mut *self.q.borrow_mut());
-        all.into_iter().filter(|t| t.wake()).count()
+        all.into_iter().filter(Token::notify).count()
     }
 
     /// Wakes every waiting greenlet; returns the tokens that woke one.
     pub(crate) fn notify_all_tokens(&self) -> Vec<Token> {
         let mut all = std::mem::take(&mut *self.q.borrow_mut());
-        all.retain(Token::wake);
+        all.retain(Token::notify);
         all.into()
     }
 
@@ -92,31 +95,33 @@ impl WaitList {
     }
 }
 
-/// Removes the waiter's token when it leaves without a notification (timeout, deadlock, kill)
-/// and forwards a notification it consumed without using.
+/// Removes the waiter's token when it leaves without a notification (timeout, deadlock, kill,
+/// scope expiry) and forwards a notification it consumed without using.
 struct Leave<'a> {
     list: &'a WaitList,
-    /// Id and park generation of the waiter's token.
-    me: Option<(u64, u64)>,
+    /// The waiter's token for this park.
+    me: Option<Token>,
     unclaimed: &'a dyn Fn(),
 }
 
 impl Drop for Leave<'_> {
     fn drop(&mut self) {
-        let Some((id, seq)) = self.me.take() else { return };
+        let Some(me) = self.me.take() else { return };
         let mut q = self.list.q.borrow_mut();
-        let mine = q.iter().position(|t| t.fiber.id == id && t.seq == seq);
+        let mine = q.iter().position(|t| t.fiber.same(&me.fiber) && t.seq == me.seq);
         match mine {
             Some(i) => {
                 q.remove(i);
             }
-            None => {
-                // A notifier popped our token just before we left: pass it on.
+            None if me.was_notified() => {
+                // A notifier woke us and we leave without using it: pass it on.
                 drop(q);
                 if !self.list.notify_one() {
                     (self.unclaimed)();
                 }
             }
+            // Popped as stale (we had been woken otherwise): no notification was consumed.
+            None => {}
         }
     }
 }
