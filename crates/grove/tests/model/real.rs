@@ -8,7 +8,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use grove::sync::{Event, Queue, RecvError, Semaphore, SemaphorePermit, SendError};
-use grove::{JoinError, JoinHandle};
+use grove::{JoinError, JoinHandle, WaitError};
 
 use super::program::{Op, Program, Slot, G};
 use super::trace::{End, Ev, Fail, Outcome};
@@ -70,21 +70,33 @@ impl Rt {
     }
 }
 
+fn wait_fail(e: WaitError) -> Fail {
+    match e {
+        WaitError::TimedOut => Fail::TimedOut,
+        WaitError::Deadlock => Fail::Deadlock,
+        WaitError::Interrupted => Fail::Interrupted,
+    }
+}
+
 fn recv(e: RecvError) -> Fail {
     match e {
         RecvError::Closed => Fail::Closed,
-        RecvError::TimedOut => Fail::TimedOut,
-        RecvError::Deadlock => Fail::Deadlock,
-        RecvError::Interrupted => Fail::Interrupted,
+        RecvError::Wait(e) => wait_fail(e),
     }
 }
 
 fn send<T>(e: SendError<T>) -> Fail {
     match e {
         SendError::Closed(_) => Fail::Closed,
-        SendError::TimedOut(_) => Fail::TimedOut,
-        SendError::Deadlock(_) => Fail::Deadlock,
-        SendError::Interrupted(_) => Fail::Interrupted,
+        SendError::Wait(e, _) => wait_fail(e),
+    }
+}
+
+/// A `_deadline` call when the op has a deadline, the plain call otherwise.
+fn by_deadline<R>(d: Option<Instant>, plain: impl FnOnce() -> R, at: impl FnOnce(Instant) -> R) -> R {
+    match d {
+        None => plain(),
+        Some(i) => at(i),
     }
 }
 
@@ -148,7 +160,8 @@ fn exec_op(rt: &Rc<Rt>, g: G, op: &Op) {
         Op::Kill(c) => match rt.handle(c) {
             None => rt.rec(g, Ev::NoHandle(c)),
             Some(h) => {
-                h.kill();
+                // The victim always dies: waiting for it cannot fail.
+                h.kill().expect("kill waits for the death");
                 rt.rec(g, Ev::Killed(c));
             }
         },
@@ -163,7 +176,7 @@ fn exec_op(rt: &Rc<Rt>, g: G, op: &Op) {
             None => rt.rec(g, Ev::NoHandle(c)),
             Some(h) => {
                 let r = h.wait().map_err(|e| match e {
-                    JoinError::Deadlock => Fail::Deadlock,
+                    WaitError::Deadlock => Fail::Deadlock,
                     _ => Fail::Interrupted,
                 });
                 rt.rec(g, Ev::Joined(c, r));
@@ -172,7 +185,8 @@ fn exec_op(rt: &Rc<Rt>, g: G, op: &Op) {
         Op::JoinUntil(c, s) => match rt.handle(c) {
             None => rt.rec(g, Ev::NoHandle(c)),
             Some(h) => {
-                let r = if rt.past(s) { h.is_finished() } else { h.wait_timeout(rt.until(s)) };
+                let r =
+                    if rt.past(s) { h.is_finished() } else { h.wait_timeout(rt.until(s)).is_ok() };
                 rt.rec(g, Ev::JoinedUntil(c, r));
             }
         },
@@ -197,7 +211,8 @@ fn exec_op(rt: &Rc<Rt>, g: G, op: &Op) {
             rt.rec(g, if r.is_ok() { Ev::ScopeOk(id) } else { Ev::ScopeElapsed(id) });
         }
         Op::Get(q, d) => {
-            let r = rt.qs[q].get_deadline(d.map(|s| rt.at(s)));
+            let qq = &rt.qs[q];
+            let r = by_deadline(d.map(|s| rt.at(s)), || qq.get(), |i| qq.get_deadline(i));
             rt.rec(g, Ev::Got(q, r.map_err(recv)));
         }
         Op::TryGet(q) => {
@@ -208,7 +223,8 @@ fn exec_op(rt: &Rc<Rt>, g: G, op: &Op) {
             rt.rec(g, Ev::Got(q, r));
         }
         Op::Put(q, v, d) => {
-            let r = rt.qs[q].put_deadline(v, d.map(|s| rt.at(s)));
+            let qq = &rt.qs[q];
+            let r = by_deadline(d.map(|s| rt.at(s)), || qq.put(v), |i| qq.put_deadline(v, i));
             rt.rec(g, Ev::Put(q, v, r.map_err(send)));
         }
         Op::TryPut(q, v) => {
@@ -229,23 +245,22 @@ fn exec_op(rt: &Rc<Rt>, g: G, op: &Op) {
         Op::Wait(e, d) => {
             let ev = &rt.evs[e];
             let r = match d {
-                None => ev.wait(),
+                None => ev.wait().is_ok(),
                 // Polled when the deadline has passed (see the model's docs).
-                Some(s) if rt.past(s) => ev.is_set() && ev.wait(),
-                Some(s) => ev.wait_timeout(rt.until(s)),
+                Some(s) if rt.past(s) => ev.is_set() && ev.wait().is_ok(),
+                Some(s) => ev.wait_timeout(rt.until(s)).is_ok(),
             };
             rt.rec(g, Ev::Waited(e, r));
         }
         Op::Acquire(s, d) => {
-            let r = rt.sems[s].acquire_deadline(d.map(|x| rt.at(x)));
+            let sem = &rt.sems[s];
+            let r = by_deadline(d.map(|x| rt.at(x)), || sem.acquire(), |i| sem.acquire_deadline(i));
             let r = match r {
                 Ok(p) => {
                     hold(rt, g, s, p);
                     Ok(())
                 }
-                Err(grove::sync::AcquireError::TimedOut) => Err(Fail::TimedOut),
-                Err(grove::sync::AcquireError::Deadlock) => Err(Fail::Deadlock),
-                Err(grove::sync::AcquireError::Interrupted) => Err(Fail::Interrupted),
+                Err(e) => Err(wait_fail(e)),
             };
             rt.rec(g, Ev::Acquired(s, r));
         }
@@ -304,7 +319,7 @@ pub fn run(p: &Program, slot: Duration) -> RealRun {
             let next = (1..n).find(|&c| rt.handle(c).is_some_and(|h| !h.is_finished()));
             let Some(c) = next else { break };
             rt.rec(0, Ev::Cleanup(c));
-            rt.handle(c).unwrap().kill();
+            rt.handle(c).unwrap().kill().expect("kill waits for the death");
             rt.rec(0, Ev::Killed(c));
         }
         let mut ends = vec![End::Main];
