@@ -1,16 +1,16 @@
 //! A small argument reader: `--name value`, `--flag`, positionals; unknown options are errors.
 
-pub struct Args {
+pub(crate) struct Args {
     rest: Vec<String>,
 }
 
 impl Args {
-    pub fn new(rest: Vec<String>) -> Args {
+    pub(crate) fn new(rest: Vec<String>) -> Args {
         Args { rest }
     }
 
     /// Removes `--name value` (or `--name=value`) and returns the value.
-    pub fn value(&mut self, name: &str) -> Result<Option<String>, String> {
+    pub(crate) fn value(&mut self, name: &str) -> Result<Option<String>, String> {
         let prefix = format!("{name}=");
         if let Some(i) = self.rest.iter().position(|a| a.starts_with(&prefix)) {
             let a = self.rest.remove(i);
@@ -26,7 +26,7 @@ impl Args {
     }
 
     /// A parsed value.
-    pub fn parsed<T: std::str::FromStr>(&mut self, name: &str) -> Result<Option<T>, String> {
+    pub(crate) fn parsed<T: std::str::FromStr>(&mut self, name: &str) -> Result<Option<T>, String> {
         match self.value(name)? {
             None => Ok(None),
             Some(v) => v.parse().map(Some).map_err(|_| format!("{name}: invalid value '{v}'")),
@@ -34,7 +34,7 @@ impl Args {
     }
 
     /// Removes `--flag` and says whether it was there.
-    pub fn flag(&mut self, name: &str) -> bool {
+    pub(crate) fn flag(&mut self, name: &str) -> bool {
         match self.rest.iter().position(|a| a == name) {
             Some(i) => {
                 self.rest.remove(i);
@@ -45,13 +45,13 @@ impl Args {
     }
 
     /// The next positional argument.
-    pub fn positional(&mut self) -> Option<String> {
+    pub(crate) fn positional(&mut self) -> Option<String> {
         let i = self.rest.iter().position(|a| !a.starts_with("--"))?;
         Some(self.rest.remove(i))
     }
 
     /// Errors if anything was not consumed.
-    pub fn finish(self) -> Result<(), String> {
+    pub(crate) fn finish(self) -> Result<(), String> {
         match self.rest.first() {
             None => Ok(()),
             Some(a) => Err(format!("unexpected argument '{a}'")),
@@ -60,7 +60,7 @@ impl Args {
 }
 
 /// Parses durations like `10s`, `500ms`, `2m`.
-pub fn duration(s: &str) -> Result<std::time::Duration, String> {
+pub(crate) fn duration(s: &str) -> Result<std::time::Duration, String> {
     let (num, unit) =
         s.split_at(s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len()));
     let n: f64 = num.parse().map_err(|_| format!("invalid duration '{s}'"))?;

@@ -82,7 +82,7 @@ fn tokio_spawn_join(rt: &tokio::runtime::Runtime, batch: u64) -> f64 {
     })
 }
 
-pub fn run(quick: bool) -> Result<(), String> {
+pub(crate) fn run(quick: bool) -> Result<(), String> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .map_err(|e| format!("tokio runtime: {e}"))?;

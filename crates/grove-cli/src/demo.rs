@@ -10,7 +10,7 @@ use grove_http::{Body, Response, Server};
 /// How long the embedded server takes to answer each request.
 const SERVER_DELAY: Duration = Duration::from_millis(300);
 
-pub fn run() -> Result<(), String> {
+pub(crate) fn run() -> Result<(), String> {
     grove::run(|| {
         println!("grove demo: gevent-style green threads, all on one OS thread\n");
         fetches()?;

@@ -10,7 +10,7 @@ use hdrhistogram::Histogram;
 
 use crate::args::{duration, Args};
 
-pub fn run(mut args: Args) -> Result<(), String> {
+pub(crate) fn run(mut args: Args) -> Result<(), String> {
     let conns: usize = args.parsed("-c")?.unwrap_or(10);
     let total: Option<u64> = args.parsed("-n")?;
     let dur = args.value("-d")?.map(|d| duration(&d)).transpose()?;

@@ -7,7 +7,7 @@ use grove_http::{Body, Response, Server};
 
 use crate::args::Args;
 
-pub fn run(mut args: Args) -> Result<(), String> {
+pub(crate) fn run(mut args: Args) -> Result<(), String> {
     let addr = args.value("--addr")?.unwrap_or_else(|| "127.0.0.1:8080".into());
     let dir = args.value("--dir")?.map(PathBuf::from);
     let log = args.flag("--log");

@@ -45,7 +45,7 @@
 #![deny(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
-pub mod ctx;
+pub(crate) mod ctx;
 pub mod diag;
 pub mod dns;
 pub mod fs;

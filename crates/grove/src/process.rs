@@ -28,8 +28,8 @@ use std::process::{ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::hub::fiber::Wake;
 use crate::hub;
+use crate::hub::fiber::Wake;
 use crate::io::{Direction, Registered};
 
 /// A process builder mirroring `std::process::Command`.

@@ -8,13 +8,13 @@ pub(crate) mod overflow;
 mod pool;
 mod stack;
 
-pub use pool::StackPool;
-pub use stack::Stack;
+pub(crate) use pool::StackPool;
+pub(crate) use stack::Stack;
 
 pub(crate) use stack::round_size;
 
 /// Default usable stack size of a greenlet: reserved address space, touched lazily.
-pub const DEFAULT_STACK_SIZE: usize = 128 * 1024;
+pub(crate) const DEFAULT_STACK_SIZE: usize = 128 * 1024;
 
 /// An atomically replaceable `&'static T`, readable from other threads (the monitor reads the
 /// running greenlet's spawn location this way without locks).

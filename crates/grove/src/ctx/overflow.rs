@@ -14,7 +14,7 @@ use std::sync::Once;
 
 /// What the handler needs to know about the running greenlet. Plain data, no pointers out.
 #[derive(Debug)]
-pub struct OverflowInfo {
+pub(crate) struct OverflowInfo {
     guard_lo: Cell<usize>,
     guard_hi: Cell<usize>,
     size: Cell<usize>,
@@ -25,7 +25,7 @@ pub struct OverflowInfo {
 
 impl OverflowInfo {
     /// Info for greenlet `id` running on a stack whose guard page is `guard` and usable size `size`.
-    pub fn new(id: u64, guard: (usize, usize), size: usize) -> OverflowInfo {
+    pub(crate) fn new(id: u64, guard: (usize, usize), size: usize) -> OverflowInfo {
         OverflowInfo {
             guard_lo: Cell::new(guard.0),
             guard_hi: Cell::new(guard.1),
@@ -37,7 +37,7 @@ impl OverflowInfo {
 
     /// Records where the greenlet's name lives. The string must stay alive and unmoved until
     /// the next call or until the greenlet can no longer run (the greenlet record owns it).
-    pub fn set_name(&self, name: &str) {
+    pub(crate) fn set_name(&self, name: &str) {
         self.name.set((name.as_ptr(), name.len().min(64)));
     }
 }
@@ -51,7 +51,7 @@ thread_local! {
 /// The pointee must stay alive until the next call on this thread: the hub passes the info of
 /// the greenlet it is about to resume and resets to null when control comes back to it.
 #[inline]
-pub fn set_current(info: *const OverflowInfo) {
+pub(crate) fn set_current(info: *const OverflowInfo) {
     CURRENT.with(|c| c.set(info));
 }
 
@@ -60,7 +60,7 @@ static mut PREV_SEGV: Option<libc::sigaction> = None;
 static mut PREV_BUS: Option<libc::sigaction> = None;
 
 /// Installs the process-wide handler once. Safe to call from every hub.
-pub fn install() {
+pub(crate) fn install() {
     INSTALL.call_once(|| {
         // SAFETY: PREV_* are written only here, inside call_once, before the handler that reads
         // them is installed; sigaction receives valid, zero-initialised structs.
@@ -222,7 +222,7 @@ thread_local! {
 
 /// Makes sure this thread has an alternate signal stack, so the handler can run even when the
 /// fault is a stack overflow. Threads started by std already have one.
-pub fn ensure_altstack() {
+pub(crate) fn ensure_altstack() {
     // SAFETY: querying the current alternate stack writes only into `old`.
     let enabled = unsafe {
         let mut old: libc::stack_t = std::mem::zeroed();

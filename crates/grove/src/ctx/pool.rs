@@ -15,7 +15,7 @@ const KEEP_RESIDENT: usize = 8 * 1024;
 
 /// Free stacks of one size, most recently used first.
 #[derive(Debug)]
-pub struct StackPool {
+pub(crate) struct StackPool {
     size: usize,
     max: usize,
     free: Vec<Stack>,
@@ -26,7 +26,7 @@ pub struct StackPool {
 
 impl StackPool {
     /// A pool of stacks with `size` usable bytes, keeping at most `max` free ones.
-    pub fn new(size: usize, max: usize) -> StackPool {
+    pub(crate) fn new(size: usize, max: usize) -> StackPool {
         StackPool {
             size: super::stack::round_size(size),
             max,
@@ -37,22 +37,22 @@ impl StackPool {
     }
 
     /// The usable size of this pool's stacks.
-    pub fn stack_size(&self) -> usize {
+    pub(crate) fn stack_size(&self) -> usize {
         self.size
     }
 
     /// Free stacks waiting for reuse.
-    pub fn pooled(&self) -> usize {
+    pub(crate) fn pooled(&self) -> usize {
         self.free.len()
     }
 
     /// Stacks this pool has mapped and not unmapped (in use plus pooled).
-    pub fn allocated(&self) -> usize {
+    pub(crate) fn allocated(&self) -> usize {
         self.allocated
     }
 
     /// Changes the pool's stack size; pooled stacks of the old size are unmapped.
-    pub fn set_stack_size(&mut self, size: usize) {
+    pub(crate) fn set_stack_size(&mut self, size: usize) {
         let size = super::stack::round_size(size);
         if size != self.size {
             self.allocated -= self.free.len();
@@ -63,12 +63,12 @@ impl StackPool {
     }
 
     /// Sets how many free stacks may be kept.
-    pub fn set_max(&mut self, max: usize) {
+    pub(crate) fn set_max(&mut self, max: usize) {
         self.max = max;
     }
 
     /// A stack of the pool's size: a pooled one if any, else a fresh mapping.
-    pub fn get(&mut self) -> io::Result<Stack> {
+    pub(crate) fn get(&mut self) -> io::Result<Stack> {
         if let Some(s) = self.free.pop() {
             self.untrimmed = self.untrimmed.min(self.free.len());
             return Ok(s);
@@ -79,7 +79,7 @@ impl StackPool {
     }
 
     /// Returns a stack obtained from [`get`](Self::get).
-    pub fn put(&mut self, stack: Stack) {
+    pub(crate) fn put(&mut self, stack: Stack) {
         if stack.usable_size() != self.size || self.free.len() >= self.max {
             self.allocated -= usize::from(stack.usable_size() == self.size);
             drop(stack);
@@ -90,12 +90,12 @@ impl StackPool {
     }
 
     /// Forgets a stack of this pool's size that will never come back (leaked on purpose).
-    pub fn forget_one(&mut self) {
+    pub(crate) fn forget_one(&mut self) {
         self.allocated = self.allocated.saturating_sub(1);
     }
 
     /// Releases deep pages of stacks returned since the last trim. Returns how many it touched.
-    pub fn trim(&mut self) -> usize {
+    pub(crate) fn trim(&mut self) -> usize {
         let n = self.untrimmed;
         let len = self.free.len();
         for s in &self.free[len - n..] {

@@ -36,7 +36,7 @@ pub(crate) fn round_size(size: usize) -> usize {
 
 /// An owned, guard-paged stack mapping.
 #[derive(Debug)]
-pub struct Stack {
+pub(crate) struct Stack {
     /// Start of the mapping (the guard page).
     start: NonZeroUsize,
     /// Length of the whole mapping, guard included.
@@ -49,7 +49,7 @@ impl Stack {
     /// # Errors
     /// The kernel's refusal, turned into an error that names the likely limit: `ENOMEM` from
     /// mmap/mprotect here almost always means `vm.max_map_count` or `RLIMIT_AS` was reached.
-    pub fn new(size: usize) -> io::Result<Stack> {
+    pub(crate) fn new(size: usize) -> io::Result<Stack> {
         let page = page_size();
         let usable = round_size(size);
         let len = usable + page;
@@ -86,7 +86,7 @@ impl Stack {
     }
 
     /// Usable bytes (the guard page excluded).
-    pub fn usable_size(&self) -> usize {
+    pub(crate) fn usable_size(&self) -> usize {
         self.len - page_size()
     }
 

@@ -23,6 +23,7 @@ mod queue;
 mod semaphore;
 pub(crate) mod waitlist;
 
+pub use crate::hub::WaitError;
 pub use async_result::{AsyncError, AsyncResult, SharedError};
 pub use event::Event;
 pub use local::Local;
@@ -30,5 +31,4 @@ pub use queue::{
     Channel, Fifo, Iter, Lifo, LifoQueue, Priority, PriorityQueue, Queue, RecvError, SendError,
     Store, TryRecvError, TrySendError,
 };
-pub use crate::hub::WaitError;
 pub use semaphore::{BoundedSemaphore, Lock, LockGuard, Semaphore, SemaphorePermit};
