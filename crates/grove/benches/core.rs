@@ -233,7 +233,7 @@ fn semaphore(c: &mut Criterion) {
                         let sem = sem.clone();
                         grove::spawn(move || {
                             for _ in 0..ROUNDS {
-                                let _p = sem.acquire();
+                                let _p = sem.acquire().unwrap();
                                 grove::yield_now();
                             }
                         })

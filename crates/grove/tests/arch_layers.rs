@@ -38,6 +38,7 @@ const ROOT_ITEMS: &[(&str, &str)] = &[
     ("stats", "hub"),
     ("GreenletInfo", "hub"),
     ("HubStats", "hub"),
+    ("WaitError", "hub"),
     ("local", "sync"),
 ];
 

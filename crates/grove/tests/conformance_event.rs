@@ -344,7 +344,6 @@ fn mt_event_wait_with_no_other_handle_is_a_deadlock() {
     conform(|| {
         let ev = mt::Event::new();
         assert_eq!(ev.wait(), Err(WaitError::Deadlock), "no handle can ever set it");
-
     });
 }
 

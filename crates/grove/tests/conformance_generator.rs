@@ -165,7 +165,6 @@ fn killing_the_consumer_while_the_body_sleeps_unwinds_the_body() {
         grove::sleep(ms(1));
         consumer.kill().unwrap();
         assert!(consumer.join().unwrap_err().is_killed());
-
         assert!(dropped.get(), "the body's destructors did not run");
         assert_eq!(grove::spawn(|| 1).join().unwrap(), 1);
     });

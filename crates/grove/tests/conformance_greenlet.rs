@@ -719,7 +719,6 @@ fn waiter_sees_the_kill_done_by_a_third_greenlet() {
         let killer = grove::spawn(move || t.kill());
         assert!(waiter.join().unwrap());
         assert_eq!(killer.join().unwrap(), Ok(()));
-
         let target = std::rc::Rc::try_unwrap(target).unwrap();
         assert!(target.join().unwrap_err().is_killed());
     });

@@ -135,7 +135,6 @@ fn local_values_of_a_killed_greenlet_are_dropped() {
         assert_eq!(DELETED.with(Cell::get), 0);
         h.kill().unwrap();
         assert_eq!(DELETED.with(Cell::get), 1);
-
     });
 }
 

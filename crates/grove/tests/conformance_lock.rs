@@ -6,10 +6,10 @@
 mod conform;
 
 use std::panic::{self, AssertUnwindSafe};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use conform::*;
-use grove::sync::{AcquireError, BoundedSemaphore, Lock, Semaphore};
+use grove::sync::{BoundedSemaphore, Lock, Semaphore, WaitError};
 
 // mirrors gevent tests/test__semaphore.py: TestSemaphore.test_acquire_returns_false_after_timeout
 #[test]
@@ -18,9 +18,9 @@ fn acquire_timeout_on_empty_semaphore_fails_after_the_timeout() {
         let s = Semaphore::new(0);
         let _other = s.clone();
         let start = Instant::now();
-        assert!(s.acquire_timeout(SHORT).is_none());
+        assert_eq!(s.acquire_timeout(SHORT).unwrap_err(), WaitError::TimedOut);
         assert_took_at_least(start, SHORT);
-        assert_eq!(s.acquire_deadline(Some(Instant::now())).unwrap_err(), AcquireError::TimedOut);
+        assert_eq!(s.acquire_deadline(Instant::now()).unwrap_err(), WaitError::TimedOut);
     });
 }
 
@@ -44,7 +44,7 @@ fn releasing_an_unbounded_semaphore_adds_permits() {
 fn acquire_on_a_free_semaphore_does_not_block() {
     conform(|| {
         let s = Semaphore::new(1);
-        let p = s.acquire();
+        let p = s.acquire().unwrap();
         assert_eq!(s.available(), 0);
         drop(p);
         assert_eq!(s.available(), 1);
@@ -56,7 +56,7 @@ fn acquire_on_a_free_semaphore_does_not_block() {
 fn bounded_semaphore_released_too_often_panics() {
     conform(|| {
         let s = BoundedSemaphore::new(1);
-        let p = s.acquire();
+        let p = s.acquire().unwrap();
         drop(p);
         let r = panic::catch_unwind(AssertUnwindSafe(|| s.release()));
         assert!(r.is_err(), "releasing past the bound must fail");
@@ -69,10 +69,10 @@ fn bounded_semaphore_released_too_often_panics() {
 fn acquire_in_one_greenlet_then_another_after_release() {
     conform(|| {
         let s = Semaphore::new(1);
-        let held = s.acquire();
+        let held = s.acquire().unwrap();
         let s2 = s.clone();
         let other = grove::spawn(move || {
-            let _p = s2.acquire();
+            let _p = s2.acquire().unwrap();
             true
         });
         grove::yield_now();
@@ -88,10 +88,10 @@ fn acquire_in_one_greenlet_then_another_after_release() {
 fn timed_acquire_in_another_greenlet_gives_up_and_leaves_no_waiter() {
     conform(|| {
         let s = Semaphore::new(1);
-        let held = s.acquire();
+        let held = s.acquire().unwrap();
         let s2 = s.clone();
-        let other = grove::spawn(move || s2.acquire_timeout(ms(5)).is_some());
-        assert!(!other.join().unwrap());
+        let other = grove::spawn(move || s2.acquire_timeout(ms(5)).map(drop));
+        assert_eq!(other.join().unwrap(), Err(WaitError::TimedOut));
         assert_eq!(s.waiting(), 0);
         drop(held);
         assert_eq!(s.available(), 1);
@@ -103,12 +103,12 @@ fn timed_acquire_in_another_greenlet_gives_up_and_leaves_no_waiter() {
 fn waiter_that_gives_up_does_not_take_the_permit_from_the_next() {
     conform(|| {
         let s = Semaphore::new(1);
-        let held = s.acquire();
+        let held = s.acquire().unwrap();
         let (s1, s2) = (s.clone(), s.clone());
-        let patient = grove::spawn(move || s1.acquire().forget());
-        let impatient = grove::spawn(move || s2.acquire_timeout(ms(5)).is_some());
+        let patient = grove::spawn(move || s1.acquire().unwrap().forget());
+        let impatient = grove::spawn(move || s2.acquire_timeout(ms(5)).map(drop));
         grove::yield_now();
-        assert!(!impatient.join().unwrap());
+        assert_eq!(impatient.join().unwrap(), Err(WaitError::TimedOut));
         drop(held);
         patient.join().unwrap();
         assert_eq!(s.available(), 0, "the patient waiter got the permit");
@@ -119,7 +119,7 @@ fn waiter_that_gives_up_does_not_take_the_permit_from_the_next() {
 /// gevent's acquire_then_spawn / release_then_spawn chain: each holder releases and re-queues.
 fn hog(sem: Semaphore, rounds: Counter, stop: Flag) {
     while !stop.get() {
-        let p = sem.acquire();
+        let p = sem.acquire().unwrap();
         rounds.incr();
         grove::yield_now();
         drop(p);
@@ -142,7 +142,7 @@ fn semaphore_is_fair_a_late_waiter_is_not_starved() {
         grove::yield_now();
         let (s, r) = (sem.clone(), rounds.clone());
         let exiting = grove::spawn(move || {
-            let _p = s.acquire();
+            let _p = s.acquire().unwrap();
             r.get()
         });
         let rounds_when_served = exiting.join().unwrap();
@@ -164,7 +164,7 @@ fn waiters_are_served_in_arrival_order() {
             .map(|i| {
                 let (s, o) = (sem.clone(), order.clone());
                 grove::spawn(move || {
-                    let _p = s.acquire();
+                    let _p = s.acquire().unwrap();
                     o.push(i);
                 })
             })
@@ -186,11 +186,11 @@ fn permit_handed_to_a_killed_waiter_goes_to_the_next() {
     conform(|| {
         let sem = Semaphore::new(0);
         let (s1, s2) = (sem.clone(), sem.clone());
-        let victim = grove::spawn(move || s1.acquire().forget());
-        let next = grove::spawn(move || s2.acquire().forget());
+        let victim = grove::spawn(move || s1.acquire().unwrap().forget());
+        let next = grove::spawn(move || s2.acquire().unwrap().forget());
         grove::yield_now();
         sem.release(); // handed to the victim ...
-        victim.kill(); // ... which dies before it runs
+        victim.kill().unwrap(); // ... which dies before it runs
         assert!(victim.join().unwrap_err().is_killed());
         next.join().unwrap();
         assert_eq!(sem.available(), 0);
@@ -204,10 +204,10 @@ fn permit_handed_to_a_killed_last_waiter_is_not_lost() {
     conform(|| {
         let sem = Semaphore::new(0);
         let s1 = sem.clone();
-        let victim = grove::spawn(move || s1.acquire().forget());
+        let victim = grove::spawn(move || s1.acquire().unwrap().forget());
         grove::yield_now();
         sem.release();
-        victim.kill();
+        victim.kill().unwrap();
         assert!(victim.join().unwrap_err().is_killed());
         assert!(sem.try_acquire().is_some(), "the permit vanished with the killed waiter");
     });
@@ -222,7 +222,9 @@ fn acquire_inside_expiring_scope_unwinds_without_panicking() {
         assert_scope_unwinds(SHORT, |after| {
             let p = sem.acquire();
             after();
-            p.forget();
+            if let Ok(p) = p {
+                p.forget();
+            }
         });
         assert_eq!(sem.waiting(), 0);
         sem.release();
@@ -236,8 +238,8 @@ fn acquire_timeout_shorter_than_scope_returns_none() {
     conform(|| {
         let sem = Semaphore::new(0);
         let _other = sem.clone();
-        let r = grove::timeout(LONG, || sem.acquire_timeout(ms(5)).is_none());
-        assert_eq!(r, Ok(true));
+        let r = grove::timeout(LONG, || sem.acquire_timeout(ms(5)).map(drop));
+        assert_eq!(r, Ok(Err(WaitError::TimedOut)));
     });
 }
 
@@ -246,10 +248,14 @@ fn acquire_timeout_shorter_than_scope_returns_none() {
 fn acquire_on_main_with_nobody_to_release_is_a_deadlock() {
     conform(|| {
         let sem = Semaphore::new(0);
-        assert_eq!(sem.acquire_deadline(None).unwrap_err(), AcquireError::Deadlock);
-        let r = panic::catch_unwind(AssertUnwindSafe(|| sem.acquire().forget()));
-        let msg = panic_text(&*r.expect_err("acquire must not succeed"));
-        assert!(msg.contains("forever"), "{msg}");
+        // No deadline at all (`Duration::MAX`; was `acquire_deadline(None)`): a deadlock, not
+        // a timeout.
+        assert_eq!(sem.acquire_timeout(Duration::MAX).unwrap_err(), WaitError::Deadlock);
+        // `acquire()` used to panic with gevent's "would block forever"; it now returns
+        // `Err(WaitError::Deadlock)`, whose message still says so.
+        let err = sem.acquire().expect_err("acquire must not succeed");
+        assert_eq!(err, WaitError::Deadlock);
+        assert!(err.to_string().contains("forever"), "{err}");
     });
 }
 
@@ -262,7 +268,7 @@ fn lock_serialises_holders_across_blocking_calls() {
             .map(|i| {
                 let l = lock.clone();
                 grove::spawn(move || {
-                    let mut g = l.lock();
+                    let mut g = l.lock().unwrap();
                     g.push(i);
                     grove::sleep(ms(1));
                     g.push(i);
@@ -272,7 +278,7 @@ fn lock_serialises_holders_across_blocking_calls() {
         for h in grove::joinall(hs) {
             h.unwrap();
         }
-        assert_eq!(*lock.lock(), [0, 0, 1, 1, 2, 2]);
+        assert_eq!(*lock.lock().unwrap(), [0, 0, 1, 1, 2, 2]);
     });
 }
 
@@ -283,13 +289,13 @@ fn lock_held_by_a_killed_greenlet_is_released() {
         let lock = Lock::new(0);
         let l = lock.clone();
         let holder = grove::spawn(move || {
-            let mut g = l.lock();
+            let mut g = l.lock().unwrap();
             *g += 1;
             grove::sleep(FOREVER);
         });
         grove::yield_now();
         assert!(lock.is_locked());
-        holder.kill();
+        holder.kill().unwrap();
         assert!(!lock.is_locked());
         assert_eq!(*lock.try_lock().expect("free after the kill"), 1);
     });
@@ -302,7 +308,7 @@ fn lock_held_by_a_panicking_greenlet_is_released() {
         let lock = Lock::new(0);
         let l = lock.clone();
         let holder = grove::spawn(move || {
-            let _g = l.lock();
+            let _g = l.lock().unwrap();
             panic!("holder fails");
         });
         assert!(holder.join().unwrap_err().is_panic());
@@ -317,7 +323,7 @@ fn lock_inside_expiring_scope_unwinds_without_panicking() {
         let lock = Lock::new(());
         let l = lock.clone();
         let _holder = grove::spawn(move || {
-            let _g = l.lock();
+            let _g = l.lock().unwrap();
             grove::sleep(FOREVER);
         });
         grove::yield_now();
@@ -325,7 +331,7 @@ fn lock_inside_expiring_scope_unwinds_without_panicking() {
             let _g = lock.lock();
             after();
         });
-        assert!(lock.lock_timeout(ms(1)).is_none());
+        assert_eq!(lock.lock_timeout(ms(1)).unwrap_err(), WaitError::TimedOut);
     });
 }
 
@@ -334,9 +340,9 @@ fn lock_inside_expiring_scope_unwinds_without_panicking() {
 fn try_lock_does_not_overtake_a_queued_waiter() {
     conform(|| {
         let lock = Lock::new(0);
-        let g = lock.lock();
+        let g = lock.lock().unwrap();
         let l = lock.clone();
-        let waiter = grove::spawn(move || *l.lock() += 1);
+        let waiter = grove::spawn(move || *l.lock().unwrap() += 1);
         grove::yield_now();
         drop(g);
         assert!(lock.try_lock().is_none(), "the released lock belongs to the queued waiter");
@@ -350,11 +356,11 @@ fn try_lock_does_not_overtake_a_queued_waiter() {
 fn lock_timeout_while_held_fails_after_the_timeout() {
     conform(|| {
         let lock = Lock::new(());
-        let _g = lock.lock();
+        let _g = lock.lock().unwrap();
         let l = lock.clone();
         let start = Instant::now();
-        let got = grove::spawn(move || l.lock_timeout(SHORT).is_some()).join().unwrap();
-        assert!(!got);
+        let got = grove::spawn(move || l.lock_timeout(SHORT).map(drop)).join().unwrap();
+        assert_eq!(got, Err(WaitError::TimedOut));
         assert_took_at_least(start, SHORT);
     });
 }
@@ -366,10 +372,14 @@ fn lock_relocked_by_its_holder_is_not_reentrant() {
         let lock = Lock::new(());
         let l = lock.clone();
         let h = grove::spawn(move || {
-            let _g = l.lock();
-            l.lock_timeout(ms(5)).is_some()
+            let _g = l.lock().unwrap();
+            l.lock_timeout(ms(5)).map(drop)
         });
-        assert!(!h.join().unwrap(), "a second lock by the holder must not succeed");
+        assert_eq!(
+            h.join().unwrap(),
+            Err(WaitError::TimedOut),
+            "a second lock by the holder must not succeed"
+        );
         assert!(!lock.is_locked());
     });
 }

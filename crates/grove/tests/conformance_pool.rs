@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use conform::*;
 use grove::pool::{Group, Pool};
-use grove::sync::{Event, Queue};
+use grove::sync::{Event, Queue, WaitError};
 
 fn sqr(x: u64) -> u64 {
     grove::yield_now();
@@ -23,8 +23,8 @@ fn pool_spawn_runs_the_job() {
         let done = Event::new();
         let pool = Pool::new(2);
         let d = done.clone();
-        let _h = pool.spawn(move || d.set());
-        assert!(done.wait());
+        let _h = pool.spawn(move || d.set()).unwrap();
+        assert_eq!(done.wait(), Ok(()));
     });
 }
 
@@ -33,7 +33,7 @@ fn pool_spawn_runs_the_job() {
 fn pool_spawn_join_gives_the_value() {
     conform(|| {
         let pool = Pool::new(2);
-        assert_eq!(pool.spawn(|| "return value").join().unwrap(), "return value");
+        assert_eq!(pool.spawn(|| "return value").unwrap().join().unwrap(), "return value");
     });
 }
 
@@ -42,7 +42,7 @@ fn pool_spawn_join_gives_the_value() {
 fn pool_job_panic_reaches_join_and_frees_the_slot() {
     conform(|| {
         let pool = Pool::new(1);
-        let err = pool.spawn(|| -> u32 { panic!("expected") }).join().unwrap_err();
+        let err = pool.spawn(|| -> u32 { panic!("expected") }).unwrap().join().unwrap_err();
         assert_eq!(panic_text(&*err.into_panic().unwrap()), "expected");
         assert_eq!(pool.free_count(), 1);
     });
@@ -56,17 +56,21 @@ fn pool_consumer_and_producer_interleave() {
         let results = Log::new();
         let pool = Pool::new(2);
         let (e, r) = (evt.clone(), results.clone());
-        let done = pool.spawn(move || {
-            r.push("cons1");
-            e.wait();
-            r.push("cons2");
-        });
+        let done = pool
+            .spawn(move || {
+                r.push("cons1");
+                e.wait().unwrap();
+                r.push("cons2");
+            })
+            .unwrap();
         let (e, r) = (evt.clone(), results.clone());
-        let _p = pool.spawn(move || {
-            grove::sleep(ms(1));
-            r.push("prod");
-            e.set();
-        });
+        let _p = pool
+            .spawn(move || {
+                grove::sleep(ms(1));
+                r.push("prod");
+                e.set();
+            })
+            .unwrap();
         done.join().unwrap();
         assert_eq!(results.get(), ["cons1", "prod", "cons2"]);
     });
@@ -78,13 +82,14 @@ fn pool_spawn_from_a_member_of_a_full_pool_unwinds_in_a_scope() {
     conform(|| {
         let pool = Pool::new(1);
         let p = pool.clone();
-        let outer =
-            pool.spawn(move || grove::timeout(SHORT, || p.spawn(|| 6).join().ok()).is_err());
+        let outer = pool
+            .spawn(move || grove::timeout(SHORT, || p.spawn(|| 6).map(|h| h.join().ok())).is_err())
+            .unwrap();
         assert!(outer.join().unwrap(), "the nested spawn waited for a slot only it held");
         let evt = Event::new();
         let e = evt.clone();
-        let _h = pool.spawn(move || e.set());
-        assert!(evt.wait());
+        let _h = pool.spawn(move || e.set()).unwrap();
+        assert_eq!(evt.wait(), Ok(()));
     });
 }
 
@@ -96,22 +101,22 @@ fn pool_free_count_follows_spawns_and_exits() {
         assert_eq!(p.free_count(), 2);
         let r = Log::new();
         let r1 = r.clone();
-        let first = p.spawn(move || r1.push(1));
+        let first = p.spawn(move || r1.push(1)).unwrap();
         assert_eq!(p.free_count(), 1);
         first.join().unwrap();
         assert_eq!(r.get(), [1]);
         grove::yield_now();
         assert_eq!(p.free_count(), 2);
         let r2 = r.clone();
-        let _a = p.spawn(move || r2.push(2));
+        let _a = p.spawn(move || r2.push(2)).unwrap();
         assert_eq!(p.free_count(), 1);
         let r3 = r.clone();
-        let _b = p.spawn(move || r3.push(3));
+        let _b = p.spawn(move || r3.push(3)).unwrap();
         assert_eq!(p.free_count(), 0);
         assert_eq!(r.get(), [1]);
         let r4 = r.clone();
-        let _c = p.spawn(move || r4.push(4)); // waits for a slot: the others run meanwhile
-        assert!(p.join());
+        let _c = p.spawn(move || r4.push(4)).unwrap(); // waits for a slot: the others run meanwhile
+        assert_eq!(p.join(), Ok(()));
         let mut all = r.get();
         all.sort_unstable();
         assert_eq!(all, [1, 2, 3, 4]);
@@ -152,13 +157,13 @@ fn pool_map_of_nothing_is_empty() {
 fn pool_job_join_inside_expiring_scope_unwinds() {
     conform(|| {
         let pool = Pool::new(1);
-        let h = pool.spawn(|| grove::sleep(FOREVER));
+        let h = pool.spawn(|| grove::sleep(FOREVER)).unwrap();
         assert_scope_unwinds(SHORT, |after| {
             let _ = h.wait();
             after();
         });
         assert!(!h.is_finished(), "a timed-out join must not end its target");
-        pool.kill();
+        pool.kill().unwrap();
         assert!(h.is_finished());
     });
 }
@@ -194,7 +199,7 @@ fn pool_imap_unordered_yields_in_completion_order() {
         let evs = events.clone();
         let pool = Pool::new(3);
         let it = pool.imap_unordered(0..3usize, move |i| {
-            evs[i].wait();
+            evs[i].wait().unwrap();
             i
         });
         let _setter = grove::spawn(move || {
@@ -265,10 +270,10 @@ fn pool_imap_unordered_input_that_sleeps_at_the_end() {
 fn pool_kill_terminates_every_running_job() {
     conform(|| {
         let pool = Pool::new(4);
-        let hs: Vec<_> = (0..4).map(|_| pool.spawn(|| grove::sleep(FOREVER))).collect();
+        let hs: Vec<_> = (0..4).map(|_| pool.spawn(|| grove::sleep(FOREVER)).unwrap()).collect();
         grove::yield_now();
         assert_eq!(pool.len(), 4);
-        pool.kill();
+        pool.kill().unwrap();
         assert!(pool.is_empty());
         assert_eq!(pool.free_count(), 4);
         for h in hs {
@@ -291,7 +296,7 @@ fn pool_len_and_kill_cover_imap_unordered_workers() {
         assert_eq!(it.next().unwrap().unwrap(), 0);
         grove::yield_now();
         assert_eq!(pool.len(), 2, "the workers of imap_unordered are members of the pool");
-        pool.kill();
+        pool.kill().unwrap();
         assert!(pool.is_empty());
         drop(it);
     });
@@ -314,7 +319,7 @@ fn pool_dropping_imap_unordered_iterator_cancels_remaining_work() {
         let at_drop = started.get();
         grove::sleep(ms(20));
         assert!(started.get() <= at_drop + 2, "work went on after the iterator was dropped");
-        assert!(pool.join());
+        assert_eq!(pool.join(), Ok(()));
         assert!(started.get() < 100);
     });
 }
@@ -326,9 +331,9 @@ fn group_join_timeout_on_a_sleeping_member_fails_after_the_timeout() {
         let g = Group::new();
         let _h = g.spawn(|| grove::sleep(FOREVER));
         let start = Instant::now();
-        assert!(!g.join_timeout(SHORT));
+        assert_eq!(g.join_timeout(SHORT), Err(WaitError::TimedOut));
         assert_took_at_least(start, SHORT);
-        g.kill();
+        g.kill().unwrap();
     });
 }
 
@@ -337,9 +342,9 @@ fn group_join_timeout_on_a_sleeping_member_fails_after_the_timeout() {
 fn pool_join_inside_expiring_scope_unwinds() {
     conform(|| {
         let pool = Pool::new(2);
-        let _h = pool.spawn(|| grove::sleep(FOREVER));
+        let _h = pool.spawn(|| grove::sleep(FOREVER)).unwrap();
         assert_scope_unwinds(SHORT, |after| {
-            pool.join();
+            let _ = pool.join();
             after();
         });
         assert_eq!(pool.len(), 1);
@@ -350,8 +355,8 @@ fn pool_join_inside_expiring_scope_unwinds() {
 #[test]
 fn empty_pool_join_is_true_at_once() {
     conform(|| {
-        assert!(Pool::new(3).join());
-        assert!(Group::new().join());
+        assert_eq!(Pool::new(3).join(), Ok(()));
+        assert_eq!(Group::new().join(), Ok(()));
     });
 }
 
@@ -361,12 +366,12 @@ fn pool_of_one_second_spawn_waits_for_the_first() {
     conform(|| {
         let p = Pool::new(1);
         assert_eq!(p.len(), 0);
-        let first = p.spawn(|| grove::sleep(ms(5)));
+        let first = p.spawn(|| grove::sleep(ms(5))).unwrap();
         assert_eq!(p.len(), 1);
-        let _second = p.spawn(|| grove::sleep(ms(5)));
+        let _second = p.spawn(|| grove::sleep(ms(5))).unwrap();
         assert!(first.is_finished(), "the second spawn returned before a slot was free");
         assert_eq!(p.len(), 1);
-        assert!(p.join());
+        assert_eq!(p.join(), Ok(()));
         assert_eq!(p.len(), 0);
     });
 }
@@ -378,11 +383,12 @@ fn pool_join_timeout_false_then_join_true() {
         let p = Pool::new(1);
         let ev = Event::new();
         let e = ev.clone();
-        let _h = p.spawn(move || e.wait());
+        let _h = p.spawn(move || e.wait()).unwrap();
         assert_eq!(p.len(), 1);
-        assert!(!grove::timeout(ms(5), || p.join()).unwrap_or(false));
+        // The scope expires while the member still waits: join unwinds to it.
+        assert!(grove::timeout(ms(5), || p.join()).is_err());
         ev.set();
-        assert!(p.join());
+        assert_eq!(p.join(), Ok(()));
         assert_eq!(p.len(), 0);
     });
 }
@@ -405,7 +411,7 @@ fn pool_map_over_a_failing_iterator_propagates_the_panic() {
         let p = Pool::new(3);
         let r = panic::catch_unwind(AssertUnwindSafe(|| p.map(error_iter(), |_| ())));
         assert_eq!(panic_text(&*r.unwrap_err()), "expected iterator failure");
-        assert!(p.join());
+        assert_eq!(p.join(), Ok(()));
     });
 }
 
@@ -480,7 +486,7 @@ fn group_join_waits_for_every_member() {
         let b = s.spawn(|| grove::sleep(ms(10)));
         assert_eq!(s.len(), 2);
         let start = Instant::now();
-        assert!(s.join());
+        assert_eq!(s.join(), Ok(()));
         assert_took_at_least(start, ms(10));
         assert!(s.is_empty());
         assert!(b.is_finished());
@@ -495,7 +501,7 @@ fn group_kill_waits_until_members_are_gone() {
         let a = s.spawn(|| grove::sleep(FOREVER));
         let b = s.spawn(|| grove::sleep(FOREVER));
         grove::yield_now();
-        s.kill();
+        s.kill().unwrap();
         assert!(s.is_empty());
         assert!(a.join().unwrap_err().is_killed());
         assert!(b.join().unwrap_err().is_killed());
@@ -561,7 +567,7 @@ fn group_kill_of_an_undead_member_unwinds_in_a_scope() {
         assert_eq!(s.len(), 1);
         assert!(shots.get() >= 1);
         stop.set();
-        assert!(s.join());
+        assert_eq!(s.join(), Ok(()));
     });
 }
 
@@ -573,7 +579,7 @@ fn group_kill_with_a_finished_failed_member() {
         let a = s.spawn(|| -> u8 { panic!("1/0") });
         let b = s.spawn(|| grove::sleep(FOREVER));
         grove::yield_now();
-        s.kill();
+        s.kill().unwrap();
         assert!(a.join().unwrap_err().is_panic());
         assert!(b.join().unwrap_err().is_killed());
     });
@@ -591,7 +597,7 @@ fn group_kill_of_unstarted_members_means_they_never_run() {
                 s.spawn(move || r.set())
             })
             .collect();
-        s.kill();
+        s.kill().unwrap();
         assert!(s.is_empty());
         assert!(!ran.get());
         for h in hs {
@@ -616,7 +622,7 @@ fn group_kill_does_not_wait_for_a_member_blocking_in_its_destructor() {
             grove::sleep(FOREVER);
         });
         grove::yield_now();
-        assert!(grove::timeout(LONG, || s.kill()).is_ok());
+        assert_eq!(grove::timeout(LONG, || s.kill()), Ok(Ok(())));
         assert!(s.is_empty());
     });
 }
@@ -632,13 +638,13 @@ fn group_kill_terminates_when_a_member_killed_an_unstarted_sibling() {
         // The killer runs first and kills its sibling before the sibling ever ran.
         let _killer = s.spawn(move || {
             if let Some(v) = sl.borrow_mut().take() {
-                v.kill();
+                v.kill().unwrap();
             }
             grove::sleep(FOREVER);
         });
         *slot.borrow_mut() = Some(s.spawn(|| grove::sleep(FOREVER)));
         grove::yield_now();
-        assert!(grove::timeout(LONG, || s.kill()).is_ok(), "Group::kill hung");
+        assert_eq!(grove::timeout(LONG, || s.kill()), Ok(Ok(())), "Group::kill hung");
         assert!(s.is_empty());
     });
 }
@@ -661,18 +667,18 @@ fn pool_spawner_killed_while_waiting_for_a_slot_leaks_nothing() {
         let pool = Pool::new(1);
         let ev = Event::new();
         let e = ev.clone();
-        let _first = pool.spawn(move || e.wait());
+        let _first = pool.spawn(move || e.wait()).unwrap();
         let p = pool.clone();
         let ran = Flag::new();
         let r = ran.clone();
         let spawner = grove::spawn(move || {
-            p.spawn(move || r.set());
+            p.spawn(move || r.set()).unwrap();
         });
         grove::yield_now();
-        spawner.kill();
+        spawner.kill().unwrap();
         assert!(spawner.join().unwrap_err().is_killed());
         ev.set();
-        assert!(pool.join());
+        assert_eq!(pool.join(), Ok(()));
         assert!(!ran.get());
         assert_eq!(pool.free_count(), 1);
     });
@@ -687,11 +693,11 @@ fn pool_kill_while_a_map_feeds_the_pool_returns_and_can_be_repeated() {
         let mapper = grove::spawn(move || p.map(0..3u32, |_| grove::sleep(FOREVER)));
         grove::yield_now();
         assert_eq!(pool.len(), 1);
-        assert!(grove::timeout(LONG, || pool.kill()).is_ok(), "Pool::kill hung");
+        assert_eq!(grove::timeout(LONG, || pool.kill()), Ok(Ok(())), "Pool::kill hung");
         // The mapper (not a member) may feed the pool again; killing it and then the pool
         // leaves nothing behind.
-        mapper.kill();
-        assert!(grove::timeout(LONG, || pool.kill()).is_ok(), "Pool::kill hung");
+        mapper.kill().unwrap();
+        assert_eq!(grove::timeout(LONG, || pool.kill()), Ok(Ok(())), "Pool::kill hung");
         assert!(pool.is_empty());
         assert_eq!(pool.free_count(), 1);
         assert!(mapper.join().unwrap_err().is_killed());

@@ -9,7 +9,7 @@ use std::time::Instant;
 use conform::*;
 use grove::sync::{
     AsyncResult, Channel, LifoQueue, PriorityQueue, Queue, RecvError, SendError, TryRecvError,
-    TrySendError,
+    TrySendError, WaitError,
 };
 
 // mirrors gevent tests/test__queue.py: TestQueue.test_put_nowait_simple
@@ -394,7 +394,7 @@ fn queue_join_waits_until_every_item_is_done() {
         for i in 0..3 {
             q.put(i).unwrap();
         }
-        assert!(q.join());
+        assert_eq!(q.join(), Ok(()));
         assert_eq!(done.get(), [0, 1, 2]);
     });
 }
@@ -414,7 +414,7 @@ fn queue_close_refuses_puts_and_drains_gets() {
         q.task_done();
         assert_eq!(q.get(), Ok('O'));
         q.task_done();
-        assert!(q.join());
+        assert_eq!(q.join(), Ok(()));
         assert_eq!(q.get(), Err(RecvError::Closed));
         assert_eq!(q.try_get(), Err(TryRecvError::Closed));
         assert_eq!(q.get_timeout(LONG), Err(RecvError::Closed));
@@ -445,7 +445,7 @@ fn queue_close_wakes_blocked_getters_and_putters() {
 fn queue_join_with_nothing_put_returns_at_once() {
     conform(|| {
         let q: Queue<u32> = Queue::unbounded();
-        assert!(q.join());
+        assert_eq!(q.join(), Ok(()));
     });
 }
 
@@ -484,10 +484,10 @@ fn get_timeout_on_empty_times_out_for_every_queue_kind() {
         let p: PriorityQueue<u32> = PriorityQueue::with_capacity(None);
         let c: Channel<u32> = Channel::new();
         let start = Instant::now();
-        assert_eq!(q.get_timeout(SHORT), Err(RecvError::TimedOut));
-        assert_eq!(l.get_timeout(SHORT), Err(RecvError::TimedOut));
-        assert_eq!(p.get_timeout(SHORT), Err(RecvError::TimedOut));
-        assert_eq!(c.get_timeout(SHORT), Err(RecvError::TimedOut));
+        assert_eq!(q.get_timeout(SHORT), Err(RecvError::Wait(WaitError::TimedOut)));
+        assert_eq!(l.get_timeout(SHORT), Err(RecvError::Wait(WaitError::TimedOut)));
+        assert_eq!(p.get_timeout(SHORT), Err(RecvError::Wait(WaitError::TimedOut)));
+        assert_eq!(c.get_timeout(SHORT), Err(RecvError::Wait(WaitError::TimedOut)));
         assert_took_at_least(start, SHORT * 4);
     });
 }
@@ -526,7 +526,7 @@ fn put_timeout_on_full_queue_hands_the_item_back() {
         let _keep = q.clone();
         q.put(1).unwrap();
         let start = Instant::now();
-        assert_eq!(q.put_timeout(2, SHORT), Err(SendError::TimedOut(2)));
+        assert_eq!(q.put_timeout(2, SHORT), Err(SendError::Wait(WaitError::TimedOut, 2)));
         assert_took_at_least(start, SHORT);
         assert_eq!(q.len(), 1);
     });
@@ -538,7 +538,7 @@ fn channel_put_timeout_with_no_getter_hands_the_item_back() {
     conform(|| {
         let ch: Channel<u32> = Channel::new();
         let _keep = ch.clone();
-        assert_eq!(ch.put_timeout(2, SHORT), Err(SendError::TimedOut(2)));
+        assert_eq!(ch.put_timeout(2, SHORT), Err(SendError::Wait(WaitError::TimedOut, 2)));
         // The withdrawn offer is not delivered to a later getter.
         assert_eq!(ch.try_get(), Err(TryRecvError::Empty));
     });
@@ -584,7 +584,7 @@ fn queue_killed_getter_does_not_lose_the_item() {
         let survivor = grove::spawn(move || q2.get());
         grove::yield_now();
         q.put(9).unwrap(); // notifies the victim first ...
-        victim.kill(); // ... which dies before it can take it
+        victim.kill().unwrap(); // ... which dies before it can take it
         assert!(victim.join().unwrap_err().is_killed());
         assert_eq!(survivor.join().unwrap(), Ok(9));
     });
@@ -600,7 +600,7 @@ fn queue_killed_putter_does_not_insert_and_does_not_block_others() {
         let victim = grove::spawn(move || q1.put(1));
         let other = grove::spawn(move || q2.put(2));
         grove::yield_now();
-        victim.kill();
+        victim.kill().unwrap();
         assert_eq!(q.get(), Ok(0));
         assert!(other.join().unwrap().is_ok());
         assert_eq!(q.get(), Ok(2));
@@ -616,7 +616,7 @@ fn channel_killed_putter_withdraws_its_offer() {
         let c = ch.clone();
         let putter = grove::spawn(move || c.put(1));
         grove::yield_now();
-        putter.kill();
+        putter.kill().unwrap();
         assert!(putter.join().unwrap_err().is_killed());
         assert_eq!(ch.try_get(), Err(TryRecvError::Empty));
     });
@@ -627,7 +627,7 @@ fn channel_killed_putter_withdraws_its_offer() {
 fn queue_get_on_main_with_no_putter_is_a_deadlock() {
     conform(|| {
         let q: Queue<u32> = Queue::unbounded();
-        assert_eq!(q.get(), Err(RecvError::Deadlock));
+        assert_eq!(q.get(), Err(RecvError::Wait(WaitError::Deadlock)));
     });
 }
 
@@ -637,7 +637,7 @@ fn queue_put_on_main_into_full_queue_with_no_getter_is_a_deadlock() {
     conform(|| {
         let q: Queue<u32> = Queue::bounded(1);
         q.put(1).unwrap();
-        assert_eq!(q.put(2), Err(SendError::Deadlock(2)));
+        assert_eq!(q.put(2), Err(SendError::Wait(WaitError::Deadlock, 2)));
     });
 }
 
@@ -670,7 +670,7 @@ fn queue_room_handed_to_a_killed_putter_goes_to_the_next() {
         let next = grove::spawn(move || q2.put(2));
         grove::yield_now();
         assert_eq!(q.try_get(), Ok(0)); // notifies the victim ...
-        victim.kill(); // ... which dies before it can use the room
+        victim.kill().unwrap(); // ... which dies before it can use the room
         assert!(next.join().unwrap().is_ok());
         assert_eq!(q.try_get(), Ok(2));
     });
@@ -687,7 +687,7 @@ fn channel_offer_survives_a_getter_killed_after_being_woken() {
         grove::yield_now();
         let putter = grove::spawn(move || c3.put(7));
         grove::yield_now(); // the putter offers and wakes the victim
-        victim.kill();
+        victim.kill().unwrap();
         assert_eq!(next.join().unwrap(), Ok(7));
         assert!(putter.join().unwrap().is_ok());
     });
@@ -702,11 +702,12 @@ fn mt_queue_killed_getter_does_not_swallow_the_next_wakeup() {
         let victim = grove::spawn(move || q1.get());
         let survivor = grove::spawn(move || q2.get());
         grove::yield_now();
-        victim.kill();
+        victim.kill().unwrap();
         assert!(victim.join().unwrap_err().is_killed());
         q.put(3).unwrap();
-        assert!(
+        assert_eq!(
             survivor.wait_timeout(std::time::Duration::from_secs(2)),
+            Ok(()),
             "the surviving getter was never woken for the item"
         );
         assert_eq!(survivor.join().unwrap(), Ok(3));
@@ -723,10 +724,11 @@ fn mt_queue_killed_putter_does_not_swallow_the_room() {
         let victim = grove::spawn(move || q1.put(1));
         let survivor = grove::spawn(move || q2.put(2));
         grove::yield_now();
-        victim.kill();
+        victim.kill().unwrap();
         assert_eq!(q.try_get(), Ok(0));
-        assert!(
+        assert_eq!(
             survivor.wait_timeout(std::time::Duration::from_secs(2)),
+            Ok(()),
             "the surviving putter was never woken for the room"
         );
         assert!(survivor.join().unwrap().is_ok());

@@ -7,7 +7,7 @@ mod conform;
 use std::time::{Duration, Instant};
 
 use conform::*;
-use grove::sync::{Event, Queue, RecvError};
+use grove::sync::{Event, Queue, RecvError, WaitError};
 
 // mirrors gevent tests/test__timeout.py: Test.test_expires
 #[test]
@@ -15,7 +15,7 @@ fn scope_expires_while_blocked_and_unwinds_to_its_boundary() {
     conform(|| {
         let ev = Event::new();
         assert_scope_unwinds(SHORT, |after| {
-            ev.wait();
+            let _ = ev.wait();
             after();
         });
     });
@@ -199,7 +199,7 @@ fn per_call_timeout_earlier_than_scope_returns_its_own_error() {
     conform(|| {
         let q: Queue<u32> = Queue::unbounded();
         let r = grove::timeout(LONG, || q.get_timeout(ms(5)));
-        assert_eq!(r, Ok(Err(RecvError::TimedOut)));
+        assert_eq!(r, Ok(Err(RecvError::Wait(WaitError::TimedOut))));
     });
 }
 
@@ -210,8 +210,8 @@ fn per_call_deadline_equal_to_scope_returns_its_own_error() {
         let q: Queue<u32> = Queue::unbounded();
         let _keep = q.clone();
         let deadline = Instant::now() + SHORT;
-        let r = grove::timeout_at(deadline, || q.get_deadline(Some(deadline)));
-        assert_eq!(r, Ok(Err(RecvError::TimedOut)));
+        let r = grove::timeout_at(deadline, || q.get_deadline(deadline));
+        assert_eq!(r, Ok(Err(RecvError::Wait(WaitError::TimedOut))));
     });
 }
 
@@ -298,7 +298,7 @@ fn sleep_duration_max_sleeps_until_killed() {
         });
         grove::sleep(ms(5));
         assert!(!g.is_finished());
-        g.kill();
+        g.kill().unwrap();
         assert!(g.join().unwrap_err().is_killed());
         assert!(dropped.get());
     });
@@ -314,7 +314,7 @@ fn scope_in_one_greenlet_does_not_affect_another() {
         assert!(grove::timeout(SHORT, || grove::sleep(FOREVER)).is_err());
         assert!(!other.is_finished(), "another greenlet's wait ended with this scope");
         ev.set();
-        assert!(other.join().unwrap());
+        assert_eq!(other.join().unwrap(), Ok(()));
     });
 }
 
@@ -324,7 +324,7 @@ fn kill_inside_a_scope_is_reported_as_killed() {
     conform(|| {
         let g = grove::spawn(|| grove::timeout(LONG, || grove::sleep(FOREVER)));
         grove::yield_now();
-        g.kill();
+        g.kill().unwrap();
         assert!(g.join().unwrap_err().is_killed());
     });
 }

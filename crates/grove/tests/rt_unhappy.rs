@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use grove::greenlet::{getcurrent, Greenlet};
 use grove::pool::{Group, Pool};
 use grove::sync::{Event, Lock, Queue, Semaphore};
-use grove::{Generator, JoinError};
+use grove::{Generator, JoinError, WaitError};
 
 /// Liveness bound for scenarios that used to hang: generous, never a speed claim.
 const LIVENESS: Duration = Duration::from_secs(30);
@@ -156,7 +156,7 @@ fn d01_blocking_local_destructor_of_a_killed_greenlet() {
                 grove::sleep(Duration::from_secs(3600));
             });
             grove::yield_now();
-            h.kill();
+            h.kill().unwrap();
             assert!(h.join().unwrap_err().is_killed());
             hub_is_healthy();
             // One more whose local destructor is still blocked when `run` ends: shutdown
@@ -201,7 +201,7 @@ fn d02_dropping_a_generator_blocked_in_the_hub_unwinds_its_body() {
             });
             grove::yield_now();
             grove::yield_now();
-            owner.kill();
+            owner.kill().unwrap();
             assert!(owner.join().unwrap_err().is_killed());
             // The body is unwound when the hub next runs it.
             let start = Instant::now();
@@ -258,7 +258,7 @@ fn d03_thread_exit_without_run_drops_unstarted_closures_quietly() {
             let guard = SetEventOnDrop(ev.clone());
             drop(grove::spawn(move || drop(guard)));
             let sem = Semaphore::new(1);
-            let permit = sem.acquire();
+            let permit = sem.acquire().unwrap();
             drop(grove::spawn(move || drop(permit)));
             let mut gen = Generator::new(|co, ()| co.yield_(1u8));
             assert_eq!(gen.next(), Some(1));
@@ -346,13 +346,17 @@ fn d07_killing_an_io_waiter_keeps_deadlock_detection() {
                 let _ = s.read(&mut b);
             });
             grove::yield_now();
-            reader.kill();
+            reader.kill().unwrap();
             drop(client);
             // Nothing can ever set this event.
-            !Event::new().wait()
+            Event::new().wait()
         })
     });
-    assert!(deadlocked, "Event::wait on main should fail with a deadlock");
+    assert_eq!(
+        deadlocked,
+        Err(WaitError::Deadlock),
+        "Event::wait on main should fail with a deadlock"
+    );
 }
 
 // ---- 9. Group::kill after a member killed an unstarted sibling ----
@@ -365,13 +369,13 @@ fn d09_group_kill_when_a_member_killed_an_unstarted_sibling() {
             let sibling: Rc<RefCell<Option<grove::JoinHandle<()>>>> = Rc::default();
             let s = sibling.clone();
             let killer = group.spawn(move || {
-                s.borrow().as_ref().unwrap().kill();
+                s.borrow().as_ref().unwrap().kill().unwrap();
                 grove::sleep(Duration::from_secs(3600));
             });
             *sibling.borrow_mut() = Some(group.spawn(|| unreachable!("killed before it ran")));
             grove::yield_now();
             assert_eq!(group.len(), 1);
-            group.kill();
+            group.kill().unwrap();
             assert!(group.is_empty());
             assert!(killer.join().unwrap_err().is_killed());
         })
@@ -466,7 +470,7 @@ fn d13_retry_loop_in_an_expired_scope_cannot_spin() {
             let before = ticks.get();
             grove::sleep(Duration::from_millis(10));
             assert!(ticks.get() > before, "the ticker runs after the scope");
-            ticker.kill();
+            ticker.kill().unwrap();
             (r, tries.get(), ticks.get())
         })
     });
@@ -547,7 +551,7 @@ fn d13_own_timeout_earlier_than_the_scope_is_returned_not_unwound() {
         let q: Queue<u8> = Queue::unbounded();
         let r =
             grove::timeout(Duration::from_secs(3600), || q.get_timeout(Duration::from_millis(2)));
-        assert_eq!(r, Ok(Err(grove::sync::RecvError::TimedOut)));
+        assert_eq!(r, Ok(Err(grove::sync::RecvError::Wait(WaitError::TimedOut))));
         // Code that finishes without blocking after the deadline keeps its value.
         let r = grove::timeout(Duration::from_millis(1), || {
             let start = Instant::now();
@@ -572,7 +576,7 @@ fn d14_join_and_wait_in_an_expiring_scope_do_not_report_an_ending() {
         assert!(grove::timeout(Duration::from_millis(2), || waited.set(Some(h.wait()))).is_err());
         assert!(waited.take().is_none(), "wait returned although the greenlet is alive");
         assert!(!h.is_finished());
-        assert!(!h.wait_timeout(Duration::from_millis(1)));
+        assert_eq!(h.wait_timeout(Duration::from_millis(1)), Err(WaitError::TimedOut));
         let joined = RefCell::new(None);
         let slot = RefCell::new(Some(h));
         let r = grove::timeout(Duration::from_millis(2), || {
@@ -590,22 +594,24 @@ fn d14_join_and_wait_in_an_expiring_scope_do_not_report_an_ending() {
 fn d15_lock_acquire_and_pool_spawn_in_an_expiring_scope_do_not_panic() {
     grove::run(|| {
         let lock = Lock::new(0);
-        let _held = lock.lock();
+        let _held = lock.lock().unwrap();
         let l2 = lock.clone();
         let r = grove::timeout(Duration::from_millis(2), move || {
-            *l2.lock() += 1;
+            *l2.lock().unwrap() += 1;
         });
         assert!(r.is_err());
         let sem = Semaphore::new(0);
-        assert!(grove::timeout(Duration::from_millis(2), || sem.acquire().forget()).is_err());
+        assert!(
+            grove::timeout(Duration::from_millis(2), || sem.acquire().unwrap().forget()).is_err()
+        );
         assert_eq!(sem.waiting(), 0);
         sem.release();
         assert!(sem.try_acquire().is_some(), "the timed-out waiter left no reservation");
         let pool = Pool::new(1);
-        pool.spawn(|| grove::sleep(Duration::from_secs(3600)));
-        assert!(grove::timeout(Duration::from_millis(2), || pool.spawn(|| ())).is_err());
+        pool.spawn(|| grove::sleep(Duration::from_secs(3600))).unwrap();
+        assert!(grove::timeout(Duration::from_millis(2), || pool.spawn(|| ()).unwrap()).is_err());
         assert_eq!(pool.len(), 1);
-        pool.kill();
+        pool.kill().unwrap();
         assert!(pool.is_empty());
     });
 }
@@ -626,7 +632,7 @@ fn d16_event_set_then_clear_wakes_every_waiter() {
         ev.set();
         ev.clear();
         for w in waiters {
-            assert!(w.join().unwrap(), "a waiter woken by set() reports success");
+            assert_eq!(w.join().unwrap(), Ok(()), "a waiter woken by set() reports success");
         }
         // With a timeout too.
         let e = ev.clone();
@@ -634,7 +640,7 @@ fn d16_event_set_then_clear_wakes_every_waiter() {
         grove::yield_now();
         ev.set();
         ev.clear();
-        assert!(w.join().unwrap());
+        assert_eq!(w.join().unwrap(), Ok(()));
     });
 }
 
@@ -676,19 +682,19 @@ fn d18_duration_max_means_no_deadline() {
         assert_eq!(q.get_timeout(Duration::MAX), Ok(1));
         let ev = Event::new();
         ev.set();
-        assert!(ev.wait_timeout(Duration::MAX));
+        assert_eq!(ev.wait_timeout(Duration::MAX), Ok(()));
         let sem = Semaphore::new(1);
-        assert!(sem.acquire_timeout(Duration::MAX).is_some());
+        assert!(sem.acquire_timeout(Duration::MAX).is_ok());
         let h = grove::spawn(|| 3);
-        assert!(h.wait_timeout(Duration::MAX));
+        assert_eq!(h.wait_timeout(Duration::MAX), Ok(()));
         let t = grove::call_later(Duration::MAX, || unreachable!());
         assert!(t.cancel());
         let later = grove::spawn_later(Duration::MAX, || unreachable!());
         let sleeper = grove::spawn(|| grove::sleep(Duration::MAX));
         grove::yield_now();
         assert!(!sleeper.is_finished());
-        sleeper.kill();
-        later.kill();
+        sleeper.kill().unwrap();
+        later.kill().unwrap();
         assert!(later.join().unwrap_err().is_killed());
     });
 }
@@ -702,12 +708,12 @@ fn d19_new_wait_on_a_set_event_runs_after_woken_waiters() {
         let ev = Event::new();
         let (e, l) = (ev.clone(), log.clone());
         let w = grove::spawn(move || {
-            e.wait();
+            e.wait().unwrap();
             l.borrow_mut().push("waiter");
         });
         grove::yield_now();
         ev.set();
-        ev.wait();
+        ev.wait().unwrap();
         log.borrow_mut().push("newcomer");
         w.join().unwrap();
         assert_eq!(*log.borrow(), ["waiter", "newcomer"]);
@@ -779,7 +785,7 @@ fn d21_imap_unordered_workers_belong_to_the_pool() {
             assert_eq!(it.next().unwrap().unwrap(), 0);
             grove::yield_now();
             assert!(pool.len() >= 2, "workers (and the feeder) are pool members");
-            pool.kill();
+            pool.kill().unwrap();
             assert!(pool.is_empty());
             let rest: Vec<_> = it.collect();
             assert!(rest.iter().all(|r| matches!(r, Err(JoinError::Killed))), "{rest:?}");

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use grove::net::{TcpListener, TcpStream};
 use grove::sync::{Event, Queue, Semaphore};
-use grove::{HubStats, JoinError, Runtime};
+use grove::{HubStats, JoinError, Runtime, WaitError};
 
 /// The system allocator, counting live allocations and bytes.
 struct Counting;
@@ -132,13 +132,16 @@ fn work(i: u64) -> u64 {
             producer.join().unwrap();
         }
         3 => {
-            assert!(!Event::new().wait_timeout(Duration::from_millis(1)));
+            assert_eq!(
+                Event::new().wait_timeout(Duration::from_millis(1)),
+                Err(WaitError::TimedOut)
+            );
             let r =
                 grove::timeout(Duration::from_millis(1), || grove::sleep(Duration::from_secs(60)));
             assert!(r.is_err());
         }
         4 => {
-            let permit = SEM.with(|s| s.acquire());
+            let permit = SEM.with(|s| s.acquire()).unwrap();
             grove::yield_now();
             drop(permit);
         }
@@ -158,7 +161,7 @@ fn work(i: u64) -> u64 {
                 grove::sleep(Duration::from_secs(60));
             });
             grove::yield_now();
-            child.kill();
+            child.kill().unwrap();
             assert!(matches!(child.join(), Err(JoinError::Killed)));
             assert!(dropped.get(), "the killed child's destructors did not run");
         }

@@ -65,7 +65,11 @@ fn a_killed_putter_does_not_swallow_the_room() {
         until_blocked(2, "mt::Queue::put");
         first.kill().unwrap();
         assert_eq!(q.get(), Ok(0));
-        assert_eq!(second.wait_timeout(LIVENESS), Ok(()), "a live putter hung with room in the queue");
+        assert_eq!(
+            second.wait_timeout(LIVENESS),
+            Ok(()),
+            "a live putter hung with room in the queue"
+        );
         assert!(second.join().unwrap());
         assert_eq!(q.try_get(), Ok(2));
     });
@@ -178,7 +182,10 @@ fn a_killed_waiter_on_another_hub_does_not_swallow_the_item() {
 #[test]
 fn lone_waits_on_main_end_with_deadlock() {
     on_fresh_thread(|| {
-        assert!(matches!(AsyncResult::<u8>::new().get(), Err(AsyncError::Wait(WaitError::Deadlock))));
+        assert!(matches!(
+            AsyncResult::<u8>::new().get(),
+            Err(AsyncError::Wait(WaitError::Deadlock))
+        ));
         assert_eq!(mt::Event::new().wait(), Err(WaitError::Deadlock));
         assert_eq!(mt::Queue::<u8>::unbounded().get(), Err(RecvError::Wait(WaitError::Deadlock)));
         let full = mt::Queue::bounded(1);

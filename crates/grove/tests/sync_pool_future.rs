@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use grove::pool::{Group, Pool};
+use grove::WaitError;
 
 #[test]
 fn pool_of_two_never_runs_more_than_two() {
@@ -21,11 +22,12 @@ fn pool_of_two_never_runs_more_than_two() {
                     grove::sleep(Duration::from_millis(3));
                     a.set(a.get() - 1);
                 })
+                .unwrap()
             })
             .collect();
         assert!(pool.free_count() <= 2);
         grove::joinall(hs);
-        assert!(pool.join());
+        assert_eq!(pool.join(), Ok(()));
         assert_eq!(peak.get(), 2);
         assert_eq!(pool.free_count(), 2);
         assert!(pool.is_empty());
@@ -87,7 +89,7 @@ fn group_join_and_kill() {
             });
         }
         assert_eq!(g.len(), 3);
-        assert!(g.join());
+        assert_eq!(g.join(), Ok(()));
         assert_eq!(done.get(), 3);
 
         let drops = Rc::new(RefCell::new(0));
@@ -105,10 +107,12 @@ fn group_join_and_kill() {
             });
         }
         grove::yield_now();
-        g.kill();
+        g.kill().unwrap();
         assert!(g.is_empty());
         assert_eq!(*drops.borrow(), 5);
-        assert!(!g.join_timeout(Duration::from_millis(1)) || g.is_empty());
+        assert!(
+            g.join_timeout(Duration::from_millis(1)) == Err(WaitError::TimedOut) || g.is_empty()
+        );
     });
 }
 
@@ -116,12 +120,12 @@ fn group_join_and_kill() {
 fn killed_pool_member_frees_its_slot() {
     grove::run(|| {
         let pool = Pool::new(1);
-        let h = pool.spawn(|| grove::sleep(Duration::from_secs(3600)));
+        let h = pool.spawn(|| grove::sleep(Duration::from_secs(3600))).unwrap();
         grove::yield_now();
         assert_eq!(pool.free_count(), 0);
-        h.kill();
+        h.kill().unwrap();
         assert_eq!(pool.free_count(), 1);
-        assert_eq!(pool.spawn(|| 5).join().unwrap(), 5);
+        assert_eq!(pool.spawn(|| 5).unwrap().join().unwrap(), 5);
     });
 }
 

@@ -112,7 +112,10 @@ fn queue_orders_and_errors() {
         ));
         assert_eq!(q.try_get(), Ok("a"));
         assert_eq!(q.try_get(), Err(TryRecvError::Empty));
-        assert_eq!(q.get_timeout(Duration::from_millis(5)), Err(RecvError::Wait(WaitError::TimedOut)));
+        assert_eq!(
+            q.get_timeout(Duration::from_millis(5)),
+            Err(RecvError::Wait(WaitError::TimedOut))
+        );
         q.put("d").unwrap();
         q.close();
         assert!(matches!(q.put("e"), Err(SendError::Closed("e"))));
@@ -312,7 +315,10 @@ fn channel_is_a_rendezvous() {
         assert_eq!(ch.get().unwrap(), 5);
         putter.join().unwrap();
         assert!(delivered.get());
-        assert!(matches!(ch.put_timeout(9, Duration::from_millis(5)), Err(SendError::Wait(WaitError::TimedOut, 9))));
+        assert!(matches!(
+            ch.put_timeout(9, Duration::from_millis(5)),
+            Err(SendError::Wait(WaitError::TimedOut, 9))
+        ));
         ch.close();
         assert_eq!(ch.get(), Err(RecvError::Closed));
     });
@@ -370,7 +376,10 @@ fn async_result_set_from_another_thread_wakes_a_greenlet() {
         e.set_error("it broke");
         assert!(matches!(e.get(), Err(AsyncError::Failed(err)) if err.to_string() == "it broke"));
         let never: AsyncResult<u8> = AsyncResult::new();
-        assert!(matches!(never.get_timeout(Duration::from_millis(5)), Err(AsyncError::Wait(WaitError::TimedOut))));
+        assert!(matches!(
+            never.get_timeout(Duration::from_millis(5)),
+            Err(AsyncError::Wait(WaitError::TimedOut))
+        ));
     });
 }
 

@@ -5,14 +5,14 @@
 use std::fmt::{self, Write as _};
 
 /// Index of a greenlet; 0 is the main greenlet (the thread's own stack).
-pub type G = usize;
+pub(crate) type G = usize;
 /// A point on the virtual time grid: slot `s` is `base + s * SLOT` in real time.
-pub type Slot = u32;
+pub(crate) type Slot = u32;
 
 /// One step of a greenlet's script. `Option<Slot>` is the call's own deadline (none: wait
 /// without one).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Op {
+pub(crate) enum Op {
     /// `grove::spawn` the greenlet's script (each greenlet is spawned by one op at most).
     Spawn(G),
     /// `JoinHandle::kill` (waits for death).
@@ -59,7 +59,7 @@ pub enum Op {
 
 /// A whole program: shared primitives and one script per greenlet.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Program {
+pub(crate) struct Program {
     /// Capacity of each queue (`None`: unbounded).
     pub queues: Vec<Option<usize>>,
     /// Number of events.
@@ -72,17 +72,17 @@ pub struct Program {
 
 impl Program {
     /// Number of greenlets, main included.
-    pub fn greenlets(&self) -> usize {
+    pub(crate) fn greenlets(&self) -> usize {
         self.scripts.len()
     }
 
     /// Whether any op uses a slot (the program then takes real time to run).
-    pub fn timed(&self) -> bool {
+    pub(crate) fn timed(&self) -> bool {
         self.max_slot() > 0
     }
 
     /// The latest slot used (0 if none).
-    pub fn max_slot(&self) -> Slot {
+    pub(crate) fn max_slot(&self) -> Slot {
         fn walk(ops: &[Op], m: &mut Slot) {
             for op in ops {
                 let s = match op {
@@ -105,7 +105,7 @@ impl Program {
     }
 
     /// Number of ops, scopes' bodies included.
-    pub fn size(&self) -> usize {
+    pub(crate) fn size(&self) -> usize {
         fn walk(ops: &[Op]) -> usize {
             ops.iter().map(|op| 1 + if let Op::Scope(_, _, b) = op { walk(b) } else { 0 }).sum()
         }
@@ -118,13 +118,13 @@ impl Program {
 
 /// SplitMix64: tiny, seedable, good enough to pick program shapes.
 #[derive(Debug, Clone)]
-pub struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    pub fn new(seed: u64) -> Rng {
+    pub(crate) fn new(seed: u64) -> Rng {
         Rng(seed ^ 0x005e_ed0f_9a0e_u64.wrapping_mul(0x9E37_79B9_7F4A_7C15))
     }
-    pub fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -132,19 +132,19 @@ impl Rng {
         z ^ (z >> 31)
     }
     /// Uniform in `0..n` (`n > 0`).
-    pub fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
     /// Uniform in `lo..=hi`.
-    pub fn range(&mut self, lo: usize, hi: usize) -> usize {
+    pub(crate) fn range(&mut self, lo: usize, hi: usize) -> usize {
         lo + self.below(hi - lo + 1)
     }
     /// True with probability `pct` percent.
-    pub fn chance(&mut self, pct: u32) -> bool {
+    pub(crate) fn chance(&mut self, pct: u32) -> bool {
         self.below(100) < pct as usize
     }
     /// An index chosen by weight.
-    pub fn weighted(&mut self, weights: &[u32]) -> usize {
+    pub(crate) fn weighted(&mut self, weights: &[u32]) -> usize {
         let total: u32 = weights.iter().sum();
         let mut x = self.below(total as usize) as u32;
         for (i, &w) in weights.iter().enumerate() {
@@ -162,7 +162,7 @@ impl Rng {
 
 /// What the generator may produce.
 #[derive(Debug, Clone)]
-pub struct GenConfig {
+pub(crate) struct GenConfig {
     /// Percentage of programs that use timers.
     pub timed_pct: u32,
     /// Op kinds to leave out (names as in the text form: `get`, `scope_forever`, `sleep_forever`,
@@ -400,7 +400,7 @@ impl Gen<'_> {
 }
 
 /// The program for `seed`.
-pub fn generate(seed: u64, cfg: &GenConfig) -> Program {
+pub(crate) fn generate(seed: u64, cfg: &GenConfig) -> Program {
     let mut r = Rng::new(seed);
     let timed = r.chance(cfg.timed_pct);
     let n = r.range(1, 5);
@@ -491,7 +491,7 @@ impl fmt::Display for Program {
 }
 
 /// Reads the text form back (see `Display`).
-pub fn parse(text: &str) -> Result<Program, String> {
+pub(crate) fn parse(text: &str) -> Result<Program, String> {
     let mut p = Program { queues: Vec::new(), events: 0, sems: Vec::new(), scripts: Vec::new() };
     // Stack of open op lists: the script, then open scopes (id, deadline, body).
     let mut open: Vec<(u32, Option<Slot>, Vec<Op>)> = Vec::new();
@@ -606,7 +606,7 @@ pub fn parse(text: &str) -> Result<Program, String> {
 }
 
 /// Operands in range, each greenlet spawned by one op at most, never main.
-pub fn validate(p: &Program) -> Result<(), String> {
+pub(crate) fn validate(p: &Program) -> Result<(), String> {
     fn walk(p: &Program, ops: &[Op], spawned: &mut [bool]) -> Result<(), String> {
         let n = p.scripts.len();
         for op in ops {
@@ -662,7 +662,7 @@ pub fn validate(p: &Program) -> Result<(), String> {
 /// Every program one simplification away from `p`: a greenlet's script emptied, one op
 /// removed, a scope replaced by its body, a deadline dropped, trailing greenlets and unused
 /// primitives removed.
-pub fn simplifications(p: &Program) -> Vec<Program> {
+pub(crate) fn simplifications(p: &Program) -> Vec<Program> {
     let mut out = Vec::new();
     // Drop a greenlet with an empty script that nothing mentions, renumbering the others.
     for g in 1..p.scripts.len() {
@@ -767,7 +767,11 @@ fn edit_at(ops: &mut Vec<Op>, path: &[usize], f: impl FnOnce(&mut Vec<Op>, usize
 
 /// Greedy shrinking: applies the first simplification that keeps `fails` true, until none
 /// does or `budget` candidate runs are spent.
-pub fn shrink(p: &Program, mut budget: usize, mut fails: impl FnMut(&Program) -> bool) -> Program {
+pub(crate) fn shrink(
+    p: &Program,
+    mut budget: usize,
+    mut fails: impl FnMut(&Program) -> bool,
+) -> Program {
     let mut best = p.clone();
     'outer: loop {
         for cand in simplifications(&best) {

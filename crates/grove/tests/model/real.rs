@@ -16,7 +16,7 @@ use super::trace::{End, Ev, Fail, Outcome};
 /// The outcome, plus how late (after its slot began) the latest event happened: a run whose
 /// events drift towards the next slot may have let two timers race.
 #[derive(Debug)]
-pub struct RealRun {
+pub(crate) struct RealRun {
     pub outcome: Outcome,
     pub lateness: Duration,
 }
@@ -93,7 +93,11 @@ fn send<T>(e: SendError<T>) -> Fail {
 }
 
 /// A `_deadline` call when the op has a deadline, the plain call otherwise.
-fn by_deadline<R>(d: Option<Instant>, plain: impl FnOnce() -> R, at: impl FnOnce(Instant) -> R) -> R {
+fn by_deadline<R>(
+    d: Option<Instant>,
+    plain: impl FnOnce() -> R,
+    at: impl FnOnce(Instant) -> R,
+) -> R {
     match d {
         None => plain(),
         Some(i) => at(i),
@@ -295,7 +299,7 @@ fn exec_op(rt: &Rc<Rt>, g: G, op: &Op) {
 
 /// Runs `p` on this thread's hub (inside `grove::run`, whose shutdown is a safety net for a
 /// failed run: it kills whatever the program left alive).
-pub fn run(p: &Program, slot: Duration) -> RealRun {
+pub(crate) fn run(p: &Program, slot: Duration) -> RealRun {
     let n = p.greenlets();
     grove::run(|| {
         let before = grove::stats();

@@ -35,7 +35,7 @@ use super::program::{Op, Program, Slot, G};
 use super::trace::{End, Ev, Fail, Outcome};
 
 /// How often each interesting situation occurred (to show the generator reaches them).
-pub type Coverage = BTreeMap<String, u64>;
+pub(crate) type Coverage = BTreeMap<String, u64>;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum St {
@@ -162,7 +162,7 @@ struct MSem {
 /// Switches back to today's behaviour for items of `notes/semantics.md`, for triage only: a
 /// disagreement that disappears with a switch on is explained by that item.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Legacy {
+pub(crate) struct Legacy {
     /// Item 3: a waiter woken by `set` that finds the event cleared waits again.
     pub event_clear: bool,
     /// Item 3: `wait` on a set event returns at once, even ahead of woken waiters.
@@ -188,7 +188,7 @@ pub struct Legacy {
 }
 
 impl Legacy {
-    pub fn parse(s: &str) -> Legacy {
+    pub(crate) fn parse(s: &str) -> Legacy {
         let mut l = Legacy::default();
         for w in s.split(',').map(str::trim).filter(|w| !w.is_empty()) {
             match w {
@@ -206,14 +206,14 @@ impl Legacy {
 }
 
 /// The model's verdict on a program.
-pub struct ModelRun {
+pub(crate) struct ModelRun {
     pub outcome: Outcome,
     pub coverage: Coverage,
     /// Set when the program hits a corner the spec leaves open; it is then not compared.
     pub ambiguous: Option<String>,
 }
 
-pub struct Sim<'p> {
+pub(crate) struct Sim<'p> {
     p: &'p Program,
     legacy: Legacy,
     now: Slot,
@@ -230,7 +230,7 @@ pub struct Sim<'p> {
 }
 
 /// Runs `p` on the model.
-pub fn run(p: &Program, legacy: Legacy) -> ModelRun {
+pub(crate) fn run(p: &Program, legacy: Legacy) -> ModelRun {
     let n = p.greenlets();
     let mut sim = Sim {
         p,

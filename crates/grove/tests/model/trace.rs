@@ -8,7 +8,7 @@ use super::program::{Slot, G};
 
 /// Why an op has no value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Fail {
+pub(crate) enum Fail {
     /// `try_get` on an empty queue.
     Empty,
     /// `try_put` on a full queue.
@@ -27,7 +27,7 @@ pub enum Fail {
 
 /// One completed op (an op cut short by a kill or a scope leaves no event of its own).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Ev {
+pub(crate) enum Ev {
     Spawned(G),
     /// A kill/join of a greenlet that has not been spawned (yet).
     NoHandle(G),
@@ -57,7 +57,7 @@ pub enum Ev {
 
 /// How a greenlet ended, as `join` reports it after the run.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum End {
+pub(crate) enum End {
     Main,
     NotSpawned,
     Value(u32),
@@ -68,7 +68,7 @@ pub enum End {
 
 /// Everything compared between the model and the real hub.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     /// Per greenlet: (virtual time, event).
     pub traces: Vec<Vec<(Slot, Ev)>>,
     pub ends: Vec<End>,
@@ -80,7 +80,7 @@ pub struct Outcome {
 
 impl Outcome {
     /// Readable dump, one greenlet per block.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let mut s = String::new();
         for (g, t) in self.traces.iter().enumerate() {
             let end = self.ends.get(g).map_or("?".into(), |e| format!("{e:?}"));
@@ -100,7 +100,7 @@ impl Outcome {
 }
 
 /// The first difference between the model's outcome and the real one, described.
-pub fn diff(model: &Outcome, real: &Outcome) -> Option<String> {
+pub(crate) fn diff(model: &Outcome, real: &Outcome) -> Option<String> {
     if model.main_panic != real.main_panic {
         return Some(format!(
             "main panicked: model {:?}, real {:?}",

@@ -12,26 +12,26 @@ use std::time::{Duration, Instant};
 
 /// How long one conformance case may take before it counts as hung. Only a liveness bound:
 /// no case needs anywhere near this on a healthy machine.
-pub const HANG: Duration = Duration::from_secs(20);
+pub(crate) const HANG: Duration = Duration::from_secs(20);
 
 /// A deadline meant to expire: nothing in the case can finish before it.
-pub const SHORT: Duration = Duration::from_millis(20);
+pub(crate) const SHORT: Duration = Duration::from_millis(20);
 
 /// A deadline meant never to be reached in a passing run (ordering comes from scheduling).
-pub const LONG: Duration = Duration::from_secs(10);
+pub(crate) const LONG: Duration = Duration::from_secs(10);
 
 /// "Forever" for greenlets that are killed (or unwound at the end of `grove::run`).
-pub const FOREVER: Duration = Duration::from_secs(3600);
+pub(crate) const FOREVER: Duration = Duration::from_secs(3600);
 
 /// Milliseconds.
-pub fn ms(n: u64) -> Duration {
+pub(crate) fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
 /// Runs `f` as the main greenlet of a fresh thread inside `grove::run` (greenlets left alive
 /// are unwound at its end) and returns its value. A case that does not finish within [`HANG`]
 /// fails with a message instead of stalling the whole test binary; a panic continues here.
-pub fn conform<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+pub(crate) fn conform<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     let name = std::thread::current().name().unwrap_or("conformance").to_string();
     let (tx, rx) = mpsc::channel();
     let thread = std::thread::Builder::new()
@@ -60,7 +60,7 @@ const ISOLATED_ENV: &str = "GROVE_CONFORMANCE_ISOLATED";
 /// Like [`conform`], but runs the case in a child process (this test binary, re-run with only
 /// the current test): for cases whose failure mode may abort the process (a panic while
 /// panicking), so that such a failure fails this one test instead of the whole binary.
-pub fn isolated<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) {
+pub(crate) fn isolated<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) {
     if std::env::var_os(ISOLATED_ENV).is_some() {
         conform(f);
         return;
@@ -85,7 +85,7 @@ pub fn isolated<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) {
 
 /// An ordered record of what happened, shared between greenlets of one hub.
 #[derive(Debug)]
-pub struct Log<T>(Rc<RefCell<Vec<T>>>);
+pub(crate) struct Log<T>(Rc<RefCell<Vec<T>>>);
 
 impl<T> Clone for Log<T> {
     fn clone(&self) -> Self {
@@ -100,58 +100,58 @@ impl<T> Default for Log<T> {
 }
 
 impl<T: Clone> Log<T> {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
-    pub fn push(&self, v: T) {
+    pub(crate) fn push(&self, v: T) {
         self.0.borrow_mut().push(v);
     }
-    pub fn get(&self) -> Vec<T> {
+    pub(crate) fn get(&self) -> Vec<T> {
         self.0.borrow().clone()
     }
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.0.borrow().len()
     }
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.0.borrow().is_empty()
     }
 }
 
 /// A shared flag.
 #[derive(Debug, Clone, Default)]
-pub struct Flag(Rc<Cell<bool>>);
+pub(crate) struct Flag(Rc<Cell<bool>>);
 
 impl Flag {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
-    pub fn set(&self) {
+    pub(crate) fn set(&self) {
         self.0.set(true);
     }
-    pub fn get(&self) -> bool {
+    pub(crate) fn get(&self) -> bool {
         self.0.get()
     }
 }
 
 /// A shared counter.
 #[derive(Debug, Clone, Default)]
-pub struct Counter(Rc<Cell<usize>>);
+pub(crate) struct Counter(Rc<Cell<usize>>);
 
 impl Counter {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
-    pub fn incr(&self) {
+    pub(crate) fn incr(&self) {
         self.0.set(self.0.get() + 1);
     }
-    pub fn get(&self) -> usize {
+    pub(crate) fn get(&self) -> usize {
         self.0.get()
     }
 }
 
 /// Sets its flag when dropped (to observe that an unwind ran destructors).
 #[derive(Debug)]
-pub struct SetOnDrop(pub Flag);
+pub(crate) struct SetOnDrop(pub(crate) Flag);
 
 impl Drop for SetOnDrop {
     fn drop(&mut self) {
@@ -161,13 +161,13 @@ impl Drop for SetOnDrop {
 
 /// Asserts that at least `min` passed since `start` (a lower bound only: never an upper one).
 #[track_caller]
-pub fn assert_took_at_least(start: Instant, min: Duration) {
+pub(crate) fn assert_took_at_least(start: Instant, min: Duration) {
     let took = start.elapsed();
     assert!(took >= min, "returned after {took:?}, before the {min:?} it should wait");
 }
 
 /// The text of a panic payload.
-pub fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = p.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = p.downcast_ref::<String>() {
@@ -181,7 +181,7 @@ pub fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
 /// the blocking call in `f` to the scope boundary: `timeout` returned `Err(Elapsed)` and the
 /// code after the blocking call (which must call `after()` when reached) never ran.
 #[track_caller]
-pub fn assert_scope_unwinds<R>(dur: Duration, f: impl FnOnce(&dyn Fn()) -> R) {
+pub(crate) fn assert_scope_unwinds<R>(dur: Duration, f: impl FnOnce(&dyn Fn()) -> R) {
     let reached = Flag::new();
     let r2 = reached.clone();
     let after = move || r2.set();

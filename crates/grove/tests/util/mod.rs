@@ -4,12 +4,12 @@
 use std::process::{Command, Output};
 
 /// Environment variable telling a re-executed test binary which child scenario to run.
-pub const CHILD_ENV: &str = "GROVE_TEST_CHILD";
+pub(crate) const CHILD_ENV: &str = "GROVE_TEST_CHILD";
 
 /// Re-runs this test binary with only `test_name`, with `CHILD_ENV` set to `scenario`, and
 /// returns its output. The test function checks [`child_scenario`] first and, in the child,
 /// runs the scenario instead of the parent side.
-pub fn run_child(test_name: &str, scenario: &str) -> Output {
+pub(crate) fn run_child(test_name: &str, scenario: &str) -> Output {
     let exe = std::env::current_exe().expect("test binary path");
     Command::new(exe)
         .args([test_name, "--exact", "--nocapture", "--test-threads=1"])
@@ -20,6 +20,6 @@ pub fn run_child(test_name: &str, scenario: &str) -> Output {
 }
 
 /// The scenario this process was started for, if it is a child.
-pub fn child_scenario() -> Option<String> {
+pub(crate) fn child_scenario() -> Option<String> {
     std::env::var(CHILD_ENV).ok()
 }
