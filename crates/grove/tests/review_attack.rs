@@ -247,3 +247,334 @@ fn collect_from_scheduler_context_keeps_main_parked() {
         assert!(unwound.get(), "r was not collected");
     })
 }
+
+// ---------------------------------------------------------------------------------------------
+// grove::run's shutdown drops pending timer actions / callbacks while holding the hub's
+// RefCell: a captured value whose Drop schedules hub work panics out of `grove::run`.
+// ---------------------------------------------------------------------------------------------
+
+/// Schedules a callback and a timer from its destructor (a guard that hands a resource back
+/// through the hub, say).
+struct ScheduleOnDrop;
+
+impl Drop for ScheduleOnDrop {
+    fn drop(&mut self) {
+        grove::add_callback(|| {});
+        let _ = grove::call_later(ms(1), || {});
+    }
+}
+
+#[test]
+fn shutdown_drops_pending_timer_whose_closure_schedules_hub_work() {
+    conform(|| {
+        let guard = ScheduleOnDrop;
+        let _t = grove::call_later(FOREVER, move || drop(guard));
+        // grove::run's shutdown drops the pending timer action here.
+    })
+}
+
+#[test]
+fn shutdown_drops_pending_callback_whose_closure_schedules_hub_work() {
+    conform(|| {
+        let guard = ScheduleOnDrop;
+        // Queued by the last greenlet killed at shutdown: never runs, dropped by shutdown.
+        let _h = spawn(move || {
+            struct AddOnDrop(Option<ScheduleOnDrop>);
+            impl Drop for AddOnDrop {
+                fn drop(&mut self) {
+                    let g = self.0.take();
+                    grove::add_callback(move || drop(g));
+                }
+            }
+            let _a = AddOnDrop(Some(guard));
+            sleep(FOREVER);
+        });
+        yield_now();
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Duration::MAX timeouts: `deadline_after` was applied to the hub-local primitives, not to the
+// cross-thread ones, io waits or SendJoinHandle: they panic with an Instant overflow.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn duration_max_timeouts_do_not_panic() {
+    conform(|| {
+        let mut failed = Vec::new();
+        let mut check = |name: &str, f: &mut dyn FnMut()| {
+            if panic::catch_unwind(AssertUnwindSafe(f)).is_err() {
+                failed.push(name.to_string());
+            }
+        };
+        check("AsyncResult::get_timeout(MAX) on a set result", &mut || {
+            let r = grove::sync::AsyncResult::new();
+            r.set(1u8);
+            assert_eq!(r.get_timeout(Duration::MAX).unwrap(), 1);
+        });
+        check("mt::Event::wait_timeout(MAX) on a set event", &mut || {
+            let e = grove::sync::mt::Event::new();
+            e.set();
+            assert!(e.wait_timeout(Duration::MAX));
+        });
+        check("mt::Queue::get_timeout(MAX) with an item", &mut || {
+            let q = grove::sync::mt::Queue::unbounded();
+            q.put(1u8).unwrap();
+            assert_eq!(q.get_timeout(Duration::MAX).unwrap(), 1);
+        });
+        check("SendJoinHandle::wait_timeout(MAX) on a finished job", &mut || {
+            let rt = grove::Runtime::builder().hubs(1).build().unwrap();
+            let h = rt.spawn(|| 5u8);
+            assert!(h.wait_timeout(Duration::MAX));
+            assert_eq!(h.join().unwrap(), 5);
+        });
+        check("io::wait_writable(fd, Some(MAX)) on a writable pipe", &mut || {
+            let (_r, w) = std::io::pipe().unwrap();
+            use std::os::fd::AsRawFd;
+            grove::io::wait_writable(w.as_raw_fd(), Some(Duration::MAX)).unwrap();
+        });
+        assert!(failed.is_empty(), "panicked (Instant overflow?): {failed:?}");
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// A generator whose resumer is killed while the body is blocked in the hub, and which is kept
+// (shared) and resumed again by someone else.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn generator_body_orphaned_when_its_resumer_is_killed_mid_resume() {
+    conform(|| {
+        let ran_on = Flag::new();
+        let r = ran_on.clone();
+        let unwound = Flag::new();
+        let u = unwound.clone();
+        let gen: Rc<RefCell<Option<Generator<(), u32, ()>>>> = Rc::new(RefCell::new(Some(
+            Generator::new(move |co, ()| {
+                let _g = SetOnDrop(u);
+                sleep(ms(20));
+                r.set(); // nobody can take what this body yields any more
+                co.yield_(1);
+                co.yield_(2);
+            }),
+        )));
+        let g = gen.clone();
+        // The resumer takes the generator out (its RefCell is not borrowed across the resume)
+        // and puts it back when it leaves, however it leaves: the generator outlives it.
+        let resumer = spawn(move || {
+            type G = Generator<(), u32, ()>;
+            struct PutBack(Rc<RefCell<Option<G>>>, Option<G>);
+            impl Drop for PutBack {
+                fn drop(&mut self) {
+                    *self.0.borrow_mut() = self.1.take();
+                }
+            }
+            let mut pb = PutBack(g.clone(), g.borrow_mut().take());
+            let _ = pb.1.as_mut().unwrap().resume(());
+        });
+        yield_now(); // the body sleeps; the resumer waits in its switch
+        resumer.kill();
+        assert!(resumer.join().unwrap_err().is_killed());
+        let kept = gen.borrow_mut().take().unwrap();
+        // The generator now says it is complete, so nobody can ever resume it...
+        assert!(kept.is_complete());
+        sleep(ms(50)); // ...yet its body wakes, runs on and dies on an internal `expect`
+        // ("grove: generator resumed without a value", reported on stderr).
+        assert!(
+            !ran_on.get(),
+            "the body of a generator marked complete kept running after its resumer was \
+             killed (and then panicked inside Co::yield_); it should have been unwound"
+        );
+        drop(kept);
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Runtime dropped from one of its own greenlets while another hub has a waiter.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn runtime_dropped_from_its_own_greenlet_with_waiters_on_another_hub() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let t = std::thread::spawn(move || {
+        let rt = grove::Runtime::builder().hubs(2).build().unwrap();
+        let h = rt.handle().clone();
+        let ev = grove::sync::mt::Event::new();
+        let e = ev.clone();
+        let waiter = h.spawn_on(1, move || e.wait());
+        let e2 = ev.clone();
+        let waiter0 = h.spawn_on(0, move || e2.wait());
+        let dropper = h.spawn_on(0, move || {
+            drop(rt);
+            7
+        });
+        let r = (dropper.join().ok(), waiter.join().is_err(), waiter0.join().is_err());
+        let _ = tx.send(r);
+    });
+    let r = rx.recv_timeout(Duration::from_secs(20)).expect("hung");
+    let _ = t.join();
+    assert_eq!(r, (Some(7), true, true));
+}
+
+// ---------------------------------------------------------------------------------------------
+// imap_unordered: the consumer is killed mid-iteration; everything of the call goes away.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn imap_consumer_killed_mid_iteration_leaves_nothing_behind() {
+    conform(|| {
+        let base = grove::stats();
+        let pool = Pool::new(2);
+        let p = pool.clone();
+        let consumer = spawn(move || {
+            let mut n = 0;
+            for r in p.imap_unordered(0..100u32, |i| {
+                sleep(ms(1 + u64::from(i % 3)));
+                i
+            }) {
+                r.unwrap();
+                n += 1;
+            }
+            n
+        });
+        sleep(ms(15));
+        consumer.kill();
+        assert!(consumer.join().unwrap_err().is_killed());
+        assert!(pool.join(), "pool not empty after the consumer died");
+        // Let everything that was killed finish unwinding.
+        for _ in 0..10 {
+            yield_now();
+        }
+        let now = grove::stats();
+        assert_eq!((now.alive, now.timers), (base.alive, base.timers), "leftovers: {now:?}");
+        assert_eq!(pool.len(), 0);
+        assert_eq!(pool.free_count(), 2);
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Event: set; clear; a woken waiter killed before it runs; another waiter still returns true,
+// and a newcomer after clear blocks.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn event_set_clear_with_woken_waiter_killed_before_it_runs() {
+    conform(|| {
+        let ev = Event::new();
+        let hs: Vec<_> = (0..3)
+            .map(|_| {
+                let e = ev.clone();
+                spawn(move || e.wait())
+            })
+            .collect();
+        yield_now();
+        ev.set();
+        ev.clear();
+        hs[1].kill_nowait();
+        let e = ev.clone();
+        let late = spawn(move || e.wait_timeout(ms(30)));
+        let mut it = hs.into_iter();
+        assert!(it.next().unwrap().join().unwrap());
+        assert!(it.next().unwrap().join().unwrap_err().is_killed());
+        assert!(it.next().unwrap().join().unwrap());
+        assert!(!late.join().unwrap(), "a newcomer after clear() was released");
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// io waiter count: a wait_readable cut by a scope expiry leaves the hub able to detect a
+// deadlock afterwards (count back to 0), and the fd deregistered.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn io_wait_cut_by_scope_leaves_deadlock_detection_working() {
+    conform(|| {
+        use std::os::fd::AsRawFd;
+        let (r, _w) = std::io::pipe().unwrap();
+        let fd = r.as_raw_fd();
+        let k = spawn(move || timeout(ms(10), || grove::io::wait_readable(fd, None)).is_err());
+        assert!(k.join().unwrap());
+        assert_eq!(grove::stats().io_sources, 0);
+        // Nothing can set it: Deadlock (false), not a hang.
+        assert!(!Event::new().wait());
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// A kill delivered to a greenlet while it is suspended in `collect` (it dropped the last
+// handle of a suspended raw greenlet, whose unwind kills it) is swallowed by `collect`.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn kill_delivered_during_collect_is_not_swallowed() {
+    conform(|| {
+        let me: Rc<RefCell<Option<Greenlet>>> = Rc::default();
+        let m = me.clone();
+        let after = Flag::new();
+        let a = after.clone();
+        let d = spawn(move || {
+            struct KillOnDrop(Rc<RefCell<Option<Greenlet>>>);
+            impl Drop for KillOnDrop {
+                fn drop(&mut self) {
+                    self.0.borrow().as_ref().unwrap().kill();
+                }
+            }
+            let m2 = m.clone();
+            let r = Greenlet::new(move |_| {
+                let _k = KillOnDrop(m2);
+                let back = getcurrent().parent().unwrap();
+                back.switch(());
+                Box::new(())
+            });
+            r.switch(()); // r suspends, switching back here
+            drop(r); // collected: r unwinds, and its guard kills us meanwhile
+            a.set(); // must not be reached: we were killed
+            sleep(ms(1));
+            "survived"
+        });
+        *me.borrow_mut() = Some(d.greenlet());
+        let r = d.join();
+        assert!(
+            r.as_ref().is_err_and(JoinErrorExt::killed) && !after.get(),
+            "the kill delivered while collecting was swallowed: join = {r:?}"
+        );
+    })
+}
+
+trait JoinErrorExt {
+    fn killed(&self) -> bool;
+}
+impl JoinErrorExt for grove::JoinError {
+    fn killed(&self) -> bool {
+        self.is_killed()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dead parents: a raw greenlet whose parent died finishes into its parent's parent (greenlet's
+// rule); grove clears a greenlet's parent when it dies, so the value has nowhere to go.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn raw_greenlet_with_dead_parent_finishes_into_grandparent() {
+    conform(|| {
+        let p = Greenlet::new(|_| {
+            let r = Greenlet::new(|_| {
+                let back = getcurrent().parent().unwrap();
+                back.switch(());
+                Box::new(42u32) as grove::greenlet::Value
+            });
+            r.switch(()); // r switches back to p at once
+            Box::new(r) as grove::greenlet::Value
+        });
+        let r = *p.switch(()).downcast::<Greenlet>().unwrap();
+        assert!(p.is_dead());
+        let v = panic::catch_unwind(AssertUnwindSafe(|| r.switch(())));
+        let v = v.map_err(|e| conform::panic_text(&*e));
+        assert_eq!(
+            v.map(|v| v.downcast::<u32>().map(|b| *b).ok()),
+            Ok(Some(42)),
+            "r's return value should reach main (its dead parent's parent)"
+        );
+    })
+}
