@@ -578,3 +578,164 @@ fn raw_greenlet_with_dead_parent_finishes_into_grandparent() {
         );
     })
 }
+
+// ---------------------------------------------------------------------------------------------
+// TimerHandle::cancel drops the cancelled closure while the hub's timer table is borrowed.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn cancelling_a_timer_whose_closure_schedules_hub_work_on_drop() {
+    conform(|| {
+        let guard = ScheduleOnDrop;
+        let t = grove::call_later(FOREVER, move || drop(guard));
+        let r = panic::catch_unwind(AssertUnwindSafe(|| t.cancel()));
+        assert!(
+            r.is_ok(),
+            "TimerHandle::cancel panicked: {}",
+            r.err().map(|p| conform::panic_text(&*p)).unwrap_or_default()
+        );
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Event keeps the records of the waiters its last `set` woke (the `woken` list) until the
+// next set or newcomer: a finished detached task's result is never dropped meanwhile.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn event_does_not_retain_finished_waiters_results() {
+    conform(|| {
+        let ev = Event::new();
+        let dropped = Flag::new();
+        let d = dropped.clone();
+        let e = ev.clone();
+        drop(spawn(move || {
+            e.wait();
+            SetOnDrop(d) // the detached task's result, dropped with its record
+        }));
+        yield_now();
+        ev.set();
+        for _ in 0..5 {
+            yield_now();
+        }
+        assert!(
+            dropped.get(),
+            "the finished task's record (and its result) is kept alive by the Event"
+        );
+        drop(ev);
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attacks expected to hold (kept as regression tests).
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn held_scope_caught_by_user_then_blocking_again_unwinds_again() {
+    conform(|| {
+        let caught = Flag::new();
+        let after = Flag::new();
+        let (c, a) = (caught.clone(), after.clone());
+        let r = timeout(ms(10), || {
+            if panic::catch_unwind(AssertUnwindSafe(|| sleep(FOREVER))).is_err() {
+                c.set();
+            }
+            sleep(FOREVER); // the scope's deadline has passed: unwinds at once
+            a.set();
+        });
+        assert!(r.is_err() && caught.get() && !after.get());
+    })
+}
+
+#[test]
+fn held_equal_deadlines_outer_catches_inverted_inner_passes_through() {
+    conform(|| {
+        let d = Instant::now() + ms(10);
+        let inner_returned = Flag::new();
+        let i = inner_returned.clone();
+        let r = grove::timeout_at(d, || {
+            let _ = grove::timeout_at(d, || sleep(FOREVER));
+            i.set();
+        });
+        assert!(r.is_err() && !inner_returned.get());
+        // Inner with the later deadline: the outer's expiry passes through it.
+        let i2 = Flag::new();
+        let i3 = i2.clone();
+        let r = timeout(ms(10), || {
+            let _ = timeout(FOREVER, || sleep(FOREVER));
+            i3.set();
+        });
+        assert!(r.is_err() && !i2.get());
+        // Inner earlier: caught by the inner; the outer goes on and expires later.
+        let r = timeout(ms(40), || {
+            assert!(timeout(ms(5), || sleep(FOREVER)).is_err());
+            sleep(FOREVER);
+        });
+        assert!(r.is_err());
+        assert_eq!(grove::current_deadline(), None);
+    })
+}
+
+#[test]
+fn held_scope_expiry_then_kill_while_woken_reports_killed() {
+    conform(|| {
+        let h = spawn(|| timeout(ms(10), || sleep(FOREVER)));
+        yield_now();
+        std::thread::sleep(ms(30));
+        fire_due_timers_then_resume_main_first(); // h's scope timer fired, h not run yet
+        h.kill_nowait();
+        assert!(h.join().unwrap_err().is_killed());
+    })
+}
+
+#[test]
+fn held_pool_spawn_waiting_for_slot_in_expired_scope_keeps_slots() {
+    conform(|| {
+        let pool = Pool::new(1);
+        let hog = pool.spawn(|| sleep(FOREVER));
+        let r = timeout(ms(10), || pool.spawn(|| ()));
+        assert!(r.is_err());
+        hog.kill();
+        assert!(pool.join());
+        assert_eq!(pool.free_count(), 1);
+        assert_eq!(pool.spawn(|| 3).join().unwrap(), 3);
+    })
+}
+
+#[test]
+fn held_timeout_on_main_with_nothing_else_alive() {
+    conform(|| {
+        assert!(timeout(ms(10), || Event::new().wait()).is_err());
+        assert!(!Event::new().wait()); // Deadlock -> false
+        assert!(timeout(Duration::MAX, || Event::new().wait()) == Ok(false));
+        let q: Queue<u8> = Queue::unbounded();
+        assert!(timeout(ms(10), || q.get()).is_err());
+    })
+}
+
+#[test]
+fn held_scope_inside_callback_does_not_disturb_main_scope() {
+    conform(|| {
+        grove::add_callback(|| {
+            let _ = timeout(ms(1), || ());
+            let _ = timeout(ms(1), || sleep(ms(5))); // refused: callbacks cannot block
+        });
+        let r = timeout(ms(20), || sleep(FOREVER));
+        assert!(r.is_err());
+        assert_eq!(grove::current_deadline(), None);
+    })
+}
+
+#[test]
+fn held_spawn_later_max_then_kill_and_call_later_max() {
+    conform(|| {
+        let base = grove::stats();
+        let h = grove::spawn_later(Duration::MAX, || 1);
+        let t = grove::call_later(Duration::MAX, || {});
+        assert!(t.cancel());
+        h.kill();
+        assert!(h.join().unwrap_err().is_killed());
+        let now = grove::stats();
+        assert_eq!((now.alive, now.timers), (base.alive, base.timers));
+    })
+}
