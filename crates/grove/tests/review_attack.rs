@@ -739,3 +739,156 @@ fn held_spawn_later_max_then_kill_and_call_later_max() {
         assert_eq!((now.alive, now.timers), (base.alive, base.timers));
     })
 }
+
+// ---------------------------------------------------------------------------------------------
+// Main switches to a new raw greenlet; before the hub runs it (the budget is spent, so a loop
+// turn comes first) a callback kills it: it dies unrun and main, waiting in its switch, is
+// never resumed (greenlet: the killed child's GreenletExit goes to its parent).
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn raw_greenlet_killed_unstarted_by_callback_after_main_switched_to_it() {
+    conform(|| {
+        let r = Greenlet::new(|_| Box::new(1u32) as grove::greenlet::Value);
+        let k = r.clone();
+        let was_new = Rc::new(Cell::new(None));
+        let w = was_new.clone();
+        // Spend the scheduler's budget exactly: a turn (budget reset to 64, main popped: 63
+        // left), then 63 more pops of main alone.
+        grove::add_callback(|| {});
+        yield_now();
+        for _ in 0..63 {
+            yield_now();
+        }
+        grove::add_callback(move || {
+            w.set(Some(!k.is_active() && !k.is_dead()));
+            k.kill();
+        });
+        let v = panic::catch_unwind(AssertUnwindSafe(|| r.switch(())));
+        assert_eq!(was_new.get(), Some(true), "precondition: the callback ran before r started");
+        let v = v.map_err(|p| conform::panic_text(&*p));
+        assert!(
+            v.as_ref().is_ok_and(|v| v.is::<grove::GreenletExit>()),
+            "main's switch should return r's GreenletExit; got {:?}",
+            v.map(|_| "some other value")
+        );
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Runtime admission: floods of try_spawn and waiting spawns from several threads, some joins
+// cut by scopes; every slot comes back.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn held_runtime_spawn_flood_returns_every_slot() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let t = std::thread::spawn(move || {
+        let rt = grove::Runtime::builder().hubs(2).max_greenlets(8).build().unwrap();
+        let threads: Vec<_> = (0..3)
+            .map(|k| {
+                let h = rt.handle().clone();
+                std::thread::spawn(move || {
+                    grove::run(|| {
+                        let mut handles = Vec::new();
+                        let mut refused = 0;
+                        for i in 0..300u64 {
+                            if k == 0 {
+                                match h.try_spawn(move || {
+                                    grove::yield_now();
+                                    i
+                                }) {
+                                    Ok(j) => handles.push(j),
+                                    Err(_) => refused += 1,
+                                }
+                            } else {
+                                handles.push(h.spawn(move || {
+                                    grove::sleep(Duration::from_micros(50));
+                                    i
+                                }));
+                            }
+                        }
+                        let mut n = 0;
+                        for (i, j) in handles.into_iter().enumerate() {
+                            if i % 7 == 0 {
+                                // A join cut by a scope: the handle is dropped unjoined.
+                                let _ = grove::timeout(Duration::from_micros(1), || j.join());
+                            } else {
+                                j.join().unwrap();
+                                n += 1;
+                            }
+                        }
+                        (n, refused)
+                    })
+                })
+            })
+            .collect();
+        let r: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        // Slots come back when the greenlets end, not when handles are dropped: wait a bit.
+        let h = rt.handle().clone();
+        let mut in_flight = h.in_flight();
+        for _ in 0..200 {
+            if in_flight == 0 {
+                break;
+            }
+            std::thread::sleep(ms(10));
+            in_flight = h.in_flight();
+        }
+        drop(rt);
+        let _ = tx.send((r, in_flight));
+    });
+    let (r, in_flight) = rx.recv_timeout(Duration::from_secs(30)).expect("hung");
+    let _ = t.join();
+    assert_eq!(in_flight, 0, "admission slots leaked: {r:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// A panic in a destructor run by a kill: the closure of a greenlet killed before it ran is
+// dropped by `finish_unstarted`, in the killer's context; its panic escapes `kill` half-way.
+// ---------------------------------------------------------------------------------------------
+
+struct PanicOnDrop;
+
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        panic!("PanicOnDrop");
+    }
+}
+
+/// Counts (and reports on stderr) how many times it is dropped.
+struct DropCount(Rc<Cell<u32>>);
+
+impl Drop for DropCount {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() + 1);
+        eprintln!("DropCount dropped {} time(s)", self.0.get());
+    }
+}
+
+/// Killing a greenlet that never ran drops its closure through corosensei's
+/// `force_unwind` (in `finish_unstarted`, in the killer's context). A panicking capture makes
+/// `force_unwind` unwind before it marks the closure dropped; the coroutine's own `Drop` then
+/// drops the closure a second time (the stderr shows "DropCount dropped 2 time(s)": a double
+/// drop, i.e. a double free for heap captures) and panics again while unwinding: abort.
+#[test]
+fn panic_in_drop_of_unstarted_greenlet_closure_on_kill_double_drops_and_aborts() {
+    isolated(|| {
+        let base = grove::stats().alive;
+        let count = Rc::new(Cell::new(0));
+        let (c, p) = (DropCount(count.clone()), PanicOnDrop);
+        let h = spawn(move || {
+            let _ = (&c, &p);
+        });
+        let killed = panic::catch_unwind(AssertUnwindSafe(|| h.kill_nowait()));
+        let escaped = killed.is_err();
+        let finished = h.is_finished();
+        let alive = grove::stats().alive;
+        assert!(
+            count.get() == 1 && !escaped && finished && alive == base,
+            "kill of an unstarted greenlet whose closure panics on drop: drops = {}, panic \
+             escaped kill = {escaped}, greenlet finished = {finished}, alive = {alive} (base \
+             {base})",
+            count.get()
+        );
+    })
+}
