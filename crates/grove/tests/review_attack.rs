@@ -13,11 +13,11 @@ use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use conform::{conform, isolated, ms, Counter, Flag, SetOnDrop, FOREVER};
+use conform::{conform, isolated, ms, Flag, SetOnDrop, FOREVER};
 use grove::greenlet::Greenlet;
 use grove::pool::{Group, Pool};
 use grove::sync::{Channel, Event, Queue, Semaphore};
-use grove::{getcurrent, sleep, spawn, timeout, yield_now, Generator, GeneratorState};
+use grove::{getcurrent, sleep, spawn, timeout, yield_now, Generator};
 
 /// Makes the hub take one loop turn (fire every due timer) before the caller (main) resumes:
 /// a pending callback makes `yield_now` take a turn; the greenlets the timers wake are queued
@@ -890,5 +890,124 @@ fn panic_in_drop_of_unstarted_greenlet_closure_on_kill_double_drops_and_aborts()
              {base})",
             count.get()
         );
+    })
+}
+
+#[test]
+fn held_generator_dropped_while_body_ready_unwinds_body() {
+    conform(|| {
+        let unwound = Flag::new();
+        let u = unwound.clone();
+        let resumer = spawn(move || {
+            let mut gen: Generator<(), u32, ()> = Generator::new(move |co, ()| {
+                let _g = SetOnDrop(u);
+                sleep(ms(5));
+                co.yield_(1);
+            });
+            let _ = gen.resume(());
+        });
+        yield_now(); // body sleeps, resumer waits in switch
+        std::thread::sleep(ms(20));
+        fire_due_timers_then_resume_main_first(); // body woken (Ready), not run yet
+        resumer.kill(); // the resumer unwinds and drops the generator: body is Ready
+        for _ in 0..5 {
+            yield_now();
+        }
+        assert!(unwound.get());
+        assert_eq!(grove::stats().alive, 0);
+    })
+}
+
+#[test]
+fn held_last_handle_dropped_inside_victims_child_and_from_callback() {
+    conform(|| {
+        let base = grove::stats().alive;
+        // From inside a child of the victim: the child keeps it alive.
+        let unwound = Flag::new();
+        let u = unwound.clone();
+        let slot: Rc<RefCell<Option<Greenlet>>> = Rc::default();
+        let s = slot.clone();
+        let v = Greenlet::new(move |_| {
+            let _g = SetOnDrop(u);
+            let s2 = s.clone();
+            let child = Greenlet::new(move |_| {
+                drop(s2.borrow_mut().take()); // the victim's last handle, dropped by its child
+                Box::new(5u32) as grove::greenlet::Value
+            });
+            let r = child.switch(()); // the child returns into us
+            let main = getcurrent().parent().unwrap();
+            main.switch(r);
+            Box::new(())
+        });
+        *slot.borrow_mut() = Some(v);
+        let vh = slot.borrow().as_ref().unwrap().clone();
+        let r = vh.switch(());
+        assert_eq!(*r.downcast::<u32>().unwrap(), 5);
+        assert!(slot.borrow().is_none() && !unwound.get());
+        drop(vh); // the last handle: collected
+        assert!(unwound.get());
+        // From a callback: unwound at the next turn.
+        let unwound2 = Flag::new();
+        let u2 = unwound2.clone();
+        let w = Greenlet::new(move |_| {
+            let _g = SetOnDrop(u2);
+            let main = getcurrent().parent().unwrap();
+            main.switch(());
+            Box::new(())
+        });
+        w.switch(());
+        grove::add_callback(move || drop(w));
+        sleep(ms(1));
+        assert!(unwound2.get());
+        assert_eq!(grove::stats().alive, base);
+    })
+}
+
+#[test]
+fn held_group_kill_from_member_after_killing_unstarted_sibling() {
+    conform(|| {
+        let g = Group::new();
+        let g2 = g.clone();
+        let sib = g.spawn(|| sleep(FOREVER));
+        let other = g.spawn(|| sleep(FOREVER));
+        let h = g.spawn(move || {
+            sib.kill();
+            g2.kill();
+        });
+        assert!(h.join().unwrap_err().is_killed());
+        assert!(other.join().unwrap_err().is_killed());
+        assert!(g.is_empty());
+    })
+}
+
+#[test]
+fn held_imap_input_panic_and_early_drop_leave_pool_at_rest() {
+    conform(|| {
+        let pool = Pool::new(3);
+        let items = (0..10u32).map(|i| {
+            assert!(i != 6, "input broke");
+            i
+        });
+        let mut it = pool.imap_unordered(items, |i| {
+            sleep(ms(1));
+            i
+        });
+        let r = panic::catch_unwind(AssertUnwindSafe(|| while let Some(x) = it.next() {
+            x.unwrap();
+        }));
+        assert_eq!(r.map_err(|p| conform::panic_text(&*p)).unwrap_err(), "input broke");
+        drop(it);
+        assert!(pool.join() && pool.is_empty() && pool.free_count() == 3);
+        let mut it = pool.imap_unordered(0..100u32, |i| {
+            sleep(ms(2));
+            i
+        });
+        assert!(it.next().unwrap().is_ok());
+        drop(it);
+        assert!(pool.join() && pool.free_count() == 3);
+        for _ in 0..5 {
+            yield_now();
+        }
+        assert_eq!(grove::stats().alive, 0);
     })
 }
