@@ -121,7 +121,7 @@ impl<S: 'static, Y: 'static, R: 'static> Generator<S, Y, R> {
         crate::hub::with(|h| h.check_can_switch());
         self.slots.input.set(Some(value));
         self.g.set_parent(&getcurrent());
-        let unwinding = PanicGuard(&mut self.done);
+        let unwinding = PanicGuard(&mut self.done, &self.g);
         self.g.switch(());
         std::mem::forget(unwinding);
         if let Some(y) = self.slots.output.take() {
@@ -137,12 +137,17 @@ impl<S: 'static, Y: 'static, R: 'static> Generator<S, Y, R> {
     }
 }
 
-/// Marks the generator completed if `resume` unwinds (the body panicked).
-struct PanicGuard<'a>(&'a mut bool);
+/// Marks the generator completed if `resume` unwinds: the body panicked, or the resumer was
+/// killed (or its scope expired) while the body ran. In the second case a body still blocked
+/// in the hub has nobody to yield to any more: it is killed too.
+struct PanicGuard<'a>(&'a mut bool, &'a Greenlet);
 
 impl Drop for PanicGuard<'_> {
     fn drop(&mut self) {
         *self.0 = true;
+        if self.1.in_hub() {
+            self.1.abandon();
+        }
     }
 }
 

@@ -64,7 +64,7 @@ where
     };
     match timeout {
         None => run(&mut stream)?,
-        Some(t) => crate::timeout_at(Instant::now() + t, || run(&mut stream))
+        Some(t) => crate::timeout(t, || run(&mut stream))
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??,
     }
     Ok(stream)

@@ -17,7 +17,7 @@ use conform::{conform, isolated, ms, Flag, SetOnDrop, FOREVER};
 use grove::greenlet::Greenlet;
 use grove::pool::{Group, Pool};
 use grove::sync::{Channel, Event, Queue, Semaphore};
-use grove::{getcurrent, sleep, spawn, timeout, yield_now, Generator};
+use grove::{getcurrent, sleep, spawn, timeout, yield_now, Generator, WaitError};
 
 /// Makes the hub take one loop turn (fire every due timer) before the caller (main) resumes:
 /// a pending callback makes `yield_now` take a turn; the greenlets the timers wake are queued
@@ -41,7 +41,7 @@ fn grant_stolen(a_body: impl FnOnce(Semaphore) + Send + 'static) {
         let got = Rc::new(Cell::new(false));
         let g = got.clone();
         let b = spawn(move || {
-            let _p = s.acquire();
+            let _p = s.acquire().unwrap();
             g.set(true);
         });
         yield_now(); // A and B queue on the semaphore, A first
@@ -54,8 +54,9 @@ fn grant_stolen(a_body: impl FnOnce(Semaphore) + Send + 'static) {
         sem.release();
         let finished = b.wait_timeout(Duration::from_secs(5));
         let state = (got.get(), sem.available(), sem.waiting());
-        assert!(
+        assert_eq!(
             finished,
+            Ok(()),
             "B was handed the released permit but never got it: (got, available, waiting) = \
              {state:?}"
         );
@@ -65,14 +66,14 @@ fn grant_stolen(a_body: impl FnOnce(Semaphore) + Send + 'static) {
 #[test]
 fn semaphore_grant_stolen_by_waiter_whose_acquire_timeout_fired() {
     grant_stolen(|s| {
-        assert!(s.acquire_timeout(ms(10)).is_none());
+        assert!(matches!(s.acquire_timeout(ms(10)), Err(WaitError::TimedOut)));
     });
 }
 
 #[test]
 fn semaphore_grant_stolen_by_waiter_whose_scope_expired() {
     grant_stolen(|s| {
-        let r = timeout(ms(10), || drop(s.acquire()));
+        let r = timeout(ms(10), || drop(s.acquire().unwrap()));
         assert!(r.is_err());
     });
 }
@@ -156,7 +157,7 @@ fn group_kill_from_member_destructor_during_scope_unwind_does_not_abort() {
             struct KillGroupOnDrop(Group);
             impl Drop for KillGroupOnDrop {
                 fn drop(&mut self) {
-                    self.0.kill();
+                    let _ = self.0.kill();
                 }
             }
             timeout(ms(10), || {
@@ -166,7 +167,11 @@ fn group_kill_from_member_destructor_during_scope_unwind_does_not_abort() {
             .is_err()
         });
         let _ = h.join();
-        assert!(sibling.wait_timeout(Duration::from_secs(5)), "the sibling was not killed");
+        assert_eq!(
+            sibling.wait_timeout(Duration::from_secs(5)),
+            Ok(()),
+            "the sibling was not killed"
+        );
     })
 }
 
@@ -184,7 +189,7 @@ fn timeout_scope_around_generator_resume_fires_while_body_sleeps() {
             co.yield_(1);
         });
         let r = timeout(ms(20), || gen.resume(()));
-        assert!(matches!(r, Err(_)), "the scope should have expired");
+        assert!(r.is_err(), "the scope should have expired");
     })
 }
 
@@ -315,7 +320,7 @@ fn duration_max_timeouts_do_not_panic() {
         check("mt::Event::wait_timeout(MAX) on a set event", &mut || {
             let e = grove::sync::mt::Event::new();
             e.set();
-            assert!(e.wait_timeout(Duration::MAX));
+            assert_eq!(e.wait_timeout(Duration::MAX), Ok(()));
         });
         check("mt::Queue::get_timeout(MAX) with an item", &mut || {
             let q = grove::sync::mt::Queue::unbounded();
@@ -325,7 +330,7 @@ fn duration_max_timeouts_do_not_panic() {
         check("SendJoinHandle::wait_timeout(MAX) on a finished job", &mut || {
             let rt = grove::Runtime::builder().hubs(1).build().unwrap();
             let h = rt.spawn(|| 5u8);
-            assert!(h.wait_timeout(Duration::MAX));
+            assert_eq!(h.wait_timeout(Duration::MAX), Ok(()));
             assert_eq!(h.join().unwrap(), 5);
         });
         check("io::wait_writable(fd, Some(MAX)) on a writable pipe", &mut || {
@@ -349,15 +354,14 @@ fn generator_body_orphaned_when_its_resumer_is_killed_mid_resume() {
         let r = ran_on.clone();
         let unwound = Flag::new();
         let u = unwound.clone();
-        let gen: Rc<RefCell<Option<Generator<(), u32, ()>>>> = Rc::new(RefCell::new(Some(
-            Generator::new(move |co, ()| {
+        let gen: Rc<RefCell<Option<Generator<(), u32, ()>>>> =
+            Rc::new(RefCell::new(Some(Generator::new(move |co, ()| {
                 let _g = SetOnDrop(u);
                 sleep(ms(20));
                 r.set(); // nobody can take what this body yields any more
                 co.yield_(1);
                 co.yield_(2);
-            }),
-        )));
+            }))));
         let g = gen.clone();
         // The resumer takes the generator out (its RefCell is not borrowed across the resume)
         // and puts it back when it leaves, however it leaves: the generator outlives it.
@@ -373,13 +377,14 @@ fn generator_body_orphaned_when_its_resumer_is_killed_mid_resume() {
             let _ = pb.1.as_mut().unwrap().resume(());
         });
         yield_now(); // the body sleeps; the resumer waits in its switch
-        resumer.kill();
+        resumer.kill().unwrap();
         assert!(resumer.join().unwrap_err().is_killed());
         let kept = gen.borrow_mut().take().unwrap();
         // The generator now says it is complete, so nobody can ever resume it...
         assert!(kept.is_complete());
-        sleep(ms(50)); // ...yet its body wakes, runs on and dies on an internal `expect`
-        // ("grove: generator resumed without a value", reported on stderr).
+        // ...yet its body wakes, runs on and dies on an internal `expect` ("grove: generator
+        // resumed without a value", reported on stderr).
+        sleep(ms(50));
         assert!(
             !ran_on.get(),
             "the body of a generator marked complete kept running after its resumer was \
@@ -438,9 +443,9 @@ fn imap_consumer_killed_mid_iteration_leaves_nothing_behind() {
             n
         });
         sleep(ms(15));
-        consumer.kill();
+        consumer.kill().unwrap();
         assert!(consumer.join().unwrap_err().is_killed());
-        assert!(pool.join(), "pool not empty after the consumer died");
+        assert_eq!(pool.join(), Ok(()), "pool not empty after the consumer died");
         // Let everything that was killed finish unwinding.
         for _ in 0..10 {
             yield_now();
@@ -474,10 +479,14 @@ fn event_set_clear_with_woken_waiter_killed_before_it_runs() {
         let e = ev.clone();
         let late = spawn(move || e.wait_timeout(ms(30)));
         let mut it = hs.into_iter();
-        assert!(it.next().unwrap().join().unwrap());
+        assert_eq!(it.next().unwrap().join().unwrap(), Ok(()));
         assert!(it.next().unwrap().join().unwrap_err().is_killed());
-        assert!(it.next().unwrap().join().unwrap());
-        assert!(!late.join().unwrap(), "a newcomer after clear() was released");
+        assert_eq!(it.next().unwrap().join().unwrap(), Ok(()));
+        assert_eq!(
+            late.join().unwrap(),
+            Err(WaitError::TimedOut),
+            "a newcomer after clear() was released"
+        );
     })
 }
 
@@ -495,8 +504,8 @@ fn io_wait_cut_by_scope_leaves_deadlock_detection_working() {
         let k = spawn(move || timeout(ms(10), || grove::io::wait_readable(fd, None)).is_err());
         assert!(k.join().unwrap());
         assert_eq!(grove::stats().io_sources, 0);
-        // Nothing can set it: Deadlock (false), not a hang.
-        assert!(!Event::new().wait());
+        // Nothing can set it: Deadlock, not a hang.
+        assert_eq!(Event::new().wait(), Err(WaitError::Deadlock));
     })
 }
 
@@ -610,7 +619,7 @@ fn event_does_not_retain_finished_waiters_results() {
         let d = dropped.clone();
         let e = ev.clone();
         drop(spawn(move || {
-            e.wait();
+            let _ = e.wait();
             SetOnDrop(d) // the detached task's result, dropped with its record
         }));
         yield_now();
@@ -692,13 +701,13 @@ fn held_scope_expiry_then_kill_while_woken_reports_killed() {
 fn held_pool_spawn_waiting_for_slot_in_expired_scope_keeps_slots() {
     conform(|| {
         let pool = Pool::new(1);
-        let hog = pool.spawn(|| sleep(FOREVER));
+        let hog = pool.spawn(|| sleep(FOREVER)).unwrap();
         let r = timeout(ms(10), || pool.spawn(|| ()));
         assert!(r.is_err());
-        hog.kill();
-        assert!(pool.join());
+        hog.kill().unwrap();
+        assert_eq!(pool.join(), Ok(()));
         assert_eq!(pool.free_count(), 1);
-        assert_eq!(pool.spawn(|| 3).join().unwrap(), 3);
+        assert_eq!(pool.spawn(|| 3).unwrap().join().unwrap(), 3);
     })
 }
 
@@ -706,8 +715,8 @@ fn held_pool_spawn_waiting_for_slot_in_expired_scope_keeps_slots() {
 fn held_timeout_on_main_with_nothing_else_alive() {
     conform(|| {
         assert!(timeout(ms(10), || Event::new().wait()).is_err());
-        assert!(!Event::new().wait()); // Deadlock -> false
-        assert!(timeout(Duration::MAX, || Event::new().wait()) == Ok(false));
+        assert_eq!(Event::new().wait(), Err(WaitError::Deadlock));
+        assert!(timeout(Duration::MAX, || Event::new().wait()) == Ok(Err(WaitError::Deadlock)));
         let q: Queue<u8> = Queue::unbounded();
         assert!(timeout(ms(10), || q.get()).is_err());
     })
@@ -733,7 +742,7 @@ fn held_spawn_later_max_then_kill_and_call_later_max() {
         let h = grove::spawn_later(Duration::MAX, || 1);
         let t = grove::call_later(Duration::MAX, || {});
         assert!(t.cancel());
-        h.kill();
+        h.kill().unwrap();
         assert!(h.join().unwrap_err().is_killed());
         let now = grove::stats();
         assert_eq!((now.alive, now.timers), (base.alive, base.timers));
@@ -909,7 +918,7 @@ fn held_generator_dropped_while_body_ready_unwinds_body() {
         yield_now(); // body sleeps, resumer waits in switch
         std::thread::sleep(ms(20));
         fire_due_timers_then_resume_main_first(); // body woken (Ready), not run yet
-        resumer.kill(); // the resumer unwinds and drops the generator: body is Ready
+        resumer.kill().unwrap(); // the resumer unwinds and drops the generator: body is Ready
         for _ in 0..5 {
             yield_now();
         }
@@ -971,8 +980,8 @@ fn held_group_kill_from_member_after_killing_unstarted_sibling() {
         let sib = g.spawn(|| sleep(FOREVER));
         let other = g.spawn(|| sleep(FOREVER));
         let h = g.spawn(move || {
-            sib.kill();
-            g2.kill();
+            sib.kill().unwrap();
+            g2.kill().unwrap();
         });
         assert!(h.join().unwrap_err().is_killed());
         assert!(other.join().unwrap_err().is_killed());
@@ -984,27 +993,26 @@ fn held_group_kill_from_member_after_killing_unstarted_sibling() {
 fn held_imap_input_panic_and_early_drop_leave_pool_at_rest() {
     conform(|| {
         let pool = Pool::new(3);
-        let items = (0..10u32).map(|i| {
-            assert!(i != 6, "input broke");
-            i
-        });
+        let items = (0..10u32).inspect(|&i| assert!(i != 6, "input broke"));
         let mut it = pool.imap_unordered(items, |i| {
             sleep(ms(1));
             i
         });
-        let r = panic::catch_unwind(AssertUnwindSafe(|| while let Some(x) = it.next() {
-            x.unwrap();
+        let r = panic::catch_unwind(AssertUnwindSafe(|| {
+            for x in &mut it {
+                x.unwrap();
+            }
         }));
         assert_eq!(r.map_err(|p| conform::panic_text(&*p)).unwrap_err(), "input broke");
         drop(it);
-        assert!(pool.join() && pool.is_empty() && pool.free_count() == 3);
+        assert!(pool.join() == Ok(()) && pool.is_empty() && pool.free_count() == 3);
         let mut it = pool.imap_unordered(0..100u32, |i| {
             sleep(ms(2));
             i
         });
         assert!(it.next().unwrap().is_ok());
         drop(it);
-        assert!(pool.join() && pool.free_count() == 3);
+        assert!(pool.join() == Ok(()) && pool.free_count() == 3);
         for _ in 0..5 {
             yield_now();
         }

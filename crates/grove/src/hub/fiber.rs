@@ -163,6 +163,8 @@ pub(crate) struct Fiber {
     pub kill_pending: Cell<bool>,
     /// A kill was delivered; the greenlet is unwinding or dead.
     pub killed: Cell<bool>,
+    /// Suspended in a `switch` made while the thread was unwinding (see `Hub::kill`).
+    pub suspended_unwinding: Cell<bool>,
     pub coro: RefCell<Option<Coro>>,
     pub yielder: Cell<*const Yielder>,
     /// Tokens of greenlets waiting for this one to end.
@@ -207,6 +209,7 @@ impl Fiber {
             notified: Cell::new(u32::MAX),
             kill_pending: Cell::new(false),
             killed: Cell::new(false),
+            suspended_unwinding: Cell::new(false),
             coro: RefCell::new(coro),
             yielder: Cell::new(std::ptr::null()),
             joiners: RefCell::new(Vec::new()),
@@ -413,9 +416,16 @@ pub(crate) fn create(
         let guard = stack.guard_range();
         let size = stack.usable_size();
         let id = hub.next_id();
+        // Dropped unrun (a kill before the first run, shutdown, thread exit), the closure is
+        // dropped inside corosensei's `force_unwind`, which must not see a panic (it would drop
+        // the closure a second time): `QuietDrop` contains a panicking destructor of anything
+        // the closure captured.
+        let body = QuietDrop(Some(body));
         let coro = Coro::with_stack(stack, move |y, input| {
+            let mut body = body;
             let me = hub::current();
             me.yielder.set(y as *const _);
+            let body = body.0.take().expect("grove: a greenlet's body runs once");
             // `body` catches the function's panics; nothing may escape past this point, or
             // the coroutine would end with the hub mid-switch.
             let out = panic::catch_unwind(AssertUnwindSafe(|| body(&me, input)))
@@ -433,6 +443,28 @@ pub(crate) fn create(
         hub.adopt(&f);
         Ok(f)
     })
+}
+
+/// Holds a greenlet's body until it runs; dropping it unrun contains a panicking destructor.
+struct QuietDrop<F>(Option<F>);
+
+impl<F> Drop for QuietDrop<F> {
+    fn drop(&mut self) {
+        let Some(f) = self.0.take() else { return };
+        if let Err(p) = panic::catch_unwind(AssertUnwindSafe(move || drop(f))) {
+            crate::diag::report(
+                crate::diag::Kind::Panic,
+                format_args!(
+                    "a destructor panicked while dropping the closure of a greenlet that never \
+                     ran: {}",
+                    panic_message(&*p)
+                ),
+            );
+            if let Err(again) = panic::catch_unwind(AssertUnwindSafe(move || drop(p))) {
+                std::mem::forget(again);
+            }
+        }
+    }
 }
 
 /// A panic caught where none may escape (a greenlet's base, local destructors): reported

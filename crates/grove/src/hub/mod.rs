@@ -235,7 +235,9 @@ impl Hub {
 
     /// Disarms a timer; returns whether it had not fired yet.
     pub(crate) fn cancel_timer(&self, id: TimerId) -> bool {
-        self.timers.borrow_mut().cancel(id).is_some()
+        // The action is dropped after the borrow ends: its destructor may use the hub.
+        let action = self.timers.borrow_mut().cancel(id);
+        action.is_some()
     }
 
     pub(crate) fn next_id(&self) -> u64 {

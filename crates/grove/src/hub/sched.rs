@@ -4,7 +4,7 @@
 use std::panic::{self, AssertUnwindSafe};
 use std::time::Instant;
 
-use super::fiber::{FiberRef, GreenletExit, Input, Kind, Message, Output, State, Wake};
+use super::fiber::{panic_message, FiberRef, GreenletExit, Input, Kind, Message, Output, State, Wake};
 use super::*;
 
 impl Hub {
@@ -84,7 +84,8 @@ impl Hub {
         cur.state.set(State::Running);
         cur.waiting_on.set("");
         if let Some(t) = timer {
-            self.timers.borrow_mut().cancel(t);
+            let action = self.timers.borrow_mut().cancel(t);
+            drop(action);
         }
     }
 
@@ -135,10 +136,15 @@ impl Hub {
             ),
         }
         target.put_inbox(msg);
-        if !std::thread::panicking() {
+        // Switching away while the thread unwinds (from a destructor): this greenlet may be
+        // the one unwinding, and a kill thrown into it here would be a panic escaping a
+        // destructor. Kills wait for its next blocking point instead (see `kill`).
+        let unwinding = std::thread::panicking();
+        if !unwinding {
             // Not unwinding: any kill delivered earlier has been caught.
             cur.killed.set(false);
         }
+        cur.suspended_unwinding.set(unwinding);
         cur.state.set(State::Suspended);
         let back = if cur.is_main() {
             target.state.set(State::Ready);
@@ -149,6 +155,7 @@ impl Hub {
             cur.suspend(Output::Switch)
         };
         cur.state.set(State::Running);
+        cur.suspended_unwinding.set(false);
         match back {
             Input::Message => cur.take_inbox(),
             _ => None,
@@ -198,7 +205,9 @@ impl Hub {
             if f.state.get() == State::Dead {
                 continue;
             }
-            if f.kill_pending.replace(false) {
+            // A greenlet that switched away while unwinding takes its kill at its next
+            // blocking point, not inside the switch (that would be in a destructor).
+            if !f.suspended_unwinding.get() && f.kill_pending.replace(false) {
                 f.killed.set(true);
                 if !f.started() {
                     self.finish_unstarted(&f);
@@ -330,7 +339,21 @@ impl Hub {
             self.pool.borrow_mut().put(c.into_stack());
         }
         f.state.set(State::Dead);
+        // A raw greenlet that was switched to but killed before it ran (a callback killed it
+        // in between): whoever waits in that switch — its parent — gets `GreenletExit` back
+        // as the greenlet's value, as if it had run and been killed.
+        let switched_to = f.kind == Kind::Raw && f.take_inbox().is_some();
+        let parent = f.parent();
         f.set_parent(None);
+        if let Some(p) = parent.filter(|p| switched_to && p.state.get() == State::Suspended) {
+            p.put_inbox(Message::Value(Box::new(GreenletExit)));
+            p.state.set(State::Ready);
+            if p.is_main() {
+                self.ready.borrow_mut().push_front((p, Input::Message));
+            } else {
+                self.ready.borrow_mut().push_back((p, Input::Message));
+            }
+        }
         self.forget(f);
         Self::notify_joiners(f);
     }
@@ -379,11 +402,17 @@ impl Hub {
                 self.finish_unstarted(f);
             }
             State::New | State::Ready => f.kill_pending.set(true),
+            // Suspended in a switch made from a destructor during an unwind: delivered at its
+            // next blocking point (`park` checks `kill_pending`).
+            State::Suspended if f.suspended_unwinding.get() => f.kill_pending.set(true),
             State::Parked | State::Suspended => {
                 f.kill_pending.set(true);
                 f.state.set(State::Ready);
                 self.ready.borrow_mut().push_front((f.clone(), Input::Wake(Wake::Normal)));
             }
+            // Killing yourself while unwinding (a destructor): raising now would abort; if the
+            // unwind is caught, the kill lands at the next blocking point.
+            State::Running if std::thread::panicking() => f.kill_pending.set(true),
             State::Running => {
                 // Killing yourself: unwind right here.
                 f.killed.set(true);
@@ -396,25 +425,46 @@ impl Hub {
     /// last handle is gone): right away, with the current greenlet as its parent, or — from a
     /// hub callback, which cannot switch — the next time the hub runs it.
     pub(crate) fn collect(&self, f: &FiberRef) {
-        if self.in_callback.get() {
+        let cur = self.current.borrow().clone();
+        // A switch needs a running greenlet to come back to: not a hub callback, and not the
+        // scheduler itself (a handle dropped while the hub runs on main's stack, e.g. with a
+        // finished greenlet's result).
+        if self.in_callback.get() || cur.state.get() != State::Running {
             f.set_parent(None);
             self.kill(f);
             return;
         }
-        f.set_parent(Some(self.current.borrow().clone()));
+        f.set_parent(Some(cur));
         f.kill_pending.set(false);
         f.killed.set(true);
         let back = self.switch_to(f.clone(), Message::Throw(Box::new(GreenletExit)));
-        if let Some(Message::Throw(p)) = back {
-            // Raising it here would be raising from a destructor.
-            crate::diag::report(
-                crate::diag::Kind::Panic,
-                format_args!(
-                    "greenlet #{} panicked while being unwound on collection: {}",
-                    f.id,
-                    crate::hub::fiber::panic_message(&*p)
-                ),
-            );
+        match back {
+            // A kill (or scope expiry) aimed at us arrived while we waited for the victim:
+            // it must not be lost. Raised now unless we are unwinding already (this runs in a
+            // destructor), then it lands at the next blocking point.
+            Some(Message::Throw(p)) if p.is::<GreenletExit>() || p.is::<ScopeExpired>() => {
+                if std::thread::panicking() {
+                    let me = self.current.borrow().clone();
+                    if !me.is_main() && p.is::<GreenletExit>() {
+                        me.kill_pending.set(true);
+                    }
+                } else {
+                    panic::resume_unwind(p);
+                }
+            }
+            Some(Message::Throw(p)) => {
+                // The victim panicked while unwinding; raising it here would be raising from
+                // a destructor.
+                crate::diag::report(
+                    crate::diag::Kind::Panic,
+                    format_args!(
+                        "greenlet #{} panicked while being unwound on collection: {}",
+                        f.id,
+                        panic_message(&*p)
+                    ),
+                );
+            }
+            _ => {}
         }
     }
 
@@ -451,9 +501,21 @@ impl Hub {
                 }
             }
         }
-        for a in self.timers.borrow_mut().drain() {
-            drop(a);
+        // Dropped after the borrows end: a closure's destructor may use the hub (and it
+        // must not take the hub down if it panics).
+        let actions = self.timers.borrow_mut().drain();
+        let callbacks = std::mem::take(&mut *self.callbacks.borrow_mut());
+        for dropped in [Box::new(actions) as Box<dyn std::any::Any>, Box::new(callbacks)] {
+            if let Err(p) = panic::catch_unwind(AssertUnwindSafe(move || drop(dropped))) {
+                crate::diag::report(
+                    crate::diag::Kind::Panic,
+                    format_args!(
+                        "a destructor panicked while dropping pending timers or callbacks at \
+                         shutdown: {}",
+                        panic_message(&*p)
+                    ),
+                );
+            }
         }
-        self.callbacks.borrow_mut().clear();
     }
 }

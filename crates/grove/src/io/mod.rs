@@ -90,7 +90,7 @@ impl<S: mio::event::Source> Registered<S> {
         mut op: impl FnMut(&S) -> io::Result<R>,
         drained: impl Fn(&R) -> bool,
     ) -> io::Result<R> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = timeout.and_then(crate::hub::deadline_after);
         let source = self.get();
         let (flag, closed) = match dir {
             Direction::Read => (&self.state.readable, &self.state.read_closed),
@@ -246,7 +246,7 @@ pub fn wait_writable(fd: RawFd, timeout: Option<Duration>) -> io::Result<()> {
 }
 
 fn wait_fd(fd: RawFd, dir: Direction, timeout: Option<Duration>) -> io::Result<()> {
-    let deadline = timeout.map(|t| Instant::now() + t);
+    let deadline = timeout.and_then(crate::hub::deadline_after);
     let state = FOREIGN.with(|m| -> io::Result<Rc<IoState>> {
         let mut m = m.borrow_mut();
         if let Some(e) = m.get_mut(&fd) {

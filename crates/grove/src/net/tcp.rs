@@ -149,7 +149,7 @@ impl TcpStream {
     fn connect_deadline(addr: impl ToAddrs, timeout: Option<Duration>) -> io::Result<TcpStream> {
         let mut last = None;
         for a in addr.to_addrs()? {
-            match Self::connect_one(a, timeout.map(|t| Instant::now() + t)) {
+            match Self::connect_one(a, timeout.and_then(crate::hub::deadline_after)) {
                 Ok(s) => return Ok(s),
                 Err(e) if e.kind() == io::ErrorKind::TimedOut => return Err(e),
                 Err(e) => last = Some(e),

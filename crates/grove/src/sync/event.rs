@@ -29,9 +29,10 @@ struct Inner {
     /// if the flag was cleared again before it ran.
     generation: Cell<u64>,
     waiters: WaitList,
-    /// Waiters the last `set` woke; a newcomer finding the flag set lets those that have not
-    /// run yet go first (gevent issue 1520).
-    woken: RefCell<Vec<Token>>,
+    /// Waiters the last `set` woke, weakly (a finished waiter's record, and its result, are not
+    /// kept alive by the event); a newcomer finding the flag set lets those that have not run
+    /// yet go first (gevent issue 1520).
+    woken: RefCell<Vec<WeakToken>>,
 }
 
 impl fmt::Debug for Event {
@@ -53,7 +54,7 @@ impl Event {
         i.set.set(true);
         i.generation.set(i.generation.get() + 1);
         let woken = i.waiters.notify_all_tokens();
-        *i.woken.borrow_mut() = woken;
+        *i.woken.borrow_mut() = woken.iter().map(WeakToken::new).collect();
     }
 
     /// Clears the flag; later waiters block until it is set again.
@@ -111,11 +112,27 @@ impl Event {
     /// Found the flag set: if waiters woken by the `set` have not run yet, queue behind them.
     fn after_woken(&self) {
         let mut woken = self.inner.woken.borrow_mut();
-        woken.retain(Token::is_scheduled);
+        woken.retain(WeakToken::is_scheduled);
         let behind = !woken.is_empty();
         drop(woken);
         if behind {
             crate::yield_now();
         }
+    }
+}
+
+/// A token that does not keep its greenlet's record alive.
+struct WeakToken(std::rc::Weak<crate::hub::fiber::Fiber>, u64);
+
+impl WeakToken {
+    fn new(t: &Token) -> WeakToken {
+        WeakToken(std::rc::Rc::downgrade(&t.fiber.0), t.seq)
+    }
+
+    /// Whether the greenlet was woken for this token and has not run since.
+    fn is_scheduled(&self) -> bool {
+        self.0.upgrade().is_some_and(|f| {
+            Token { fiber: crate::hub::fiber::FiberRef(f), seq: self.1 }.is_scheduled()
+        })
     }
 }

@@ -674,7 +674,16 @@ impl<T> Channel<T> {
                 std::mem::forget(w);
                 return Ok(());
             }
-            let r = i.putters.wait(deadline, "Channel::put");
+            // The scope may expire after a getter took the item but before we ran: the put
+            // happened, so it must report so (a retry would deliver twice). The expiry is not
+            // lost: the deadline stays passed, so the next blocking call unwinds to the scope.
+            let r = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                i.putters.wait(deadline, "Channel::put")
+            })) {
+                Ok(r) => r,
+                Err(p) if crate::hub::is_scope_expiry(&*p) && self.taken(ticket) => Ok(()),
+                Err(p) => std::panic::resume_unwind(p),
+            };
             if self.taken(ticket) {
                 std::mem::forget(w);
                 return Ok(());
