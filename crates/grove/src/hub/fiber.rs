@@ -143,6 +143,9 @@ struct Cold {
     handles: u32,
     /// Raw greenlets: live greenlets whose parent this one is.
     children: u32,
+    /// Once dead: the parent it had, weakly (no longer counted as its child), so that a value
+    /// finishing into a dead greenlet can go on up the chain (greenlet's rule).
+    parent_at_death: Option<std::rc::Weak<Fiber>>,
 }
 
 /// The per-greenlet record shared by the hub, handles and wakeup tokens.
@@ -271,6 +274,32 @@ impl Fiber {
         if let Some(old) = old {
             old.cold_ref(|c| c.children -= 1);
         }
+    }
+
+    /// The greenlet died: its parent link stops counting (the parent may be collected), but
+    /// is remembered for `parent_at_death`.
+    pub(crate) fn retire_parent(&self) {
+        let old = self.cold_ref(|c| c.parent.take()).flatten();
+        if let Some(old) = old {
+            old.cold_ref(|c| c.children -= 1);
+            self.cold(|c| c.parent_at_death = Some(Rc::downgrade(&old.0)));
+        }
+    }
+
+    /// Where a value finishing into this dead greenlet goes next: its parent, or the one it
+    /// had when it died.
+    pub(crate) fn parent_or_last(&self) -> Option<FiberRef> {
+        self.parent().or_else(|| {
+            self.cold_ref(|c| c.parent_at_death.as_ref().and_then(std::rc::Weak::upgrade))
+                .flatten()
+                .map(FiberRef)
+        })
+    }
+
+    /// Whether nothing can ever switch to this raw greenlet again: no handle, no child.
+    pub(crate) fn unreachable(&self) -> bool {
+        self.kind == Kind::Raw
+            && self.cold_ref(|c| c.handles == 0 && c.children == 0).unwrap_or(false)
     }
 
     /// A `Greenlet` handle was made for this greenlet.

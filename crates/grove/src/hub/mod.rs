@@ -72,6 +72,9 @@ pub(crate) enum TimerAction {
     Start(FiberRef),
     /// Run a callback on the hub (must not block).
     Call(Box<dyn FnOnce()>),
+    /// The deadline of a `timeout` scope passed while its greenlet waits in a `switch`: make
+    /// it unwind to the scope (if it still waits in that switch).
+    Expire(Token),
 }
 
 /// The readiness state of one registered fd.

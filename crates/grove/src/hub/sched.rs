@@ -4,7 +4,9 @@
 use std::panic::{self, AssertUnwindSafe};
 use std::time::Instant;
 
-use super::fiber::{panic_message, FiberRef, GreenletExit, Input, Kind, Message, Output, State, Wake};
+use super::fiber::{
+    panic_message, FiberRef, GreenletExit, Input, Kind, Message, Output, State, Wake,
+};
 use super::*;
 
 impl Hub {
@@ -145,6 +147,12 @@ impl Hub {
             cur.killed.set(false);
         }
         cur.suspended_unwinding.set(unwinding);
+        // Waiting in a switch is waiting too: an enclosing scope's deadline ends it (gevent
+        // throws its Timeout into a greenlet wherever it waits).
+        let expiry = cur.deadline.get().filter(|_| !unwinding).map(|d| {
+            let tok = Token { fiber: cur.clone(), seq: cur.seq.get() };
+            self.timers.borrow_mut().insert(d, TimerAction::Expire(tok))
+        });
         cur.state.set(State::Suspended);
         let back = if cur.is_main() {
             target.state.set(State::Ready);
@@ -156,9 +164,34 @@ impl Hub {
         };
         cur.state.set(State::Running);
         cur.suspended_unwinding.set(false);
+        if let Some(t) = expiry {
+            // A new generation: an expiry armed for this switch no longer matches.
+            cur.seq.set(cur.seq.get() + 1);
+            let action = self.timers.borrow_mut().cancel(t);
+            drop(action);
+        }
         match back {
             Input::Message => cur.take_inbox(),
             _ => None,
+        }
+    }
+
+    /// A scope's deadline passed while `tok`'s greenlet waits in a switch: it is resumed with
+    /// the scope's unwind payload (`Greenlet::switch` raises it).
+    pub(super) fn expire_switch(&self, tok: Token) {
+        let f = tok.fiber;
+        if f.seq.get() != tok.seq
+            || f.state.get() != State::Suspended
+            || f.suspended_unwinding.get()
+        {
+            return;
+        }
+        f.put_inbox(Message::Throw(Box::new(ScopeExpired(f.deadline_owner.get()))));
+        f.state.set(State::Ready);
+        if f.is_main() {
+            self.ready.borrow_mut().push_front((f, Input::Message));
+        } else {
+            self.ready.borrow_mut().push_back((f, Input::Message));
         }
     }
 
@@ -286,11 +319,11 @@ impl Hub {
     /// The nearest ancestor of a finished raw greenlet that is waiting in switch().
     pub(super) fn receiving_parent(&self, f: &FiberRef) -> Option<FiberRef> {
         let mut p = f.parent();
-        f.set_parent(None);
+        f.retire_parent();
         while let Some(cand) = p {
             match cand.state.get() {
                 State::Suspended | State::New => return Some(cand),
-                State::Dead => p = cand.parent(),
+                State::Dead => p = cand.parent_or_last(),
                 // The parent is busy in the hub: it cannot receive the value.
                 _ => return None,
             }
@@ -344,18 +377,24 @@ impl Hub {
         // as the greenlet's value, as if it had run and been killed.
         let switched_to = f.kind == Kind::Raw && f.take_inbox().is_some();
         let parent = f.parent();
-        f.set_parent(None);
-        if let Some(p) = parent.filter(|p| switched_to && p.state.get() == State::Suspended) {
-            p.put_inbox(Message::Value(Box::new(GreenletExit)));
-            p.state.set(State::Ready);
-            if p.is_main() {
-                self.ready.borrow_mut().push_front((p, Input::Message));
-            } else {
-                self.ready.borrow_mut().push_back((p, Input::Message));
-            }
-        }
+        f.retire_parent();
         self.forget(f);
         Self::notify_joiners(f);
+        match parent {
+            Some(p) if switched_to && p.state.get() == State::Suspended => {
+                p.put_inbox(Message::Value(Box::new(GreenletExit)));
+                p.state.set(State::Ready);
+                if p.is_main() {
+                    self.ready.borrow_mut().push_front((p, Input::Message));
+                } else {
+                    self.ready.borrow_mut().push_back((p, Input::Message));
+                }
+            }
+            // Its last child gone after its last handle: the parent can never be switched to
+            // again (greenlet's collection).
+            Some(p) if p.state.get() == State::Suspended && p.unreachable() => self.collect(&p),
+            _ => {}
+        }
     }
 
     pub(super) fn notify_joiners(f: &FiberRef) {

@@ -103,6 +103,7 @@ impl Hub {
                     }
                 }
                 Some(TimerAction::Call(cb)) => self.guarded(cb),
+                Some(TimerAction::Expire(t)) => self.expire_switch(t),
             }
         }
     }
