@@ -324,3 +324,31 @@ fn read_to_end_sees_eof_that_arrived_with_the_data() {
         }
     });
 }
+
+/// Security review 16.11: the listen backlog is what the docs say, not std's/mio's 128
+/// (checked with `ss`, which reports a listener's backlog as its Send-Q; skipped without it).
+#[test]
+fn listeners_use_the_documented_backlog() {
+    let Ok(out) = std::process::Command::new("ss").arg("-V").output() else {
+        eprintln!("skipped: no `ss` on this machine");
+        return;
+    };
+    assert!(out.status.success());
+    grove::run(|| {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let l2 = TcpListener::bind_with_backlog("127.0.0.1:0", 300).unwrap();
+        for (l, want) in [(&l, grove::net::DEFAULT_BACKLOG), (&l2, 300)] {
+            let port = l.local_addr().unwrap().port();
+            let out = std::process::Command::new("ss")
+                .args(["-ltnH", &format!("sport = :{port}")])
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            // State Recv-Q Send-Q Local Peer: Send-Q is the backlog (capped by somaxconn).
+            let send_q: u32 = text.split_whitespace().nth(2).unwrap().parse().unwrap();
+            let somaxconn: u32 = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+                .map_or(want, |s| s.trim().parse().unwrap_or(want));
+            assert_eq!(send_q, want.min(somaxconn), "{text}");
+        }
+    });
+}

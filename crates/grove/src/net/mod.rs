@@ -41,7 +41,7 @@ mod udp;
 mod unix;
 
 pub use crate::dns::ToAddrs;
-pub use tcp::{Incoming, TcpListener, TcpStream};
+pub use tcp::{Incoming, TcpListener, TcpStream, DEFAULT_BACKLOG};
 pub use udp::UdpSocket;
 pub use unix::{UnixDatagram, UnixListener, UnixStream};
 

@@ -17,16 +17,46 @@ impl std::fmt::Debug for TcpListener {
     }
 }
 
+/// The listen backlog of [`TcpListener::bind`] and [`TcpListener::bind_reuseport`] (the
+/// kernel caps it at `net.core.somaxconn`, 4096 by default on current Linux).
+pub const DEFAULT_BACKLOG: u32 = 4096;
+
+/// A non-blocking listener on `addr` with SO_REUSEADDR (and SO_REUSEPORT if asked).
+fn listen_on(addr: SocketAddr, reuseport: bool, backlog: u32) -> io::Result<TcpListener> {
+    let domain = socket2::Domain::for_address(addr);
+    let s = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
+    s.set_reuse_address(true)?;
+    if reuseport {
+        s.set_reuse_port(true)?;
+    }
+    s.set_nonblocking(true)?;
+    s.set_cloexec(true)?;
+    s.bind(&addr.into())?;
+    s.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
+    TcpListener::from_std(s.into())
+}
+
 impl TcpListener {
-    /// Binds to the first address that works (SO_REUSEADDR set, backlog 1024).
+    /// Binds to the first address that works, with SO_REUSEADDR and a listen backlog of
+    /// [`DEFAULT_BACKLOG`] (the kernel caps it at `net.core.somaxconn`). std and mio use 128,
+    /// which overflows under bursts of connects (1,000 concurrent websocket connects cost
+    /// thousands of SYN retries).
     ///
     /// # Errors
     /// The last bind error, or the resolver's.
     pub fn bind(addr: impl ToAddrs) -> io::Result<TcpListener> {
+        Self::bind_with_backlog(addr, DEFAULT_BACKLOG)
+    }
+
+    /// [`bind`](Self::bind) with an explicit listen backlog.
+    ///
+    /// # Errors
+    /// As [`bind`](Self::bind).
+    pub fn bind_with_backlog(addr: impl ToAddrs, backlog: u32) -> io::Result<TcpListener> {
         let mut last = None;
         for a in addr.to_addrs()? {
-            match mio::net::TcpListener::bind(a) {
-                Ok(l) => return Ok(TcpListener { io: Registered::new(l)? }),
+            match listen_on(a, false, backlog) {
+                Ok(l) => return Ok(l),
                 Err(e) => last = Some(e),
             }
         }
@@ -34,19 +64,13 @@ impl TcpListener {
     }
 
     /// Binds with SO_REUSEPORT (and SO_REUSEADDR) so that several hubs can each own a listener
-    /// on the same address; the kernel spreads incoming connections across them.
+    /// on the same address; the kernel spreads incoming connections across them. Backlog:
+    /// [`DEFAULT_BACKLOG`].
     ///
     /// # Errors
     /// The socket, option or bind error.
     pub fn bind_reuseport(addr: SocketAddr) -> io::Result<TcpListener> {
-        let domain = socket2::Domain::for_address(addr);
-        let s = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
-        s.set_reuse_address(true)?;
-        s.set_reuse_port(true)?;
-        s.set_nonblocking(true)?;
-        s.bind(&addr.into())?;
-        s.listen(1024)?;
-        TcpListener::from_std(s.into())
+        listen_on(addr, true, DEFAULT_BACKLOG)
     }
 
     /// Waits for a connection. The accepted stream is non-blocking and registered with this
