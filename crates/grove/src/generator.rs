@@ -132,7 +132,7 @@ impl<S: 'static, Y: 'static, R: 'static> Generator<S, Y, R> {
     }
 
     /// Whether the body has returned (or panicked).
-    pub fn is_complete(&self) -> bool {
+    pub fn is_finished(&self) -> bool {
         self.done
     }
 }

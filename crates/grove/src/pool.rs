@@ -253,7 +253,7 @@ impl Pool {
     }
 
     /// Free slots right now.
-    pub fn free_count(&self) -> usize {
+    pub fn available(&self) -> usize {
         self.slots.available()
     }
 

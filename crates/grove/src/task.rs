@@ -96,6 +96,7 @@ fn report_unjoined(f: &Fiber, message: &str) {
 
 /// Options for a new greenlet: name, stack size, start delay.
 #[derive(Debug, Default, Clone)]
+#[must_use = "a Builder does nothing until `spawn` is called"]
 pub struct Builder {
     name: Option<String>,
     stack_size: Option<usize>,
@@ -233,7 +234,12 @@ pub struct JoinHandle<T> {
 
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "JoinHandle(#{} {:?})", self.fiber.id, self.fiber.state.get())
+        write!(
+            f,
+            "JoinHandle({} {:?})",
+            crate::hub::fiber::Id(self.fiber.id),
+            self.fiber.state.get()
+        )
     }
 }
 

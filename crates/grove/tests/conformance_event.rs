@@ -270,9 +270,9 @@ fn async_result_peek_does_not_block() {
     conform(|| {
         let ar: AsyncResult<u32> = AsyncResult::new();
         assert!(ar.peek().is_none());
-        assert!(!ar.ready());
+        assert!(!ar.is_ready());
         ar.set(7);
-        assert!(ar.ready());
+        assert!(ar.is_ready());
         assert_eq!(ar.peek().unwrap().unwrap(), 7);
     });
 }

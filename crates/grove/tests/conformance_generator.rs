@@ -67,9 +67,9 @@ fn generator_receives_values_and_returns_a_result() {
         });
         assert_eq!(g.resume(1), GeneratorState::Yielded(1));
         assert_eq!(g.resume(2), GeneratorState::Yielded(3));
-        assert!(!g.is_complete());
+        assert!(!g.is_finished());
         assert_eq!(g.resume(-1), GeneratorState::Complete(30));
-        assert!(g.is_complete());
+        assert!(g.is_finished());
     });
 }
 
@@ -84,7 +84,7 @@ fn generator_body_panic_continues_in_the_resumer() {
         assert_eq!(g.resume(()), GeneratorState::Yielded(1));
         let r = panic::catch_unwind(AssertUnwindSafe(|| g.resume(())));
         assert_eq!(panic_text(&*r.unwrap_err()), "body failed");
-        assert!(g.is_complete());
+        assert!(g.is_finished());
         assert_eq!(g.next(), None);
     });
 }

@@ -444,7 +444,7 @@ fn kill_of_a_raw_greenlet_never_switched_to() {
             v
         });
         g.kill();
-        assert!(g.is_dead());
+        assert!(g.is_finished());
         assert!(!ran.get());
     });
 }

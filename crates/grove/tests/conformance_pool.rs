@@ -44,7 +44,7 @@ fn pool_job_panic_reaches_join_and_frees_the_slot() {
         let pool = Pool::new(1);
         let err = pool.spawn(|| -> u32 { panic!("expected") }).unwrap().join().unwrap_err();
         assert_eq!(panic_text(&*err.into_panic().unwrap()), "expected");
-        assert_eq!(pool.free_count(), 1);
+        assert_eq!(pool.available(), 1);
     });
 }
 
@@ -98,21 +98,21 @@ fn pool_spawn_from_a_member_of_a_full_pool_unwinds_in_a_scope() {
 fn pool_free_count_follows_spawns_and_exits() {
     conform(|| {
         let p = Pool::new(2);
-        assert_eq!(p.free_count(), 2);
+        assert_eq!(p.available(), 2);
         let r = Log::new();
         let r1 = r.clone();
         let first = p.spawn(move || r1.push(1)).unwrap();
-        assert_eq!(p.free_count(), 1);
+        assert_eq!(p.available(), 1);
         first.join().unwrap();
         assert_eq!(r.get(), [1]);
         grove::yield_now();
-        assert_eq!(p.free_count(), 2);
+        assert_eq!(p.available(), 2);
         let r2 = r.clone();
         let _a = p.spawn(move || r2.push(2)).unwrap();
-        assert_eq!(p.free_count(), 1);
+        assert_eq!(p.available(), 1);
         let r3 = r.clone();
         let _b = p.spawn(move || r3.push(3)).unwrap();
-        assert_eq!(p.free_count(), 0);
+        assert_eq!(p.available(), 0);
         assert_eq!(r.get(), [1]);
         let r4 = r.clone();
         let _c = p.spawn(move || r4.push(4)).unwrap(); // waits for a slot: the others run meanwhile
@@ -275,7 +275,7 @@ fn pool_kill_terminates_every_running_job() {
         assert_eq!(pool.len(), 4);
         pool.kill().unwrap();
         assert!(pool.is_empty());
-        assert_eq!(pool.free_count(), 4);
+        assert_eq!(pool.available(), 4);
         for h in hs {
             assert!(h.join().unwrap_err().is_killed());
         }
@@ -680,7 +680,7 @@ fn pool_spawner_killed_while_waiting_for_a_slot_leaks_nothing() {
         ev.set();
         assert_eq!(pool.join(), Ok(()));
         assert!(!ran.get());
-        assert_eq!(pool.free_count(), 1);
+        assert_eq!(pool.available(), 1);
     });
 }
 
@@ -699,7 +699,7 @@ fn pool_kill_while_a_map_feeds_the_pool_returns_and_can_be_repeated() {
         mapper.kill().unwrap();
         assert_eq!(grove::timeout(LONG, || pool.kill()), Ok(Ok(())), "Pool::kill hung");
         assert!(pool.is_empty());
-        assert_eq!(pool.free_count(), 1);
+        assert_eq!(pool.available(), 1);
         assert!(mapper.join().unwrap_err().is_killed());
     });
 }

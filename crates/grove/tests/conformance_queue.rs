@@ -289,7 +289,7 @@ fn channel_put_waits_for_a_receiver() {
             e.set("done");
         });
         grove::sleep(ms(1));
-        assert!(!e1.ready(), "put returned with no receiver");
+        assert!(!e1.is_ready(), "put returned with no receiver");
         let (c, e) = (ch.clone(), e2.clone());
         let p2 = grove::spawn(move || e.set(c.get().unwrap()));
         assert_eq!(e2.get().unwrap(), "hi");
@@ -453,7 +453,7 @@ fn queue_join_with_nothing_put_returns_at_once() {
 #[test]
 fn lifo_queue_returns_last_in_first() {
     conform(|| {
-        let q: LifoQueue<u32> = LifoQueue::with_capacity(None);
+        let q: LifoQueue<u32> = LifoQueue::with_bound(None);
         for i in 1..=3 {
             q.put(i).unwrap();
         }
@@ -466,7 +466,7 @@ fn lifo_queue_returns_last_in_first() {
 #[test]
 fn priority_queue_returns_highest_first() {
     conform(|| {
-        let q: PriorityQueue<u32> = PriorityQueue::with_capacity(None);
+        let q: PriorityQueue<u32> = PriorityQueue::with_bound(None);
         for i in [2, 9, 1, 5] {
             q.put(i).unwrap();
         }
@@ -480,8 +480,8 @@ fn priority_queue_returns_highest_first() {
 fn get_timeout_on_empty_times_out_for_every_queue_kind() {
     conform(|| {
         let q: Queue<u32> = Queue::unbounded();
-        let l: LifoQueue<u32> = LifoQueue::with_capacity(None);
-        let p: PriorityQueue<u32> = PriorityQueue::with_capacity(None);
+        let l: LifoQueue<u32> = LifoQueue::with_bound(None);
+        let p: PriorityQueue<u32> = PriorityQueue::with_bound(None);
         let c: Channel<u32> = Channel::new();
         let start = Instant::now();
         assert_eq!(q.get_timeout(SHORT), Err(RecvError::Wait(WaitError::TimedOut)));

@@ -85,10 +85,10 @@ fn two_children_interleave() {
         assert_eq!(lst.len(), 2);
         h.switch(());
         assert_eq!(lst.len(), 4);
-        assert!(h.is_dead());
+        assert!(h.is_finished());
         g.switch(());
         assert_eq!(lst.len(), 6);
-        assert!(g.is_dead());
+        assert!(g.is_finished());
     });
 }
 
@@ -170,7 +170,7 @@ fn failure_of_a_child_parented_to_a_waiting_greenlet() {
         let r = panic::catch_unwind(AssertUnwindSafe(|| crasher.switch(())));
         assert_eq!(panic_text(&*r.unwrap_err()), "KeyError");
         assert_eq!(seen.get(), ["KeyError"]);
-        assert!(g1.is_dead());
+        assert!(g1.is_finished());
     });
 }
 
@@ -248,7 +248,7 @@ fn child_return_starts_an_unstarted_parent_with_its_value() {
         let child = Greenlet::new(|_| Box::new(42));
         child.set_parent(&parent_never_started);
         assert_eq!(take::<(i32, i32)>(child.switch(())), (42, 24));
-        assert!(parent_never_started.is_dead());
+        assert!(parent_never_started.is_finished());
     });
 }
 
@@ -313,13 +313,13 @@ fn state_of_new_running_and_dead_greenlets() {
     conform(|| {
         let g = Greenlet::new(|_| {
             let me = getcurrent();
-            Box::new((me.is_active(), me.is_dead()))
+            Box::new((me.is_active(), me.is_finished()))
         });
         assert!(!g.is_active());
-        assert!(!g.is_dead());
+        assert!(!g.is_finished());
         assert_eq!(take::<(bool, bool)>(g.switch(())), (true, false));
         assert!(!g.is_active());
-        assert!(g.is_dead());
+        assert!(g.is_finished());
     });
 }
 
@@ -328,7 +328,7 @@ fn state_of_new_running_and_dead_greenlets() {
 fn main_greenlet_seen_from_a_child_is_active_not_dead() {
     conform(|| {
         let main = getcurrent();
-        let g = Greenlet::new(move |_| Box::new((main.is_main(), main.is_dead())));
+        let g = Greenlet::new(move |_| Box::new((main.is_main(), main.is_finished())));
         assert_eq!(take::<(bool, bool)>(g.switch(())), (true, false));
     });
 }
@@ -371,7 +371,7 @@ fn throw_kills_and_the_parent_receives_greenlet_exit() {
         assert_eq!(take::<&str>(g.switch(())), "ok");
         let res = g.throw().expect("the parent (main) receives the result");
         assert!(res.downcast_ref::<GreenletExit>().is_some());
-        assert!(g.is_dead());
+        assert!(g.is_finished());
         assert!(dropped.get());
         // Throwing into a dead greenlet does nothing.
         assert!(g.throw().is_none());
@@ -391,9 +391,12 @@ fn throw_into_an_unstarted_greenlet_just_kills_it() {
         });
         g2.set_parent(&g1);
         assert!(g2.throw().is_none());
-        assert!(g2.is_dead());
+        assert!(g2.is_finished());
         assert!(!ran.get());
-        assert!(!g1.is_dead(), "grove: the parent of an unstarted thrown greenlet is not involved");
+        assert!(
+            !g1.is_finished(),
+            "grove: the parent of an unstarted thrown greenlet is not involved"
+        );
     });
 }
 
@@ -422,8 +425,8 @@ fn throw_result_goes_to_the_original_parent() {
         // g2 dies; its GreenletExit result goes to g1 (its parent), which returns to main.
         let res = g2.throw().expect("control comes back to main");
         assert_eq!(take::<&str>(res), "caught");
-        assert!(g2.is_dead());
-        assert!(g1.is_dead());
+        assert!(g2.is_finished());
+        assert!(g1.is_finished());
     });
 }
 
@@ -443,7 +446,7 @@ fn switch_inside_a_hub_callback_is_refused_and_contained() {
         });
         grove::sleep(ms(1));
         assert!(!ran.get(), "a callback switched into a greenlet");
-        assert!(!g.is_dead());
+        assert!(!g.is_finished());
         g.switch(());
         assert!(ran.get());
     });
@@ -463,7 +466,7 @@ fn throw_inside_a_hub_callback_is_refused_and_contained() {
             g2.throw();
         });
         grove::sleep(ms(1));
-        assert!(!g.is_dead(), "a callback threw into a greenlet");
+        assert!(!g.is_finished(), "a callback threw into a greenlet");
         assert_eq!(take::<&str>(g.switch(())), "finished");
     });
 }

@@ -381,7 +381,7 @@ fn generator_body_orphaned_when_its_resumer_is_killed_mid_resume() {
         assert!(resumer.join().unwrap_err().is_killed());
         let kept = gen.borrow_mut().take().unwrap();
         // The generator now says it is complete, so nobody can ever resume it...
-        assert!(kept.is_complete());
+        assert!(kept.is_finished());
         // ...yet its body wakes, runs on and dies on an internal `expect` ("grove: generator
         // resumed without a value", reported on stderr).
         sleep(ms(50));
@@ -453,7 +453,7 @@ fn imap_consumer_killed_mid_iteration_leaves_nothing_behind() {
         let now = grove::stats();
         assert_eq!((now.alive, now.timers), (base.alive, base.timers), "leftovers: {now:?}");
         assert_eq!(pool.len(), 0);
-        assert_eq!(pool.free_count(), 2);
+        assert_eq!(pool.available(), 2);
     })
 }
 
@@ -577,7 +577,7 @@ fn raw_greenlet_with_dead_parent_finishes_into_grandparent() {
             Box::new(r) as grove::greenlet::Value
         });
         let r = *p.switch(()).downcast::<Greenlet>().unwrap();
-        assert!(p.is_dead());
+        assert!(p.is_finished());
         let v = panic::catch_unwind(AssertUnwindSafe(|| r.switch(())));
         let v = v.map_err(|e| conform::panic_text(&*e));
         assert_eq!(
@@ -706,7 +706,7 @@ fn held_pool_spawn_waiting_for_slot_in_expired_scope_keeps_slots() {
         assert!(r.is_err());
         hog.kill().unwrap();
         assert_eq!(pool.join(), Ok(()));
-        assert_eq!(pool.free_count(), 1);
+        assert_eq!(pool.available(), 1);
         assert_eq!(pool.spawn(|| 3).unwrap().join().unwrap(), 3);
     })
 }
@@ -770,7 +770,7 @@ fn raw_greenlet_killed_unstarted_by_callback_after_main_switched_to_it() {
             yield_now();
         }
         grove::add_callback(move || {
-            w.set(Some(!k.is_active() && !k.is_dead()));
+            w.set(Some(!k.is_active() && !k.is_finished()));
             k.kill();
         });
         let v = panic::catch_unwind(AssertUnwindSafe(|| r.switch(())));
@@ -1005,14 +1005,14 @@ fn held_imap_input_panic_and_early_drop_leave_pool_at_rest() {
         }));
         assert_eq!(r.map_err(|p| conform::panic_text(&*p)).unwrap_err(), "input broke");
         drop(it);
-        assert!(pool.join() == Ok(()) && pool.is_empty() && pool.free_count() == 3);
+        assert!(pool.join() == Ok(()) && pool.is_empty() && pool.available() == 3);
         let mut it = pool.imap_unordered(0..100u32, |i| {
             sleep(ms(2));
             i
         });
         assert!(it.next().unwrap().is_ok());
         drop(it);
-        assert!(pool.join() == Ok(()) && pool.free_count() == 3);
+        assert!(pool.join() == Ok(()) && pool.available() == 3);
         for _ in 0..5 {
             yield_now();
         }

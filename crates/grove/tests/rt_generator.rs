@@ -30,7 +30,7 @@ fn producer_consumer_with_send() {
         consumer.resume(None),
         GeneratorState::Complete(vec!["ALPHA".into(), "BETA".into(), "GAMMA".into()])
     );
-    assert!(consumer.is_complete());
+    assert!(consumer.is_finished());
 }
 
 #[test]
@@ -55,7 +55,7 @@ fn panic_propagates_to_the_resumer() {
     assert_eq!(g.resume(()), GeneratorState::Yielded(1));
     let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| g.resume(()))).unwrap_err();
     assert_eq!(*err.downcast::<&str>().unwrap(), "generator broke");
-    assert!(g.is_complete());
+    assert!(g.is_finished());
     assert_eq!(g.next(), None);
 }
 

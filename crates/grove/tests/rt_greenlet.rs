@@ -35,8 +35,8 @@ fn ping_pong_prints_1_2_3_4() {
         gr1.switch(());
         // gr2 finished last; its parent (main) got control back.
         assert_eq!(*log.borrow(), [1, 2, 3, 4]);
-        assert!(gr2.is_dead());
-        assert!(!gr1.is_dead(), "gr1 still waits in its second switch");
+        assert!(gr2.is_finished());
+        assert!(!gr1.is_finished(), "gr1 still waits in its second switch");
     });
 }
 
@@ -52,7 +52,7 @@ fn values_flow_both_ways() {
     assert_eq!(*r1.downcast::<i32>().unwrap(), 11);
     let r2 = g.switch(5);
     assert_eq!(*r2.downcast::<String>().unwrap(), "done 15");
-    assert!(g.is_dead());
+    assert!(g.is_finished());
     // Switching to a dead greenlet hands the value straight back.
     assert_eq!(*g.switch(7).downcast::<i32>().unwrap(), 7);
 }
@@ -74,7 +74,7 @@ fn return_goes_to_parent_not_caller() {
     // Main switches to child; child returns 99 into `parent` (which then finishes into main).
     child.switch(());
     assert_eq!(*log.borrow(), [1, 99]);
-    assert!(parent.is_dead() && child.is_dead());
+    assert!(parent.is_finished() && child.is_finished());
 }
 
 struct DropCounter(Rc<RefCell<u32>>);
@@ -98,7 +98,7 @@ fn throw_unwinds_and_runs_destructors() {
     let back = g.throw().expect("parent receives the GreenletExit");
     assert!(back.downcast_ref::<GreenletExit>().is_some());
     assert_eq!(*drops.borrow(), 1);
-    assert!(g.is_dead());
+    assert!(g.is_finished());
 }
 
 #[test]
@@ -113,7 +113,7 @@ fn throw_into_new_greenlet_means_it_never_runs() {
         Box::new(())
     });
     assert!(g.throw().is_none());
-    assert!(g.is_dead());
+    assert!(g.is_finished());
     assert!(!*ran.borrow());
     assert_eq!(*drops.borrow(), 1, "the closure's captures were dropped");
 }
@@ -124,7 +124,7 @@ fn panic_in_child_continues_in_parent() {
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| g.switch(())));
     let p = r.unwrap_err();
     assert_eq!(*p.downcast::<&str>().unwrap(), "child failed");
-    assert!(g.is_dead());
+    assert!(g.is_finished());
 }
 
 #[test]

@@ -306,7 +306,7 @@ fn d04_switch_inside_a_callback_is_refused_and_main_is_unaffected() {
             });
             grove::sleep(Duration::from_millis(5));
             assert_eq!(refused.get(), 2);
-            assert!(!g.is_dead());
+            assert!(!g.is_finished());
             // The greenlet can still be switched to normally.
             assert_eq!(*g.switch(5u8).downcast::<u8>().unwrap(), 5);
             hub_is_healthy();

@@ -25,11 +25,11 @@ fn pool_of_two_never_runs_more_than_two() {
                 .unwrap()
             })
             .collect();
-        assert!(pool.free_count() <= 2);
+        assert!(pool.available() <= 2);
         grove::joinall(hs);
         assert_eq!(pool.join(), Ok(()));
         assert_eq!(peak.get(), 2);
-        assert_eq!(pool.free_count(), 2);
+        assert_eq!(pool.available(), 2);
         assert!(pool.is_empty());
     });
 }
@@ -122,9 +122,9 @@ fn killed_pool_member_frees_its_slot() {
         let pool = Pool::new(1);
         let h = pool.spawn(|| grove::sleep(Duration::from_secs(3600))).unwrap();
         grove::yield_now();
-        assert_eq!(pool.free_count(), 0);
+        assert_eq!(pool.available(), 0);
         h.kill().unwrap();
-        assert_eq!(pool.free_count(), 1);
+        assert_eq!(pool.available(), 1);
         assert_eq!(pool.spawn(|| 5).unwrap().join().unwrap(), 5);
     });
 }

@@ -93,8 +93,8 @@ fn joinable_queue_join_waits_for_task_done() {
 #[test]
 fn queue_orders_and_errors() {
     grove::run(|| {
-        let lifo: LifoQueue<i32> = LifoQueue::with_capacity(None);
-        let prio: PriorityQueue<i32> = PriorityQueue::with_capacity(None);
+        let lifo: LifoQueue<i32> = LifoQueue::with_bound(None);
+        let prio: PriorityQueue<i32> = PriorityQueue::with_bound(None);
         for v in [3, 1, 2] {
             lifo.put(v).unwrap();
             prio.put(v).unwrap();

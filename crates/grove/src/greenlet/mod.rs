@@ -25,7 +25,7 @@
 //! }));
 //! gr1.switch(());
 //! assert_eq!(*log.borrow(), [1, 2, 3]);
-//! assert!(gr1.is_dead());
+//! assert!(gr1.is_finished());
 //! ```
 //!
 //! Greenlets made here are not scheduled by the hub: they run only when switched to. They may
@@ -210,7 +210,7 @@ impl Greenlet {
     }
 
     /// Whether the greenlet's function has returned (or it was killed).
-    pub fn is_dead(&self) -> bool {
+    pub fn is_finished(&self) -> bool {
         self.f.state.get() == State::Dead
     }
 

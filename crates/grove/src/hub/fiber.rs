@@ -96,6 +96,17 @@ pub(crate) enum Kind {
     Raw,
 }
 
+/// A greenlet id as people read it: `hub.n` (the hub's process-wide number, then the greenlet's
+/// number on that hub), e.g. `1.42`.
+#[derive(Clone, Copy)]
+pub(crate) struct Id(pub(crate) u64);
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.0 >> 40, self.0 & ((1 << 40) - 1))
+    }
+}
+
 /// A shared reference to a greenlet's record.
 #[derive(Clone)]
 pub(crate) struct FiberRef(pub(crate) Rc<Fiber>);
@@ -117,7 +128,7 @@ impl FiberRef {
 
 impl fmt::Debug for FiberRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Greenlet(#{} {:?}", self.id, self.state.get())?;
+        write!(f, "Greenlet({} {:?}", Id(self.id), self.state.get())?;
         if let Some(n) = self.name() {
             write!(f, " {n:?}")?;
         }

@@ -66,7 +66,7 @@ pub struct GreenletInfo {
 
 impl std::fmt::Display for GreenletInfo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "#{} ", self.id)?;
+        write!(f, "{} ", super::fiber::Id(self.id))?;
         if let Some(n) = &self.name {
             write!(f, "'{n}' ")?;
         }

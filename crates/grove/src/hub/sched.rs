@@ -289,9 +289,9 @@ impl Hub {
                             crate::diag::report(
                                 crate::diag::Kind::Panic,
                                 format_args!(
-                                    "greenlet #{} (spawned at {}) panicked and no parent can \
+                                    "greenlet {} (spawned at {}) panicked and no parent can \
                                  receive it: {}",
-                                    f.id,
+                                    super::fiber::Id(f.id),
                                     f.location,
                                     crate::hub::fiber::panic_message(&*p)
                                 ),
@@ -339,8 +339,8 @@ impl Hub {
         crate::diag::report(
             crate::diag::Kind::Panic,
             format_args!(
-                "a panic escaped greenlet #{} (spawned at {}): {}",
-                f.id,
+                "a panic escaped greenlet {} (spawned at {}): {}",
+                super::fiber::Id(f.id),
                 f.location,
                 crate::hub::fiber::panic_message(&*p)
             ),
@@ -497,8 +497,8 @@ impl Hub {
                 crate::diag::report(
                     crate::diag::Kind::Panic,
                     format_args!(
-                        "greenlet #{} panicked while being unwound on collection: {}",
-                        f.id,
+                        "greenlet {} panicked while being unwound on collection: {}",
+                        super::fiber::Id(f.id),
                         panic_message(&*p)
                     ),
                 );

@@ -82,7 +82,7 @@ pub struct SendJoinHandle<T> {
 
 impl<T> fmt::Debug for SendJoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SendJoinHandle(finished: {})", self.done.ready())
+        write!(f, "SendJoinHandle(finished: {})", self.done.is_ready())
     }
 }
 
@@ -96,7 +96,7 @@ impl<T> SendJoinHandle<T> {
 
     /// Whether the greenlet has finished.
     pub fn is_finished(&self) -> bool {
-        self.done.ready()
+        self.done.is_ready()
     }
 
     /// Waits (cooperatively) for the greenlet to finish, keeping the result in the handle for

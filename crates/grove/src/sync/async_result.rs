@@ -97,7 +97,7 @@ impl<T> Drop for AsyncResult<T> {
 
 impl<T> fmt::Debug for AsyncResult<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "AsyncResult(ready: {})", self.ready())
+        write!(f, "AsyncResult(ready: {})", self.is_ready())
     }
 }
 
@@ -126,7 +126,7 @@ impl<T> AsyncResult<T> {
     }
 
     /// Whether a value or error has been set.
-    pub fn ready(&self) -> bool {
+    pub fn is_ready(&self) -> bool {
         self.lock().value.is_some()
     }
 }

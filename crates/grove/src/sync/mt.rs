@@ -213,7 +213,7 @@ impl<T> fmt::Debug for Queue<T> {
 }
 
 impl<T> Queue<T> {
-    fn with_capacity(capacity: Option<usize>) -> Self {
+    fn with_bound(capacity: Option<usize>) -> Self {
         assert_ne!(capacity, Some(0), "grove: a queue needs capacity of at least 1");
         Queue {
             inner: Arc::new(Mutex::new(QState {
@@ -229,7 +229,7 @@ impl<T> Queue<T> {
 
     /// An unbounded queue.
     pub fn unbounded() -> Self {
-        Self::with_capacity(None)
+        Self::with_bound(None)
     }
 
     /// A queue holding at most `capacity` items.
@@ -237,7 +237,7 @@ impl<T> Queue<T> {
     /// # Panics
     /// If `capacity` is 0.
     pub fn bounded(capacity: usize) -> Self {
-        Self::with_capacity(Some(capacity))
+        Self::with_bound(Some(capacity))
     }
 
     fn lock(&self) -> MutexGuard<'_, QState<T>> {

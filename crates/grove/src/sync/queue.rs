@@ -285,7 +285,7 @@ impl<T, S: Store<T>> fmt::Debug for Queue<T, S> {
 impl<T> Queue<T> {
     /// An unbounded FIFO queue: `put` never blocks.
     pub fn unbounded() -> Self {
-        Self::with_capacity(None)
+        Self::with_bound(None)
     }
 
     /// A FIFO queue holding at most `capacity` items: `put` blocks while it is full.
@@ -293,13 +293,15 @@ impl<T> Queue<T> {
     /// # Panics
     /// If `capacity` is 0: use [`Channel`] for a rendezvous.
     pub fn bounded(capacity: usize) -> Self {
-        Self::with_capacity(Some(capacity))
+        Self::with_bound(Some(capacity))
     }
 }
 
 impl<T, S: Store<T>> Queue<T, S> {
-    /// A queue with this store, bounded if `capacity` is `Some` (which must not be 0).
-    pub fn with_capacity(capacity: Option<usize>) -> Self {
+    /// A queue with this store, bounded if `bound` is `Some` (which must not be 0). (A bound,
+    /// not a capacity hint: `put` waits while that many items are queued.)
+    pub fn with_bound(bound: Option<usize>) -> Self {
+        let capacity = bound;
         assert_ne!(capacity, Some(0), "grove: a queue of capacity 0 is a Channel");
         Queue {
             inner: Rc::new(Inner {
