@@ -76,6 +76,11 @@ const REGRESSION_SEEDS: &[u64] = &[
     7055168, // semaphore: main's acquire fails with Deadlock while a permit is free
     7033359, // semaphore: try_acquire fails while a permit is free
     7079924, // semaphore: a greenlet blocks with a permit free, so a queue fills differently
+    9959, // Event: a second set() forgot the waiters the first had woken, so a newcomer ran first
+    12862, // (same)
+    14572, // (same)
+    23132, // (same)
+    26526, // (same)
 ];
 
 /// Minimized programs that once failed (text form, see `program.rs`); they run every time.

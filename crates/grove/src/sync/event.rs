@@ -54,7 +54,11 @@ impl Event {
         i.set.set(true);
         i.generation.set(i.generation.get() + 1);
         let woken = i.waiters.notify_all_tokens();
-        *i.woken.borrow_mut() = woken.iter().map(WeakToken::new).collect();
+        // Waiters an earlier `set` woke and that have not run yet stay in the list: a
+        // newcomer must still go after them.
+        let mut list = i.woken.borrow_mut();
+        list.retain(WeakToken::is_scheduled);
+        list.extend(woken.iter().map(WeakToken::new));
     }
 
     /// Clears the flag; later waiters block until it is set again.
