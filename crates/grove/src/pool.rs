@@ -36,6 +36,8 @@ pub struct Group {
 struct GroupInner {
     /// Live members, keyed so that each can remove itself, whoever drops its membership.
     members: RefCell<Slab<FiberRef>>,
+    /// A deadline every member inherits (see [`Group::scope_deadline`]).
+    deadline: Cell<Option<Instant>>,
     running: Cell<usize>,
     empty: Event,
 }
@@ -98,6 +100,43 @@ impl Group {
         self.len() == 0
     }
 
+    /// Structured concurrency: runs `f` with a new group, and when `f` returns — or unwinds
+    /// (a panic, a kill, an expired scope) — kills whatever it spawned into the group that is
+    /// still running and waits for it (tokio's `JoinSet` on drop, Go's errgroup; gevent's
+    /// `Group` with a `finally: group.kill()`). Nothing spawned in the scope outlives it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let fast = grove::pool::Group::scope(|g| {
+    ///     let fast = g.spawn(|| 1);
+    ///     g.spawn(|| grove::sleep(Duration::from_secs(3600))); // killed when the scope ends
+    ///     fast.join().unwrap()
+    /// });
+    /// assert_eq!(fast, 1);
+    /// ```
+    pub fn scope<R>(f: impl FnOnce(&Group) -> R) -> R {
+        let group = Group::new();
+        let _kill_rest = KillOnExit(&group);
+        f(&group)
+    }
+
+    /// [`scope`](Self::scope) with a deadline that everything in it inherits (Go's context
+    /// deadline): `f` runs inside [`timeout_at`](crate::timeout_at)`(deadline)`, and every
+    /// greenlet spawned into the group is killed when the deadline passes (its `join` says
+    /// [`JoinError::Killed`]).
+    ///
+    /// # Errors
+    /// [`Elapsed`](crate::Elapsed) when the deadline cut `f` short.
+    pub fn scope_deadline<R>(
+        deadline: Instant,
+        f: impl FnOnce(&Group) -> R,
+    ) -> Result<R, crate::Elapsed> {
+        let group = Group::new();
+        group.inner.deadline.set(Some(deadline));
+        let _kill_rest = KillOnExit(&group);
+        crate::timeout_at(deadline, || f(&group))
+    }
+
     /// Spawns `f` into the group.
     #[track_caller]
     pub fn spawn<T: 'static>(&self, f: impl FnOnce() -> T + 'static) -> JoinHandle<T> {
@@ -116,9 +155,15 @@ impl Group {
         let mine = Membership::enter(&self.inner, permit);
         let other = also.map(|g| Membership::enter(&g.inner, None));
         let keys = (mine.key, other.as_ref().map(|m| m.key));
+        let deadline = self.inner.deadline.get();
         let h = Builder::new().spawn(move || {
             let _m = (mine, other);
-            f()
+            match deadline {
+                None => f(),
+                // The group's deadline passing ends the member as a kill would.
+                Some(d) => crate::timeout_at(d, f)
+                    .unwrap_or_else(|_| panic::resume_unwind(Box::new(GreenletExit))),
+            }
         });
         Membership::record(&self.inner, keys.0, h.fiber());
         if let (Some(g), Some(k)) = (also, keys.1) {
@@ -194,6 +239,16 @@ impl Group {
         R: 'static,
     {
         map_by(items, f, |job| Ok(self.spawn(job)))
+    }
+}
+
+/// Kills what is left of a scope's group when the scope ends, however it ends.
+struct KillOnExit<'a>(&'a Group);
+
+impl Drop for KillOnExit<'_> {
+    fn drop(&mut self) {
+        // While unwinding the wait for the deaths returns at once; the kills still happen.
+        let _ = self.0.kill();
     }
 }
 
