@@ -428,3 +428,48 @@ fn a_greenlet_abandoned_at_shutdown_completes_its_handle() {
     rt.shutdown();
     assert!(join_within(stubborn).unwrap_err().is_killed());
 }
+
+/// Issue 13.5: a greenlet on another hub is killed from its `SendJoinHandle` (destructors run
+/// on its hub); a spawn still queued never starts.
+#[test]
+fn a_greenlet_on_another_hub_is_killed_from_its_handle() {
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    use std::sync::Arc;
+    struct Flag(Arc<AtomicBool>);
+    impl Drop for Flag {
+        fn drop(&mut self) {
+            self.0.store(true, SeqCst);
+        }
+    }
+    let rt = grove::Runtime::builder().hubs(2).build().unwrap();
+    let dropped = Arc::new(AtomicBool::new(false));
+    let d = dropped.clone();
+    let (up_tx, up_rx) = std::sync::mpsc::channel();
+    let h = rt.spawn_on(1, move || {
+        let _f = Flag(d);
+        up_tx.send(()).unwrap();
+        grove::sleep(std::time::Duration::from_secs(3600));
+    });
+    up_rx.recv().unwrap(); // it runs: the kill reaches a live greenlet on hub 1
+                           // Killed whether it started yet or not: either way it dies (or never runs).
+    assert_eq!(h.kill(), Ok(()));
+    assert!(dropped.load(SeqCst), "its destructors ran on its hub");
+    assert!(matches!(h.join(), Err(grove::JoinError::Killed)));
+    // Killed before it could start: it never runs. The blocker holds hub 0's thread (a plain
+    // blocking recv, on purpose) until the kill was asked for, so the spawn is still queued.
+    let ran = Arc::new(AtomicBool::new(false));
+    let r = ran.clone();
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let blocker = rt.spawn_on(0, move || {
+        started_tx.send(()).unwrap();
+        let _ = go_rx.recv();
+    });
+    started_rx.recv().unwrap();
+    let h = rt.spawn_on(0, move || r.store(true, SeqCst));
+    h.kill_nowait();
+    go_tx.send(()).unwrap();
+    assert!(matches!(h.join(), Err(grove::JoinError::Killed)));
+    assert!(!ran.load(SeqCst));
+    blocker.join().unwrap();
+}

@@ -170,6 +170,15 @@ impl Hub {
         }
     }
 
+    /// Kills the greenlet at `key` if it is still the one with `id` (a kill from another
+    /// thread: `SendJoinHandle::kill`).
+    pub(crate) fn kill_key(&self, key: usize, id: u64) {
+        let f = self.fibers.borrow().get(key).cloned();
+        if let Some(f) = f.filter(|f| f.id == id) {
+            self.kill(&f);
+        }
+    }
+
     /// Nothing can ever wake the main greenlet: make its blocking call fail.
     pub(super) fn deadlock(&self) {
         let m = &self.main;

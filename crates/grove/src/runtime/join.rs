@@ -12,11 +12,24 @@ use crate::{JoinError, WaitError};
 
 type Slot<T> = Arc<Mutex<Option<Result<T, JoinError>>>>;
 
+/// Where a remote spawn's greenlet is, for killing it from its `SendJoinHandle`.
+#[derive(Default)]
+pub(crate) struct Target {
+    /// A kill was asked for: a job not started yet must never start.
+    pub(crate) cancelled: bool,
+    /// The greenlet once it exists: its hub and its key and id there.
+    pub(crate) at: Option<(Arc<crate::hub::Remote>, usize, u64)>,
+}
+
+pub(crate) type SharedTarget = Arc<Mutex<Target>>;
+
 /// Completes a [`SendJoinHandle`] exactly once and gives the spawn's admission slot back.
 /// Dropped without a result (its job was dropped unrun at shutdown, its greenlet was killed
 /// before it started, the hub refused the job), it completes the handle with
 /// [`JoinError::Killed`]: no joiner ever waits for a job that no longer exists.
 pub(crate) struct Completer<T> {
+    /// Shared with the handle, for `kill`.
+    pub(crate) target: SharedTarget,
     done: AsyncResult<()>,
     slot: Slot<T>,
     admit: Arc<Admission>,
@@ -38,8 +51,12 @@ impl<T> Completer<T> {
         admit.queued[hub].fetch_add(1, Relaxed);
         let done = AsyncResult::new();
         let slot: Slot<T> = Arc::new(Mutex::new(None));
-        let handle = SendJoinHandle { done: done.clone(), slot: slot.clone() };
-        (Completer { done, slot, admit, hub, queued: true, admitted, finished: false }, handle)
+        let target = SharedTarget::default();
+        let handle =
+            SendJoinHandle { done: done.clone(), slot: slot.clone(), target: target.clone() };
+        let completer =
+            Completer { target, done, slot, admit, hub, queued: true, admitted, finished: false };
+        (completer, handle)
     }
 
     /// The job left the queue and runs on its hub.
@@ -78,6 +95,7 @@ impl<T> Drop for Completer<T> {
 pub struct SendJoinHandle<T> {
     done: AsyncResult<()>,
     slot: Slot<T>,
+    target: SharedTarget,
 }
 
 impl<T> fmt::Debug for SendJoinHandle<T> {
@@ -91,7 +109,11 @@ impl<T> SendJoinHandle<T> {
     pub(crate) fn completed(r: Result<T, JoinError>) -> SendJoinHandle<T> {
         let done = AsyncResult::new();
         done.set(());
-        SendJoinHandle { done, slot: Arc::new(Mutex::new(Some(r))) }
+        SendJoinHandle {
+            done,
+            slot: Arc::new(Mutex::new(Some(r))),
+            target: SharedTarget::default(),
+        }
     }
 
     /// Whether the greenlet has finished.
@@ -158,6 +180,31 @@ impl<T> SendJoinHandle<T> {
     pub fn join_timeout(self, timeout: Duration) -> Result<T, JoinError> {
         self.wait_timeout(timeout)?;
         self.take()
+    }
+
+    /// Asks the greenlet to die, from any thread, and returns at once: it unwinds on its hub
+    /// the next time that hub runs it (destructors run there); a spawn still queued never
+    /// starts. [`join`](Self::join) then reports [`JoinError::Killed`] (unless it had already
+    /// finished).
+    pub fn kill_nowait(&self) {
+        let mut t = self.target.lock().unwrap_or_else(|e| e.into_inner());
+        t.cancelled = true;
+        if let Some((remote, key, id)) = t.at.clone() {
+            drop(t);
+            remote.send(crate::hub::RemoteMsg::Call(Box::new(move || {
+                crate::hub::with(|h| h.kill_key(key, id));
+            })));
+        }
+    }
+
+    /// Kills the greenlet (see [`kill_nowait`](Self::kill_nowait)) and waits until it is
+    /// dead.
+    ///
+    /// # Errors
+    /// As [`wait`](Self::wait): the kill is requested either way.
+    pub fn kill(&self) -> Result<(), WaitError> {
+        self.kill_nowait();
+        self.wait()
     }
 
     fn take(&self) -> Result<T, JoinError> {

@@ -496,6 +496,12 @@ fn start_on_hub<T: Send + 'static>(
     location: &'static Location<'static>,
 ) {
     completer.started();
+    let target = completer.target.clone();
+    if target.lock().unwrap_or_else(|e| e.into_inner()).cancelled {
+        // Killed from its handle before it left the queue: it never runs (the completer
+        // completes the handle with Killed).
+        return;
+    }
     // Shared with the greenlet, which takes it only when it has a result: whoever drops the
     // last reference first (the greenlet killed before it ran, or never created) completes
     // the handle with Killed, and the hub thread can still reach it if the greenlet is
@@ -518,7 +524,17 @@ fn start_on_hub<T: Send + 'static>(
         }
     });
     match spawned {
-        Ok(_) => {}
+        Ok(h) => {
+            let (key, id) = (h.fiber().key.get(), h.fiber().id);
+            let remote = hub::with(|hub| hub.remote().clone());
+            let mut t = target.lock().unwrap_or_else(|e| e.into_inner());
+            t.at = Some((remote, key, id));
+            if t.cancelled {
+                // Killed while it was being spawned (the handle saw no location yet).
+                drop(t);
+                h.kill_nowait();
+            }
+        }
         Err(e) => {
             let c = cell.borrow_mut().take();
             if let Some(c) = c {
