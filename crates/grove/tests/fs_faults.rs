@@ -133,9 +133,22 @@ fn a_killed_read_on_a_regular_file_loses_no_byte_and_keeps_the_position() {
                             // the value is ready but not yet taken); any interleaving must give the same result.
         std::thread::sleep(Duration::from_millis(30));
         g.kill().unwrap();
-        assert!(g.join().is_err());
         let mut h = &f;
-        assert_eq!(h.stream_position().unwrap(), 0, "the killed read moved the position");
+        match g.join() {
+            // The usual case: the kill landed while the read was in flight or done but not
+            // taken. The bytes go to the next read; the position did not move.
+            Err(e) => {
+                assert!(e.is_killed());
+                assert_eq!(h.stream_position().unwrap(), 0, "the killed read moved the position");
+            }
+            // On a slow machine (sanitizers) the pool can finish the read before the greenlet
+            // even parks: then the read simply happened. Undo it to check the rest alike.
+            Ok(n) => {
+                assert_eq!(n.unwrap(), 10);
+                assert_eq!(h.stream_position().unwrap(), 10);
+                h.seek(std::io::SeekFrom::Start(0)).unwrap();
+            }
+        }
         let mut three = [0u8; 3];
         h.read_exact(&mut three).unwrap();
         assert_eq!(&three, b"012");
