@@ -227,7 +227,7 @@ impl Server {
         // Close connections that sit idle between requests; busy ones finish their request.
         let idle: Vec<_> = self.shared.idle.borrow_mut().drain().collect();
         for (_, g) in idle {
-            g.kill();
+            g.kill_nowait();
         }
         let _ = conns.join();
         Ok(())

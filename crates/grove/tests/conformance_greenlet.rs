@@ -379,7 +379,7 @@ fn greenlet_killing_itself_unwinds_at_once() {
         let (a, d) = (after.clone(), dropped.clone());
         let g = grove::spawn(move || {
             let _guard = SetOnDrop(d);
-            grove::getcurrent().kill();
+            grove::getcurrent().kill_nowait();
             a.set();
         });
         assert!(g.join().unwrap_err().is_killed());
@@ -443,7 +443,7 @@ fn kill_of_a_raw_greenlet_never_switched_to() {
             r.set();
             v
         });
-        g.kill();
+        g.kill_nowait();
         assert!(g.is_finished());
         assert!(!ran.get());
     });

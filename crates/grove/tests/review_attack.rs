@@ -125,7 +125,7 @@ fn kill_of_greenlet_switched_away_in_destructor_during_scope_unwind_does_not_abo
             // A raw greenlet that, when switched to, kills the victim (which is suspended in
             // the switch) and ends.
             let killer = Greenlet::new(move |_| {
-                m2.borrow().as_ref().unwrap().kill();
+                m2.borrow().as_ref().unwrap().kill_nowait();
                 Box::new(())
             });
             let r = timeout(ms(10), || {
@@ -525,7 +525,7 @@ fn kill_delivered_during_collect_is_not_swallowed() {
             struct KillOnDrop(Rc<RefCell<Option<Greenlet>>>);
             impl Drop for KillOnDrop {
                 fn drop(&mut self) {
-                    self.0.borrow().as_ref().unwrap().kill();
+                    self.0.borrow().as_ref().unwrap().kill_nowait();
                 }
             }
             let m2 = m.clone();
@@ -771,7 +771,7 @@ fn raw_greenlet_killed_unstarted_by_callback_after_main_switched_to_it() {
         }
         grove::add_callback(move || {
             w.set(Some(!k.is_active() && !k.is_finished()));
-            k.kill();
+            k.kill_nowait();
         });
         let v = panic::catch_unwind(AssertUnwindSafe(|| r.switch(())));
         assert_eq!(was_new.get(), Some(true), "precondition: the callback ran before r started");

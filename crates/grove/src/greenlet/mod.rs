@@ -191,8 +191,10 @@ impl Greenlet {
 
     /// Asks the greenlet to die, whatever it waits on (hub-blocked or in a switch), and returns
     /// at once: it unwinds from that point the next time the hub runs it (gevent's
-    /// `kill(block=False)`). A greenlet that never ran just dies.
-    pub fn kill(&self) {
+    /// `kill(block=False)`; the name says it does not wait, as with
+    /// [`JoinHandle::kill_nowait`](crate::JoinHandle::kill_nowait)). A greenlet that never
+    /// ran just dies.
+    pub fn kill_nowait(&self) {
         hub::with(|h| h.kill(&self.f));
     }
 
