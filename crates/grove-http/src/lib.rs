@@ -28,6 +28,36 @@
 //! Transfer-Encoding, conflicting lengths) to defend against request smuggling; handles
 //! keep-alive, pipelining, HTTP/1.0, `Expect: 100-continue`, HEAD; times out idle and slow
 //! clients; shuts down gracefully; sets TCP_NODELAY and writes a fixed response in one write.
+//!
+//! # Differences from hyper
+//!
+//! `tests/differential.rs` sends seeded request sequences aimed at message framing to this
+//! crate's server and to a hyper 1.x server, and seeded responses to this crate's client and
+//! to hyper's, and fails on any difference this table does not list (the test holds it as
+//! data, `tests/differential/allowed.rs`). grove-http may refuse what hyper accepts where the
+//! RFC allows it, and accepts what hyper refuses only where the RFC asks for that; it never
+//! accepts a message and reads it differently from hyper.
+//!
+//! | tag | stricter | difference | why it is allowed |
+//! |---|---|---|---|
+//! | `host:missing` | grove | HTTP/1.1 request without Host: 400 | RFC 9112 §3.2: MUST answer 400 |
+//! | `host:dup` | grove | more than one Host line: 400 | RFC 9112 §3.2: MUST answer 400 |
+//! | `host:invalid` | grove | Host not `uri-host [":" port]`: 400 | RFC 9112 §3.2: MUST answer 400 |
+//! | `te+cl` | grove | Transfer-Encoding with Content-Length: 400 (hyper de-chunks, then closes) | RFC 9112 §6.1: a server MAY reject it |
+//! | `te:unsupported` | grove | `gzip, chunked`, chunked twice: 501 (hyper de-chunks and passes the coded bytes on) | RFC 9112 §6.1: SHOULD answer 501; chunked MUST NOT be applied twice |
+//! | `cl:over-limit` | grove | Content-Length over [`Config::max_body_bytes`]: 413 | RFC 9110 §15.5.14 |
+//! | `chunk-ext:ctl` | grove | control characters in a chunk extension fail the body | RFC 9112 §7.1.1: chunk-ext is tokens and quoted-strings |
+//! | `chunk-ext:long` | grove | the 16 KiB extension budget also counts leading zeros, whitespace and `;` | RFC 9112 §7.1.1: a server ought to limit extensions |
+//! | `trailer:bare-lf` | grove | a bare LF in the trailer section fails the body | RFC 9112 §7.1.2: trailer lines end in CRLF; §2.2 only permits a bare LF |
+//! | `trailer:ctl` | grove | DEL in a trailer value fails the body | RFC 9110 §5.5: DEL is not a field-value byte |
+//! | `cl:list` | hyper | `Content-Length: 5, 5`: grove reads 5 bytes, hyper answers 400 | RFC 9110 §8.6: MAY accept the repeated value |
+//! | `te:trailing-empty` | hyper | `Transfer-Encoding: chunked,`: grove reads chunked; hyper answers 400 (server) or reads until close (client) | RFC 9110 §5.6.1: MUST ignore empty list elements |
+//! | `resp:http10-te` | hyper | HTTP/1.0 response with Transfer-Encoding: grove's client reads until close, hyper fails it | RFC 9112 §6.1: treat the framing as faulty, close after |
+//! | `reuse` | grove | the client does not reuse a connection hyper's would (only HTTP/1.1, definite framing, nothing left over) | RFC 9112 §9.6: a client MAY close at any time |
+//!
+//! A 2xx answer to CONNECT carries no Content-Length or Transfer-Encoding and no body (RFC
+//! 9110 §9.3.6; the handler's body is dropped), and the connection closes after it, as after
+//! a 101: this server does not relay tunnels.
 
 #![deny(missing_docs)]
 

@@ -518,7 +518,13 @@ fn serve_connection(
             read_timeout: Some(config.body_timeout),
             max_buffer: config.max_head_bytes.max(64 * 1024),
         });
-        let is_head = head.method == Method::HEAD;
+        let answer_to = if head.method == Method::HEAD {
+            AnswerTo::Head
+        } else if head.method == Method::CONNECT {
+            AnswerTo::Connect
+        } else {
+            AnswerTo::Other
+        };
         let (method, uri, version) = (head.method.clone(), head.uri.clone(), head.version);
         let mut req = http::Request::new(Incoming { state: has_body.then(|| body.clone()) });
         *req.method_mut() = head.method;
@@ -559,7 +565,7 @@ fn serve_connection(
         if unread && !body.drainable(config.drain_limit) {
             keep_alive = false;
         }
-        let mut sent = write_response(&writer, &mut out, resp, version, is_head, keep_alive);
+        let mut sent = write_response(&writer, &mut out, resp, version, answer_to, keep_alive);
         if sent.is_ok() && keep_alive && unread && !body.drain(config.drain_limit) {
             keep_alive = false;
             sent = Err(io::Error::other("request body could not be skipped"));
@@ -615,7 +621,7 @@ pub fn peer_addr() -> Option<SocketAddr> {
 fn write_error(w: &Stream, out: &mut Vec<u8>, status: StatusCode, why: &str) -> io::Result<u64> {
     let mut r = Response::new(Body::from(format!("{why}\n")));
     *r.status_mut() = status;
-    let n = write_response(w, out, r, Version::HTTP_11, false, false);
+    let n = write_response(w, out, r, Version::HTTP_11, AnswerTo::Other, false);
     w.shutdown_write();
     n
 }
@@ -660,6 +666,16 @@ fn bodyless(status: StatusCode) -> bool {
         || status == StatusCode::NOT_MODIFIED
 }
 
+/// The request method, as far as the response's framing depends on it.
+#[derive(Clone, Copy, PartialEq)]
+enum AnswerTo {
+    /// HEAD: the framing fields of the GET answer, no body.
+    Head,
+    /// CONNECT: a 2xx turns the connection into a tunnel.
+    Connect,
+    Other,
+}
+
 /// Writes a response; a `Full` body goes in the same write as the head. Returns the body bytes
 /// sent.
 fn write_response(
@@ -667,9 +683,10 @@ fn write_response(
     out: &mut Vec<u8>,
     resp: Response,
     version: Version,
-    is_head: bool,
+    answer_to: AnswerTo,
     keep_alive: bool,
 ) -> io::Result<u64> {
+    let is_head = answer_to == AnswerTo::Head;
     let (parts, body) = resp.into_parts();
     out.clear();
     let status = parts.status;
@@ -701,7 +718,10 @@ fn write_response(
         out.extend_from_slice(d.as_bytes());
         out.extend_from_slice(b"\r\n");
     });
-    let no_body = bodyless(status);
+    // A 2xx to CONNECT has no framing fields and no body: what follows its head is the
+    // tunnel (RFC 9110 §9.3.6), which this server does not relay, so nothing follows.
+    let tunnel = answer_to == AnswerTo::Connect && status.is_success();
+    let no_body = bodyless(status) || tunnel;
     // Decide the framing of the response body.
     enum Send {
         None,

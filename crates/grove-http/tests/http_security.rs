@@ -342,3 +342,18 @@ fn server_answers_before_an_unread_body_arrives() {
         assert!(out.contains("ignored") && out.ends_with("/next "), "{out}");
     });
 }
+
+// Differential test (issue 21): grove sent `content-length` and the handler's body after a
+// 2xx to CONNECT; what follows that head is the tunnel, and it carries no framing fields
+// (RFC 9110 §9.3.6).
+#[test]
+fn server_answers_connect_without_framing_fields() {
+    with_server(|addr, _| {
+        let out = raw(addr, b"CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n");
+        assert_eq!(status_of(&out), "200", "{out}");
+        let lower = out.to_ascii_lowercase();
+        assert!(!lower.contains("content-length"), "{out}");
+        assert!(!lower.contains("transfer-encoding"), "{out}");
+        assert!(out.ends_with("\r\n\r\n"), "bytes followed the head: {out:?}");
+    });
+}
