@@ -3,7 +3,7 @@
 //! (Host, long targets, CONNECT tunnels, unread bodies, chunk extensions, trailers). Each test
 //! names the item of the security review it pins.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -355,5 +355,45 @@ fn server_answers_connect_without_framing_fields() {
         assert!(!lower.contains("content-length"), "{out}");
         assert!(!lower.contains("transfer-encoding"), "{out}");
         assert!(out.ends_with("\r\n\r\n"), "bytes followed the head: {out:?}");
+    });
+}
+
+// Differential test (issue 21): after a chunked body failed, skipping its rest fed the decoder
+// again bytes it had already gone past; a `\r\n\r\n` in chunk data then "ended" the body, the
+// connection stayed open, and the bytes after it were served as a request (smuggling).
+#[test]
+fn server_closes_after_a_failed_chunked_body() {
+    grove::run(|| {
+        let server = Server::bind("127.0.0.1:0").unwrap();
+        let addr = server.local_addr().unwrap();
+        let stop = server.shutdown_handle();
+        let paths = Rc::new(RefCell::new(Vec::new()));
+        let p = paths.clone();
+        let srv = grove::spawn(move || {
+            server.serve(move |req: Request| {
+                p.borrow_mut().push(req.uri().path().to_string());
+                let mut body = req.into_body();
+                // A small read, then a large one: the failing read covers the whole rest.
+                let mut first = [0u8; 4];
+                let _ = body.read(&mut first);
+                let mut rest = Vec::with_capacity(64 * 1024);
+                let _ = body.read_to_end(&mut rest);
+                Response::new(Body::from("done"))
+            })
+        });
+        let data = b"x\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n";
+        let req = [
+            &b"POST /upload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n"
+                [..],
+            format!("{:x}\r\n", data.len()).as_bytes(),
+            data,
+            b"\r\n0\r\nX: \x7f\r\n\r\n",
+        ]
+        .concat();
+        let out = raw(addr, &req);
+        assert_eq!(*paths.borrow(), ["/upload"], "{out}");
+        assert!(out.contains("connection: close"), "{out}");
+        stop.shutdown();
+        srv.join().unwrap().unwrap();
     });
 }
