@@ -45,6 +45,7 @@
 //! | `host:invalid` | grove | Host not `uri-host [":" port]`: 400 | RFC 9112 §3.2: MUST answer 400 |
 //! | `te+cl` | grove | Transfer-Encoding with Content-Length: 400 (hyper de-chunks, then closes) | RFC 9112 §6.1: a server MAY reject it |
 //! | `te:unsupported` | grove | `gzip, chunked`, chunked twice: 501 (hyper de-chunks and passes the coded bytes on) | RFC 9112 §6.1: SHOULD answer 501; chunked MUST NOT be applied twice |
+//! | `head:large` | grove | a head over [`Config::max_head_bytes`] (64 KiB): 431 (hyper: about 400 KiB) | RFC 6585 §5 |
 //! | `cl:over-limit` | grove | Content-Length over [`Config::max_body_bytes`]: 413 | RFC 9110 §15.5.14 |
 //! | `chunk-ext:ctl` | grove | control characters in a chunk extension fail the body | RFC 9112 §7.1.1: chunk-ext is tokens and quoted-strings |
 //! | `chunk-ext:long` | grove | the 16 KiB extension budget also counts leading zeros, whitespace and `;` | RFC 9112 §7.1.1: a server ought to limit extensions |

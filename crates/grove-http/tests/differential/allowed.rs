@@ -79,6 +79,14 @@ pub const ALLOWED: &[Allowed] = &[
         rfc: "RFC 9110 §15.5.14: 413 when the content is larger than the server will process",
     },
     Allowed {
+        tag: "head:large",
+        stricter: Side::Grove,
+        stage: Stage::Head,
+        what: "a request head over Config::max_head_bytes (64 KiB): grove 431, hyper reads \
+               heads up to about 400 KiB",
+        rfc: "RFC 6585 §5: 431 when the header fields are too large",
+    },
+    Allowed {
         tag: "chunk-ext:ctl",
         stricter: Side::Grove,
         stage: Stage::Body,

@@ -117,7 +117,8 @@ pub struct GenReq {
 /// probe reaches the handler shows whether (and how) the connection survived what came
 /// before it.
 pub struct ServerCase {
-    pub seed: u64,
+    /// How to run this case again.
+    pub replay: String,
     pub reqs: Vec<GenReq>,
     pub bytes: Vec<u8>,
     /// Offsets after which a write ends (sorted, inside `1..bytes.len()`).
@@ -184,7 +185,27 @@ fn chunked_body(rng: &mut Rng, buf: &mut Buf, tags: &mut Vec<&'static str>) {
         let zeros = *rng.weighted(&[(80, 0usize), (15, few), (5, 20)]);
         overhead += zeros;
         buf.put("0".repeat(zeros).as_bytes());
-        buf.part(hex(size, rng.pct(30)).as_bytes());
+        if rng.pct(2) {
+            // A size line nobody may accept, or a size nobody can send: after it the bytes
+            // no longer frame as generated.
+            tags.push("shift");
+            let odd = *rng.pick(&[
+                "+5",
+                "-5",
+                "0x5",
+                " 5",
+                "5 5",
+                "ffffffffffffffff",
+                "fffffffffffffffff",
+                "10000000000000000",
+                "",
+                "g",
+                "5\x00",
+            ]);
+            buf.part(odd.as_bytes());
+        } else {
+            buf.part(hex(size, rng.pct(30)).as_bytes());
+        }
         if rng.pct(8) {
             let ws = rng.pick(&[" ", "\t", "  \t"]);
             overhead += ws.len();
@@ -296,6 +317,10 @@ fn request(rng: &mut Rng, buf: &mut Buf) -> Vec<&'static str> {
             6 => "/caf\u{e9}".into(),
             7 => "/#frag".into(),
             8 => "//double".into(),
+            9 if rng.pct(10) => {
+                // Long targets: both serve 40,000 bytes, both answer 414 to 70,000.
+                format!("/{}", "t".repeat(*rng.pick(&[40_000, 70_000])))
+            }
             _ => format!("/p{}?q={}", rng.below(100), rng.below(10)),
         }
     };
@@ -334,7 +359,7 @@ fn request(rng: &mut Rng, buf: &mut Buf) -> Vec<&'static str> {
             tags.push("host:invalid");
             h(format!(
                 "Host: {}",
-                rng.pick(&["a b", "u@h", "h:99999", "h:abc", "[::1", "h:-1", "a/b"])
+                rng.pick(&["a b", "u@h", "h:99999", "h:abc", "[::1", "h:-1", "a/b", ":80"])
             )
             .as_bytes())
         }
@@ -381,8 +406,11 @@ fn request(rng: &mut Rng, buf: &mut Buf) -> Vec<&'static str> {
             16 => (vec![format!("{n}\u{e9}")], false),
             _ => (vec![n.to_string()], true),
         };
+        let name =
+            *rng.weighted(&[(85, "Content-Length"), (10, "content-length"), (5, "CONTENT-LENGTH")]);
+        let sep = *rng.weighted(&[(90, ": "), (5, ":"), (5, ":\t")]);
         for l in &lines {
-            h(format!("Content-Length: {l}").as_bytes());
+            h(format!("{name}{sep}{l}").as_bytes());
         }
         framing = if ok { Framing::Length(n) } else { Framing::Neither };
     } else if choice < 95 {
@@ -424,8 +452,14 @@ fn request(rng: &mut Rng, buf: &mut Buf) -> Vec<&'static str> {
         if lines.iter().any(|l| l.trim_end().ends_with(',')) || lines.last() == Some(&"") {
             tags.push("te:trailing-empty");
         }
+        let name = *rng.weighted(&[
+            (85, "Transfer-Encoding"),
+            (10, "transfer-encoding"),
+            (5, "TRANSFER-ENCODING"),
+        ]);
+        let sep = *rng.weighted(&[(90, ": "), (5, ":"), (5, ":\t")]);
         for l in &lines {
-            h(format!("Transfer-Encoding: {l}").as_bytes());
+            h(format!("{name}{sep}{l}").as_bytes());
         }
         framing = if ok { Framing::Chunked } else { Framing::Neither };
         if http10 {
@@ -500,6 +534,17 @@ fn request(rng: &mut Rng, buf: &mut Buf) -> Vec<&'static str> {
     if rng.pct(2) {
         h(b"X-Bare-CR: a\rb");
     }
+    if rng.pct(1) {
+        // A head over grove's 64 KiB limit (hyper's is about 400 KiB).
+        tags.push("head:large");
+        h(format!("X-Large: {}", "v".repeat(70_000)).as_bytes());
+    }
+    if rng.pct(1) {
+        // More field lines than either server takes (100 each).
+        for i in 0..101 {
+            h(format!("X-Many-{i}: v").as_bytes());
+        }
+    }
     if rng.pct(10) {
         let k = rng.range(1, 8);
         for i in 0..k {
@@ -525,9 +570,9 @@ fn request(rng: &mut Rng, buf: &mut Buf) -> Vec<&'static str> {
         95..=97 => Eol::OneLf(rng.below(nlines)),
         _ => Eol::OneCr(rng.below(nlines)),
     };
-    if rng.pct(3) {
+    if rng.pct(4) {
         // Empty lines before a request line may be ignored (RFC 9112 §2.2).
-        buf.part(b"\r\n");
+        buf.part(rng.pick::<&[u8]>(&[b"\r\n", b"\n", b"\r\n\r\n", b"\r"]));
     }
     buf.part(method.as_bytes());
     buf.part(b" ");
@@ -596,7 +641,8 @@ pub fn server_case(seed: u64) -> ServerCase {
     cuts.retain(|&c| c > 0 && c < len);
     cuts.sort_unstable();
     cuts.dedup();
-    ServerCase { seed, reqs, bytes: buf.bytes, cuts, split }
+    let replay = format!("seed {seed}: GROVE_DIFF_SEED={seed} GROVE_DIFF_CASES=1");
+    ServerCase { replay, reqs, bytes: buf.bytes, cuts, split }
 }
 
 /// A crafted response for the client side: what the backend writes for the first request.
@@ -604,6 +650,8 @@ pub struct ClientCase {
     pub seed: u64,
     pub head_request: bool,
     pub bytes: Vec<u8>,
+    /// Offsets after which one of the backend's writes ends.
+    pub cuts: Vec<usize>,
     /// The backend closes its side right after writing (else it waits for a second request).
     pub close_after: bool,
     pub tags: Vec<&'static str>,
@@ -619,6 +667,7 @@ pub fn client_case(seed: u64) -> ClientCase {
             b"HTTP/1.1 100 Continue\r\n\r\n",
             b"HTTP/1.1 103 Early Hints\r\nLink: </s>\r\n\r\n",
             b"HTTP/1.1 102 Processing\r\n\r\n",
+            b"HTTP/1.1 100\r\nContent-Length: 0\r\n\r\n",
         ]));
     }
     let v10 = rng.pct(15);
@@ -631,9 +680,12 @@ pub fn client_case(seed: u64) -> ClientCase {
         (5, 404),
         (3, 500),
         (3, 205),
+        (1, 299),
+        (1, 599),
     ]);
     let mut head = String::new();
-    let _ = write!(head, "HTTP/1.{} {status} X\r\n", if v10 { 0 } else { 1 });
+    let reason = *rng.weighted(&[(90, " X"), (5, ""), (5, " ")]);
+    let _ = write!(head, "HTTP/1.{} {status}{reason}\r\n", if v10 { 0 } else { 1 });
     let bodyless = head_request || status == 204 || status == 304 || status == 101;
     let (small, medium) = (rng.range(1, 50), rng.range(51, 3000));
     let n = *rng.weighted(&[(20, 0usize), (60, small), (20, medium)]);
@@ -724,8 +776,13 @@ pub fn client_case(seed: u64) -> ClientCase {
         head.push_str("Upgrade: x\r\nConnection: upgrade\r\n");
     }
     head.push_str("\r\n");
-    buf.put(head.as_bytes());
+    buf.part(head.as_bytes());
     buf.put(&body);
+    if bodyless && rng.pct(10) {
+        // A body where none may be: it is bytes after the response.
+        tags.push("leftover");
+        buf.put(b"hello");
+    }
     if rng.pct(12) {
         tags.push("leftover");
         buf.put(b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nINJECTED");
@@ -735,7 +792,24 @@ pub fn client_case(seed: u64) -> ClientCase {
     // client that waits for the rest of the body.
     let doubtful = tags.iter().any(|&t| t != "leftover");
     let close_after = !definite || doubtful || rng.pct(30);
-    ClientCase { seed, head_request, bytes: buf.bytes, close_after, tags }
+    // Split the backend's writes too, unless bytes follow the response: a client can only
+    // tell those from an answer to its next request if they arrived before it asked.
+    let len = buf.bytes.len();
+    let mut cuts: Vec<usize> = if tags.contains(&"leftover") {
+        vec![]
+    } else {
+        match rng.below(10) {
+            0..=5 => vec![],
+            6..=7 => buf.marks.clone(),
+            8 => (0..rng.range(1, 6)).map(|_| rng.range(1, len.max(2) - 1)).collect(),
+            _ if len <= 2000 => (1..len).collect(),
+            _ => vec![],
+        }
+    };
+    cuts.retain(|&c| c > 0 && c < len);
+    cuts.sort_unstable();
+    cuts.dedup();
+    ClientCase { seed, head_request, bytes: buf.bytes, cuts, close_after, tags }
 }
 
 /// `bytes` as a Rust byte-string literal, to paste into a regression test.

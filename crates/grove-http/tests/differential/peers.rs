@@ -341,7 +341,7 @@ fn read_head(c: &mut TcpStream) -> bool {
 }
 
 impl Backend {
-    pub fn start(crafted: Vec<u8>, close_after: bool) -> Backend {
+    pub fn start(crafted: Vec<u8>, cuts: Vec<usize>, close_after: bool) -> Backend {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
@@ -349,19 +349,25 @@ impl Backend {
         let thread = std::thread::spawn(move || {
             let mut conns: Vec<JoinHandle<usize>> = Vec::new();
             let crafted = Arc::new(crafted);
+            let cuts = Arc::new(cuts);
             for i in 0.. {
                 let Ok((mut c, _)) = l.accept() else { break };
                 if s.load(Ordering::SeqCst) {
                     break;
                 }
                 c.set_read_timeout(Some(LIVENESS)).unwrap();
-                let crafted = crafted.clone();
+                let (crafted, cuts) = (crafted.clone(), cuts.clone());
                 conns.push(std::thread::spawn(move || {
                     let mut n = 0;
                     while read_head(&mut c) {
                         n += 1;
                         if i == 0 && n == 1 {
-                            let _ = c.write_all(&crafted);
+                            let _ = c.set_nodelay(true);
+                            let mut start = 0;
+                            for &end in cuts.iter().chain(std::iter::once(&crafted.len())) {
+                                let _ = c.write_all(&crafted[start..end]);
+                                start = end;
+                            }
                             if close_after {
                                 let _ = c.shutdown(Shutdown::Write);
                             }
