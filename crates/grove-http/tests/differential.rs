@@ -38,7 +38,7 @@ use allowed::{Side, Stage};
 use gen::{literal, ClientCase, ServerCase};
 use peers::{Conn, Seen};
 
-const DEFAULT_SERVER_CASES: u64 = 2000;
+const DEFAULT_SERVER_CASES: u64 = 5000;
 const DEFAULT_SEED: u64 = 0x6772_6f76_6500_0000;
 
 fn env_u64(name: &str) -> Option<u64> {
@@ -116,15 +116,58 @@ impl ServerOutcome {
 
 /// The tags that may explain a difference at handled request `i`: request `i`'s own, and,
 /// once an earlier request broke its framing on purpose ("shift"), those of every request
-/// from there on (the servers no longer see the generator's request boundaries).
-fn tags_at(case: &ServerCase, i: usize) -> Vec<&'static str> {
+/// from there on (the servers no longer see the generator's request boundaries). `other`
+/// is what the side that served request `i` saw of it: its Host lines are judged here too,
+/// since shifted bytes can make Host lines the generator did not write.
+fn tags_at(case: &ServerCase, i: usize, other: Option<&Seen>) -> Vec<&'static str> {
     let mut tags: Vec<&'static str> = case.reqs.get(i).map_or(vec![], |r| r.tags.clone());
     if let Some(j) = case.reqs.iter().take(i).position(|r| r.tags.contains(&"shift")) {
         for r in &case.reqs[j..] {
             tags.extend_from_slice(&r.tags);
         }
     }
+    if let Some(seen) = other {
+        let hosts: Vec<&[u8]> =
+            seen.fields.iter().filter(|(n, _)| n == "host").map(|(_, v)| v.as_slice()).collect();
+        match hosts.as_slice() {
+            [] if seen.version == "HTTP/1.1" => tags.push("host:missing"),
+            [] => {}
+            [h] if !valid_host(h) => tags.push("host:invalid"),
+            [_] => {}
+            _ => tags.push("host:dup"),
+        }
+    }
     tags
+}
+
+/// `uri-host [":" port]` (RFC 9112 §3.2, RFC 3986 §3.2.2), or empty; written from the RFC,
+/// independently of grove's check.
+fn valid_host(h: &[u8]) -> bool {
+    let Ok(h) = std::str::from_utf8(h) else { return false };
+    if h.is_empty() {
+        return true;
+    }
+    let (host, port) = if let Some(rest) = h.strip_prefix('[') {
+        let Some((lit, after)) = rest.split_once(']') else { return false };
+        if lit.is_empty() || !lit.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.') {
+            return false;
+        }
+        match after.strip_prefix(':') {
+            Some(p) => ("[]", p),
+            None if after.is_empty() => ("[]", ""),
+            None => return false,
+        }
+    } else {
+        match h.rsplit_once(':') {
+            Some((host, port)) => (host, port),
+            None => (h, ""),
+        }
+    };
+    let reg_name = host == "[]"
+        || host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(&b));
+    let port_ok = port.bytes().all(|b| b.is_ascii_digit())
+        && (port.is_empty() || port.parse::<u16>().is_ok());
+    reg_name && port_ok
 }
 
 fn side_name(s: Side) -> &'static str {
@@ -155,7 +198,7 @@ fn compare_server(
             (true, true) | (false, false) => {}
             (g_ok, _) => {
                 let stricter = if g_ok { Side::Hyper } else { Side::Grove };
-                let tags = tags_at(case, i);
+                let tags = tags_at(case, i, None);
                 return match allowed::find(&tags, stricter, Stage::Body) {
                     Some(a) => Ok(Verdict::Allowed(a.tag)),
                     None => Err(format!(
@@ -190,10 +233,11 @@ fn compare_server(
     }
     // One side stopped before handing request `n` to its handler. It must have refused it
     // with an error status, for a reason the table allows.
-    let (stricter, out) = if g.seen.len() == n { (Side::Grove, g) } else { (Side::Hyper, h) };
+    let (stricter, out, served) =
+        if g.seen.len() == n { (Side::Grove, g, h) } else { (Side::Hyper, h, g) };
     let finals = out.finals();
     let refused = finals.get(n).is_some_and(|&c| c >= 400);
-    let tags = tags_at(case, n);
+    let tags = tags_at(case, n, served.seen.get(n));
     match allowed::find(&tags, stricter, Stage::Head) {
         Some(a) if refused => Ok(Verdict::Allowed(a.tag)),
         Some(_) => Err(format!(
@@ -350,8 +394,8 @@ struct ClientOutcome {
     reused: bool,
 }
 
-fn grove_client(case: &ClientCase) -> ClientOutcome {
-    let backend = peers::Backend::start(case.bytes.clone(), case.cuts.clone(), case.close_after);
+fn grove_client(backend: &peers::Backend, case: &ClientCase) -> ClientOutcome {
+    backend.arm(&case.bytes, &case.cuts, case.close_after);
     let client = grove_http::Client::new().with_timeout(Some(peers::LIVENESS));
     let url = format!("http://{}/", backend.addr);
     let method = if case.head_request { http::Method::HEAD } else { http::Method::GET };
@@ -362,7 +406,7 @@ fn grove_client(case: &ClientCase) -> ClientOutcome {
         .map_err(|e| e.to_string());
     let second = client.get(&url).map(|r| r.into_body()).map_err(|e| e.to_string());
     drop(client);
-    let counts = backend.finish();
+    let counts = backend.collect();
     ClientOutcome { first, second, reused: counts.first().is_some_and(|&n| n >= 2) }
 }
 
@@ -433,15 +477,19 @@ async fn hyper_client_inner(
     (first, second)
 }
 
-fn hyper_client(rt: &tokio::runtime::Runtime, case: &ClientCase) -> ClientOutcome {
-    let backend = peers::Backend::start(case.bytes.clone(), case.cuts.clone(), case.close_after);
+fn hyper_client(
+    rt: &tokio::runtime::Runtime,
+    backend: &peers::Backend,
+    case: &ClientCase,
+) -> ClientOutcome {
+    backend.arm(&case.bytes, &case.cuts, case.close_after);
     let addr = backend.addr;
     let (first, second) = rt.block_on(async {
         tokio::time::timeout(peers::LIVENESS, hyper_client_inner(case, addr))
             .await
             .unwrap_or_else(|_| (Err("liveness timeout".into()), Err("liveness timeout".into())))
     });
-    let counts = backend.finish();
+    let counts = backend.collect();
     ClientOutcome { first, second, reused: counts.first().is_some_and(|&n| n >= 2) }
 }
 
@@ -502,14 +550,15 @@ fn client_framing_matches_hyper() {
     let (seed, count) = plan(DEFAULT_SERVER_CASES);
     let count = count.div_ceil(2);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let backend = peers::Backend::start();
     let started = Instant::now();
     let mut verdicts = BTreeMap::new();
     let mut failures = Vec::new();
     grove::run(|| {
         for k in 0..count {
             let case = gen::client_case(seed.wrapping_add(k));
-            let g = grove_client(&case);
-            let h = hyper_client(&rt, &case);
+            let g = grove_client(&backend, &case);
+            let h = hyper_client(&rt, &backend, &case);
             let r = compare_client(&case, &g, &h).map_err(|why| {
                 format!(
                     "client case seed {seed} (replay: GROVE_DIFF_SEED={seed} GROVE_DIFF_CASES=1): \

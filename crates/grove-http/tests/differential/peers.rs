@@ -316,13 +316,31 @@ pub fn shapes(mut bytes: &[u8], methods: &[&str]) -> Vec<Shape> {
     }
 }
 
-/// A raw backend for the client side: the first connection's first request is answered with
-/// `crafted` (then the backend closes its side if `close_after`); every other request, on
-/// any connection, gets a small well-formed response. Counts requests per connection.
+/// A raw backend for the client side, one for a whole run (a listener per case would use up
+/// the ephemeral ports). Armed with a case, the first connection it accepts gets the
+/// crafted response to its first request (then the backend closes its side if
+/// `close_after`); every other request gets a small well-formed response. Counts requests per
+/// connection.
 pub struct Backend {
     pub addr: SocketAddr,
+    state: Arc<Mutex<Armed>>,
     stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<Vec<usize>>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// What the first connection of a case gets.
+#[derive(Default)]
+struct Crafted {
+    bytes: Vec<u8>,
+    cuts: Vec<usize>,
+    close_after: bool,
+}
+
+#[derive(Default)]
+struct Armed {
+    crafted: Arc<Crafted>,
+    first_taken: bool,
+    conns: Vec<JoinHandle<usize>>,
 }
 
 pub const GOOD: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nGOOD";
@@ -340,65 +358,80 @@ fn read_head(c: &mut TcpStream) -> bool {
     true
 }
 
+fn serve_backend_conn(mut c: TcpStream, first: Option<Arc<Crafted>>) -> usize {
+    let _ = c.set_read_timeout(Some(LIVENESS));
+    let _ = c.set_nodelay(true);
+    let mut n = 0;
+    while read_head(&mut c) {
+        n += 1;
+        match &first {
+            Some(crafted) if n == 1 => {
+                let mut start = 0;
+                for &end in crafted.cuts.iter().chain(std::iter::once(&crafted.bytes.len())) {
+                    let _ = c.write_all(&crafted.bytes[start..end]);
+                    start = end;
+                }
+                if crafted.close_after {
+                    let _ = c.shutdown(Shutdown::Write);
+                }
+            }
+            _ => {
+                let _ = c.write_all(GOOD);
+            }
+        }
+    }
+    n
+}
+
 impl Backend {
-    pub fn start(crafted: Vec<u8>, cuts: Vec<usize>, close_after: bool) -> Backend {
+    pub fn start() -> Backend {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
-        let s = stop.clone();
-        let thread = std::thread::spawn(move || {
-            let mut conns: Vec<JoinHandle<usize>> = Vec::new();
-            let crafted = Arc::new(crafted);
-            let cuts = Arc::new(cuts);
-            for i in 0.. {
-                let Ok((mut c, _)) = l.accept() else { break };
-                if s.load(Ordering::SeqCst) {
-                    break;
-                }
-                c.set_read_timeout(Some(LIVENESS)).unwrap();
-                let (crafted, cuts) = (crafted.clone(), cuts.clone());
-                conns.push(std::thread::spawn(move || {
-                    let mut n = 0;
-                    while read_head(&mut c) {
-                        n += 1;
-                        if i == 0 && n == 1 {
-                            let _ = c.set_nodelay(true);
-                            let mut start = 0;
-                            for &end in cuts.iter().chain(std::iter::once(&crafted.len())) {
-                                let _ = c.write_all(&crafted[start..end]);
-                                start = end;
-                            }
-                            if close_after {
-                                let _ = c.shutdown(Shutdown::Write);
-                            }
-                        } else {
-                            let _ = c.write_all(GOOD);
-                        }
-                    }
-                    n
-                }));
+        let state = Arc::new(Mutex::new(Armed::default()));
+        let (s, st) = (stop.clone(), state.clone());
+        let thread = std::thread::spawn(move || loop {
+            let Ok((c, _)) = l.accept() else { continue };
+            if s.load(Ordering::SeqCst) {
+                return;
             }
-            conns.into_iter().map(|t| t.join().unwrap()).collect()
+            let mut a = st.lock().unwrap();
+            let first = (!std::mem::replace(&mut a.first_taken, true)).then(|| a.crafted.clone());
+            a.conns.push(std::thread::spawn(move || serve_backend_conn(c, first)));
         });
-        Backend { addr, stop, thread: Some(thread) }
+        Backend { addr, state, stop, thread: Some(thread) }
     }
 
-    /// Stops accepting (the clients must have closed their connections) and returns the
-    /// number of requests each connection carried, in accept order.
-    pub fn finish(mut self) -> Vec<usize> {
-        self.stop_thread().unwrap_or_default()
+    /// The next connection gets `crafted`.
+    pub fn arm(&self, crafted: &[u8], cuts: &[usize], close_after: bool) {
+        let mut a = self.state.lock().unwrap();
+        assert!(a.conns.is_empty(), "the last case was not collected");
+        *a = Armed {
+            crafted: Arc::new(Crafted {
+                bytes: crafted.to_vec(),
+                cuts: cuts.to_vec(),
+                close_after,
+            }),
+            first_taken: false,
+            conns: Vec::new(),
+        };
     }
 
-    fn stop_thread(&mut self) -> Option<Vec<usize>> {
-        let t = self.thread.take()?;
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(self.addr);
-        t.join().ok()
+    /// Once the client has closed its connections: the number of requests each connection
+    /// since `arm` carried, in accept order.
+    pub fn collect(&self) -> Vec<usize> {
+        let conns = std::mem::take(&mut self.state.lock().unwrap().conns);
+        conns.into_iter().map(|t| t.join().unwrap()).collect()
     }
 }
 
 impl Drop for Backend {
     fn drop(&mut self) {
-        self.stop_thread();
+        if let Some(t) = self.thread.take() {
+            self.stop.store(true, Ordering::SeqCst);
+            let _ = TcpStream::connect(self.addr);
+            let _ = t.join();
+        }
+        self.collect();
     }
 }
