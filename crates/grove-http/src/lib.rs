@@ -54,11 +54,15 @@
 //! | `cl:list` | hyper | `Content-Length: 5, 5`: grove reads 5 bytes, hyper answers 400 | RFC 9110 §8.6: MAY accept the repeated value |
 //! | `te:trailing-empty` | hyper | `Transfer-Encoding: chunked,`: grove reads chunked; hyper answers 400 (server) or reads until close (client) | RFC 9110 §5.6.1: MUST ignore empty list elements |
 //! | `resp:http10-te` | hyper | HTTP/1.0 response with Transfer-Encoding: grove's client reads until close, hyper fails it | RFC 9112 §6.1: treat the framing as faulty, close after |
+//! | `head:fields` | either | the answer to HEAD: grove sends the framing field a GET would get (`content-length: 0`, `transfer-encoding: chunked`), hyper omits it for empty or unknown-length bodies | RFC 9110 §9.3.2: SHOULD send the GET's fields, MAY omit those known only while generating the content |
+//! | `answer:until-close` | grove | a body of unknown length to an HTTP/1.0 keep-alive request: grove says `connection: close`, hyper says `keep-alive`, and both close | RFC 9112 §6.3 item 8: such a body ends at the close |
 //! | `reuse` | grove | the client does not reuse a connection hyper's would (only HTTP/1.1, definite framing, nothing left over) | RFC 9112 §9.6: a client MAY close at any time |
 //!
 //! A 2xx answer to CONNECT carries no Content-Length or Transfer-Encoding and no body (RFC
 //! 9110 §9.3.6; the handler's body is dropped), and the connection closes after it, as after
-//! a 101: this server does not relay tunnels.
+//! a 101: this server does not relay tunnels. A response the handler marks
+//! `Connection: close` closes the connection, and so does a body of unknown length sent to an
+//! HTTP/1.0 client (it ends at the close).
 
 #![deny(missing_docs)]
 

@@ -8,6 +8,8 @@
 pub enum Side {
     Grove,
     Hyper,
+    /// Neither is stricter: the two make different choices the RFC both allows.
+    Either,
 }
 
 /// Where the refusal shows.
@@ -22,6 +24,8 @@ pub enum Stage {
     /// The client: the two read a response with different framings. Only for rows where
     /// hyper is the one out of line with the RFC.
     Framing,
+    /// The server's answer: its fields differ.
+    Answer,
 }
 
 pub struct Allowed {
@@ -150,6 +154,25 @@ pub const ALLOWED: &[Allowed] = &[
                hyper's reads it until close (raw chunked bytes, or an error)",
         rfc: "RFC 9110 §5.6.1: a recipient MUST ignore empty list elements, so the last \
               coding is chunked (RFC 9112 §6.3 item 4)",
+    },
+    Allowed {
+        tag: "head:fields",
+        stricter: Side::Either,
+        stage: Stage::Answer,
+        what: "the answer to HEAD: grove sends the framing field a GET would get \
+               (`content-length: 0`, `transfer-encoding: chunked`), hyper omits them when the \
+               body is empty or of unknown length",
+        rfc: "RFC 9110 §9.3.2: a server SHOULD send the fields a GET would get, but MAY omit \
+              those determined only while generating the content; RFC 9112 §6.1, §6.2",
+    },
+    Allowed {
+        tag: "answer:until-close",
+        stricter: Side::Grove,
+        stage: Stage::Answer,
+        what: "a body of unknown length to an HTTP/1.0 keep-alive request, sent until close: \
+               grove says `connection: close`, hyper says `keep-alive` and closes anyway",
+        rfc: "RFC 9112 §6.3 item 8: such a body ends when the server closes the connection; \
+              §9.6: a server that will close says `close`",
     },
     Allowed {
         tag: "reuse",

@@ -522,6 +522,10 @@ fn request(rng: &mut Rng, buf: &mut Buf) -> Vec<&'static str> {
         line.extend_from_slice(v);
         h(&line);
     }
+    if rng.pct(12) {
+        let kind = *rng.pick(&["stream", "empty", "204", "304", "close", "ok"]);
+        h(format!("X-Respond: {kind}").as_bytes());
+    }
     if rng.pct(4) {
         h(b"X-Folded: a\r\n b");
     }

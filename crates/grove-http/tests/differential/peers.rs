@@ -26,7 +26,29 @@ pub struct Seen {
     pub body: Option<Result<Vec<u8>, String>>,
 }
 
-const RECORDED: &[&str] = &["host", "connection", "expect", "upgrade", "x-probe"];
+const RECORDED: &[&str] = &["host", "connection", "expect", "upgrade", "x-probe", "x-respond"];
+
+/// How the handler answers, by the request's `X-Respond` field: `ok` (default: 200 with a
+/// two-byte body of known length), `stream` (the same body of unknown length), `empty`, `204`,
+/// `304`, `close` (the handler's response carries `Connection: close`).
+fn respond_kind(h: &http::HeaderMap) -> &'static str {
+    match h.get("x-respond").map(|v| v.as_bytes()) {
+        Some(b"stream") => "stream",
+        Some(b"empty") => "empty",
+        Some(b"204") => "204",
+        Some(b"304") => "304",
+        Some(b"close") => "close",
+        _ => "ok",
+    }
+}
+
+fn status_for(kind: &str) -> http::StatusCode {
+    match kind {
+        "204" => http::StatusCode::NO_CONTENT,
+        "304" => http::StatusCode::NOT_MODIFIED,
+        _ => http::StatusCode::OK,
+    }
+}
 
 fn seen(method: &str, target: String, version: http::Version, h: &http::HeaderMap) -> Seen {
     let fields = h
@@ -86,10 +108,23 @@ impl GroveServer {
                                     req.headers(),
                                 ),
                             );
+                            let kind = respond_kind(req.headers());
                             let mut body = Vec::new();
                             let r = req.into_body().read_to_end(&mut body);
                             record_body(&l, port, i, r.map(|_| body).map_err(|e| e.to_string()));
-                            grove_http::Response::new(grove_http::Body::from(RESPONSE_BODY))
+                            let mut resp = grove_http::Response::new(match kind {
+                                "stream" => grove_http::Body::stream(RESPONSE_BODY),
+                                "empty" => grove_http::Body::Empty,
+                                _ => grove_http::Body::from(RESPONSE_BODY),
+                            });
+                            *resp.status_mut() = status_for(kind);
+                            if kind == "close" {
+                                resp.headers_mut().insert(
+                                    http::header::CONNECTION,
+                                    http::HeaderValue::from_static("close"),
+                                );
+                            }
+                            resp
                         })
                     });
                     s.wait();
@@ -119,20 +154,58 @@ pub struct HyperServer {
     thread: Option<JoinHandle<()>>,
 }
 
+/// A response body for hyper: its bytes in one frame, with or without a known length.
+pub struct OneFrame {
+    data: Option<bytes::Bytes>,
+    sized: bool,
+}
+
+impl hyper::body::Body for OneFrame {
+    type Data = bytes::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<bytes::Bytes>, Self::Error>>> {
+        std::task::Poll::Ready(self.data.take().map(|d| Ok(hyper::body::Frame::data(d))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.data.is_none()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        match (&self.data, self.sized) {
+            (Some(d), true) => hyper::body::SizeHint::with_exact(d.len() as u64),
+            (None, _) => hyper::body::SizeHint::with_exact(0),
+            _ => hyper::body::SizeHint::default(),
+        }
+    }
+}
+
 async fn hyper_handler(
     req: hyper::Request<hyper::body::Incoming>,
     log: Log,
     port: u16,
-) -> Result<hyper::Response<http_body_util::Full<bytes::Bytes>>, std::convert::Infallible> {
+) -> Result<hyper::Response<OneFrame>, std::convert::Infallible> {
     use http_body_util::BodyExt;
     let i = record(
         &log,
         port,
         seen(req.method().as_str(), req.uri().to_string(), req.version(), req.headers()),
     );
+    let kind = respond_kind(req.headers());
     let body = req.into_body().collect().await;
     record_body(&log, port, i, body.map(|c| c.to_bytes().to_vec()).map_err(|e| e.to_string()));
-    Ok(hyper::Response::new(http_body_util::Full::new(bytes::Bytes::from_static(RESPONSE_BODY))))
+    let data = (kind != "empty").then(|| bytes::Bytes::from_static(RESPONSE_BODY));
+    let mut resp = hyper::Response::new(OneFrame { data, sized: kind != "stream" });
+    *resp.status_mut() = status_for(kind);
+    if kind == "close" {
+        resp.headers_mut()
+            .insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+    }
+    Ok(resp)
 }
 
 impl HyperServer {
@@ -265,6 +338,33 @@ pub struct Shape {
     /// Whether the response says the connection closes after it (`close`, or HTTP/1.0
     /// without `keep-alive`).
     pub closes: bool,
+    /// The body, de-chunked; `None` when the stream ends inside it.
+    pub body: Option<Vec<u8>>,
+}
+
+/// A chunked body at the start of `b`, leniently: its data and length.
+fn dechunk(b: &[u8]) -> Option<(Vec<u8>, usize)> {
+    let (mut pos, mut data) = (0, Vec::new());
+    let line_end = |from: usize| b[from..].windows(2).position(|w| w == b"\r\n").map(|i| from + i);
+    loop {
+        let end = line_end(pos)?;
+        let line = std::str::from_utf8(&b[pos..end]).ok()?;
+        let size = usize::from_str_radix(line.split(';').next()?.trim(), 16).ok()?;
+        pos = end + 2;
+        if size == 0 {
+            // Trailers, then the empty line.
+            loop {
+                let end = line_end(pos)?;
+                let empty = end == pos;
+                pos = end + 2;
+                if empty {
+                    return Some((data, pos));
+                }
+            }
+        }
+        data.extend_from_slice(b.get(pos..pos + size)?);
+        pos += size + 2;
+    }
 }
 
 /// The responses in a server's byte stream, as far as they parse. `methods` are the methods
@@ -294,7 +394,7 @@ pub fn shapes(mut bytes: &[u8], methods: &[&str]) -> Vec<Shape> {
         let (cl, te, conn) =
             (field("content-length"), field("transfer-encoding"), field("connection"));
         let framing = if !te.is_empty() {
-            Some(te)
+            Some(te.clone())
         } else if !cl.is_empty() {
             Some(format!("content-length: {cl}"))
         } else {
@@ -303,16 +403,39 @@ pub fn shapes(mut bytes: &[u8], methods: &[&str]) -> Vec<Shape> {
         let has = |t: &str| conn.split(',').any(|x| x.trim() == t);
         let closes = has("close") || (r.version == Some(0) && !has("keep-alive"));
         let method = methods.get(out.len()).copied().unwrap_or("GET");
-        out.push(Shape { status, interim: std::mem::take(&mut interim), framing, closes });
-        if method == "CONNECT" && (200..300).contains(&status) {
+        let interim = std::mem::take(&mut interim);
+        if (method == "CONNECT" && (200..300).contains(&status))
+            || method == "HEAD"
+            || status == 204
+            || status == 304
+        {
+            out.push(Shape { status, interim, framing, closes, body: Some(vec![]) });
+            if method == "CONNECT" && (200..300).contains(&status) {
+                return out;
+            }
+            continue;
+        }
+        let (body, used) = if te.contains("chunked") {
+            match dechunk(bytes) {
+                Some((d, used)) => (Some(d), used),
+                None => (None, bytes.len()),
+            }
+        } else if let Some(len) = cl.split(',').next().and_then(|v| v.trim().parse::<usize>().ok())
+        {
+            match bytes.get(..len) {
+                Some(d) => (Some(d.to_vec()), len),
+                None => (None, bytes.len()),
+            }
+        } else {
+            // Until close.
+            (Some(bytes.to_vec()), bytes.len())
+        };
+        let done = body.is_none();
+        out.push(Shape { status, interim, framing, closes, body });
+        bytes = &bytes[used..];
+        if done {
             return out;
         }
-        let len: usize = cl.split(',').next().and_then(|v| v.trim().parse().ok()).unwrap_or(0);
-        let body = if method == "HEAD" || status == 204 || status == 304 { 0 } else { len };
-        if body > bytes.len() {
-            return out;
-        }
-        bytes = &bytes[body..];
     }
 }
 
