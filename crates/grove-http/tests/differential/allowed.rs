@@ -175,6 +175,15 @@ pub const ALLOWED: &[Allowed] = &[
               §9.6: a server that will close says `close`",
     },
     Allowed {
+        tag: "resp:head-large",
+        stricter: Side::Grove,
+        stage: Stage::Response,
+        what: "a response head over 64 KiB: grove's client fails it, hyper's reads up to \
+               about 400 KiB",
+        rfc: "RFC 9110 §5.4: a client MAY discard or truncate received field lines larger \
+              than it wishes to process",
+    },
+    Allowed {
         tag: "reuse",
         stricter: Side::Grove,
         stage: Stage::Response,

@@ -776,6 +776,14 @@ pub fn client_case(seed: u64) -> ClientCase {
             rng.pick(&["close", "keep-alive", "Keep-Alive, close"])
         );
     }
+    if rng.pct(1) {
+        // A head over grove's 64 KiB limit (hyper reads about 400 KiB).
+        tags.push("resp:head-large");
+        let _ = write!(head, "X-Large: {}\r\n", "v".repeat(70_000));
+    }
+    if rng.pct(1) {
+        let _ = write!(head, "X-Folded: a\r\n b\r\n");
+    }
     if status == 101 {
         head.push_str("Upgrade: x\r\nConnection: upgrade\r\n");
     }
