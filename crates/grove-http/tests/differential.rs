@@ -29,6 +29,8 @@ mod allowed;
 mod gen;
 #[path = "differential/peers.rs"]
 mod peers;
+#[path = "differential/rfc.rs"]
+mod rfc;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -199,7 +201,17 @@ fn compare_server(
             (true, true) | (false, false) => {}
             (g_ok, _) => {
                 let stricter = if g_ok { Side::Hyper } else { Side::Grove };
-                let tags = tags_at(case, i, None);
+                let mut tags = tags_at(case, i, None);
+                // The request's own bytes, when nothing before it shifted the framing.
+                let shifted = case.reqs.iter().take(i).any(|r| r.tags.contains(&"shift"));
+                let body = case
+                    .reqs
+                    .get(i)
+                    .filter(|_| !shifted)
+                    .and_then(|r| rfc::request_chunked_body(&r.bytes));
+                if body.is_some_and(|b| !rfc::chunked_is_valid(b)) {
+                    tags.push("chunked:invalid");
+                }
                 return match allowed::find(&tags, stricter, Stage::Body) {
                     Some(a) => Ok(Verdict::Allowed(a.tag)),
                     None => Err(format!(
@@ -535,8 +547,12 @@ fn compare_client(
         (Ok(_), Ok(_)) => return Err("both read the response, differently".into()),
         (g_first, _) => {
             let stricter = if g_first.is_ok() { Side::Hyper } else { Side::Grove };
-            let a = allowed::find(&case.tags, stricter, Stage::Body)
-                .or_else(|| allowed::find(&case.tags, stricter, Stage::Response))
+            let mut tags = case.tags.clone();
+            if rfc::response_chunked_body(&case.bytes).is_some_and(|b| !rfc::chunked_is_valid(b)) {
+                tags.push("chunked:invalid");
+            }
+            let a = allowed::find(&tags, stricter, Stage::Body)
+                .or_else(|| allowed::find(&tags, stricter, Stage::Response))
                 .ok_or_else(|| {
                     format!(
                         "{} failed a response the other read (tags {:?})",
