@@ -35,8 +35,9 @@
 //! crate's server and to a hyper 1.x server, and seeded responses to this crate's client and
 //! to hyper's, and fails on any difference this table does not list (the test holds it as
 //! data, `tests/differential/allowed.rs`). grove-http may refuse what hyper accepts where the
-//! RFC allows it, and accepts what hyper refuses only where the RFC asks for that; it never
-//! accepts a message and reads it differently from hyper.
+//! RFC allows it, and accepts what hyper refuses only where the RFC asks for that. It never
+//! accepts a message and reads it differently from hyper, except where hyper breaks the RFC
+//! (`te:trailing-empty` in a response).
 //!
 //! | tag | stricter | difference | why it is allowed |
 //! |---|---|---|---|
@@ -56,7 +57,7 @@
 //! | `te:trailing-empty` | hyper | `Transfer-Encoding: chunked,`: grove reads chunked; hyper answers 400 (server) or reads until close (client) | RFC 9110 §5.6.1: MUST ignore empty list elements |
 //! | `resp:http10-te` | hyper | HTTP/1.0 response with Transfer-Encoding: grove's client reads until close, hyper fails it | RFC 9112 §6.1: treat the framing as faulty, close after |
 //! | `head:fields` | either | the answer to HEAD: grove sends the framing field a GET would get (`content-length: 0`, `transfer-encoding: chunked`), hyper omits it for empty or unknown-length bodies | RFC 9110 §9.3.2: SHOULD send the GET's fields, MAY omit those known only while generating the content |
-//! | `answer:until-close` | grove | a body of unknown length to an HTTP/1.0 keep-alive request: grove says `connection: close`, hyper says `keep-alive`, and both close | RFC 9112 §6.3 item 8: such a body ends at the close |
+//! | `answer:until-close` | grove | a body of unknown length to an HTTP/1.0 keep-alive request: grove says `connection: close`, hyper says `keep-alive` though such a body can only end at the close | RFC 9112 §6.3 item 8: such a body ends at the close |
 //! | `resp:head-large` | grove | the client fails a response head over 64 KiB (hyper: about 400 KiB) | RFC 9110 §5.4: field lines larger than it wishes to process |
 //! | `reuse` | grove | the client does not reuse a connection hyper's would (only HTTP/1.1, definite framing, nothing left over) | RFC 9112 §9.6: a client MAY close at any time |
 //!
