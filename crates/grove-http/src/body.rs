@@ -78,6 +78,10 @@ pub(crate) enum Framing {
     UntilClose,
     /// Read completely.
     Done,
+    /// A read failed (malformed framing, early EOF, timeout): where the body ends is no
+    /// longer known, so nothing more is read from it and the connection cannot carry another
+    /// message.
+    Failed,
 }
 
 /// Shared between an [`Incoming`] and the connection that owns the stream.
@@ -96,6 +100,14 @@ impl BodyState {
     }
 
     fn read(&self, out: &mut [u8]) -> io::Result<usize> {
+        let r = self.read_framed(out);
+        if r.is_err() {
+            *self.framing.borrow_mut() = Framing::Failed;
+        }
+        r
+    }
+
+    fn read_framed(&self, out: &mut [u8]) -> io::Result<usize> {
         if out.is_empty() {
             return Ok(0);
         }
@@ -109,6 +121,12 @@ impl BodyState {
         loop {
             match &mut *framing {
                 Framing::Empty | Framing::Done => return Ok(0),
+                Framing::Failed => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "the body failed earlier: where it ends is unknown",
+                    ))
+                }
                 Framing::Length(0) => {
                     *framing = Framing::Done;
                     return Ok(0);
@@ -169,7 +187,7 @@ impl BodyState {
             && match *self.framing.borrow() {
                 Framing::Length(n) => n <= limit,
                 Framing::Chunked(_) | Framing::Empty | Framing::Done => true,
-                Framing::UntilClose => false,
+                Framing::UntilClose | Framing::Failed => false,
             }
     }
 

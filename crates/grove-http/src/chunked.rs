@@ -53,6 +53,10 @@ enum State {
     EndLf,
     /// The whole body has been read.
     Done,
+    /// A framing error was found: every later call reports it again. (The state had moved
+    /// on over bytes the failed call does not report as consumed, so going on from here
+    /// would decode bytes in the wrong state.)
+    Failed(&'static str),
 }
 
 /// Incremental chunked decoder.
@@ -101,8 +105,25 @@ impl ChunkedDecoder {
     /// `(consumed, produced)`; stops when `out` is full, `input` is used up, or the body ends.
     ///
     /// # Errors
-    /// On any framing violation or exceeded limit; the decoder is then unusable.
+    /// On any framing violation or exceeded limit. The decoder then stays failed: every
+    /// later call returns the same error (the input it was given is not reported consumed,
+    /// but its state had moved on: it must never decode those bytes again).
     pub fn decode(&mut self, input: &[u8], out: &mut [u8]) -> Result<(usize, usize), ChunkedError> {
+        if let State::Failed(why) = self.state {
+            return Err(ChunkedError(why));
+        }
+        let r = self.decode_inner(input, out);
+        if let Err(e) = r {
+            self.state = State::Failed(e.0);
+        }
+        r
+    }
+
+    fn decode_inner(
+        &mut self,
+        input: &[u8],
+        out: &mut [u8],
+    ) -> Result<(usize, usize), ChunkedError> {
         let (mut i, mut o) = (0, 0);
         while i < input.len() {
             let b = input[i];
@@ -208,6 +229,7 @@ impl ChunkedDecoder {
                     return Ok((i + 1, o));
                 }
                 State::Done => return Ok((i, o)),
+                State::Failed(why) => return Err(ChunkedError(why)),
             }
             i += 1;
         }
@@ -337,6 +359,20 @@ mod tests {
         // Sixteen significant digits is the most.
         assert!(decode_all(b"0ffffffffffffffff\r\n").is_err_and(|e| e.0 != "chunk size too large"));
         assert_eq!(decode_all(b"10000000000000000\r\n").unwrap_err().0, "chunk size too large");
+    }
+
+    // Differential test (issue 21): the state had moved past bytes a failed call does not
+    // report consumed; fed them again it could "finish" the body on a `\r\n\r\n` inside
+    // chunk data, and what followed was parsed as the next request.
+    #[test]
+    fn a_failed_decoder_stays_failed() {
+        let body = b"7\r\nx\r\n\r\nGE\r\n0\r\nX: \x7f\r\n\r\n";
+        let mut d = ChunkedDecoder::new();
+        let mut out = [0u8; 64];
+        let err = d.decode(body, &mut out).unwrap_err();
+        assert_eq!(d.decode(&body[3..], &mut out), Err(err));
+        assert_eq!(d.decode(b"\r\n\r\n", &mut out), Err(err));
+        assert!(!d.is_done());
     }
 
     #[test]

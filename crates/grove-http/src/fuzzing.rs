@@ -142,7 +142,7 @@ pub fn response_head(data: &[u8]) {
         Ok(_) if method == Method::HEAD => panic!("a body expected after HEAD"),
         Ok(Framing::Length(n)) => assert!(n > 0),
         Ok(Framing::Chunked(_) | Framing::UntilClose) => {}
-        Ok(Framing::Done) => panic!("framing starts Done"),
+        Ok(Framing::Done | Framing::Failed) => panic!("framing starts Done or Failed"),
     }
 }
 

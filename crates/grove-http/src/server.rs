@@ -472,14 +472,17 @@ pub(crate) fn content_length<'a>(
     Ok(len)
 }
 
+/// Whether a Connection field line of `headers` lists `token`.
+pub(crate) fn has_token(headers: &HeaderMap, token: &str) -> bool {
+    headers.get_all(header::CONNECTION).iter().any(|v| {
+        v.to_str().is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+    })
+}
+
 pub(crate) fn wants_keep_alive(version: Version, headers: &HeaderMap) -> bool {
-    let has = |token: &str| {
-        headers.get_all(header::CONNECTION).iter().any(|v| {
-            v.to_str().is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
-        })
-    };
     // `close` wins over `keep-alive` (RFC 9112 §9.3, §9.6).
-    !has("close") && (version != Version::HTTP_10 || has("keep-alive"))
+    !has_token(headers, "close")
+        && (version != Version::HTTP_10 || has_token(headers, "keep-alive"))
 }
 
 fn serve_connection(
@@ -525,7 +528,13 @@ fn serve_connection(
             read_timeout: Some(config.body_timeout),
             max_buffer: config.max_head_bytes.max(64 * 1024),
         });
-        let is_head = head.method == Method::HEAD;
+        let answer_to = if head.method == Method::HEAD {
+            AnswerTo::Head
+        } else if head.method == Method::CONNECT {
+            AnswerTo::Connect
+        } else {
+            AnswerTo::Other
+        };
         let (method, uri, version) = (head.method.clone(), head.uri.clone(), head.version);
         let mut req = http::Request::new(Incoming { state: has_body.then(|| body.clone()) });
         *req.method_mut() = head.method;
@@ -562,6 +571,10 @@ fn serve_connection(
         {
             keep_alive = false;
         }
+        // A handler that answers `Connection: close` closes the connection (RFC 9112 §9.6).
+        if has_token(resp.headers(), "close") {
+            keep_alive = false;
+        }
         // A body the handler left unread: the response goes out first (a handler may reject
         // early), then the rest is skipped if it is small enough to keep the connection;
         // otherwise the connection closes.
@@ -569,7 +582,9 @@ fn serve_connection(
         if unread && !body.drainable(config.drain_limit) {
             keep_alive = false;
         }
-        let mut sent = write_response(&writer, &mut out, resp, version, is_head, keep_alive);
+        // A body that can only end with the connection closes it (`keep_alive` comes back
+        // false then).
+        let mut sent = write_response(&writer, &mut out, resp, version, answer_to, &mut keep_alive);
         if sent.is_ok() && keep_alive && unread && !body.drain(config.drain_limit) {
             keep_alive = false;
             sent = Err(io::Error::other("request body could not be skipped"));
@@ -635,7 +650,7 @@ pub fn peer_addr() -> Option<SocketAddr> {
 fn write_error(w: &Stream, out: &mut Vec<u8>, status: StatusCode, why: &str) -> io::Result<u64> {
     let mut r = Response::new(Body::from(format!("{why}\n")));
     *r.status_mut() = status;
-    let n = write_response(w, out, r, Version::HTTP_11, false, false);
+    let n = write_response(w, out, r, Version::HTTP_11, AnswerTo::Other, &mut false);
     w.shutdown_write();
     n
 }
@@ -680,16 +695,27 @@ fn bodyless(status: StatusCode) -> bool {
         || status == StatusCode::NOT_MODIFIED
 }
 
+/// The request method, as far as the response's framing depends on it.
+#[derive(Clone, Copy, PartialEq)]
+enum AnswerTo {
+    /// HEAD: the framing fields of the GET answer, no body.
+    Head,
+    /// CONNECT: a 2xx turns the connection into a tunnel.
+    Connect,
+    Other,
+}
+
 /// Writes a response; a `Full` body goes in the same write as the head. Returns the body bytes
-/// sent.
+/// sent. Sets `keep_alive` to false when the body is delimited by closing the connection.
 fn write_response(
     w: &Stream,
     out: &mut Vec<u8>,
     resp: Response,
     version: Version,
-    is_head: bool,
-    keep_alive: bool,
+    answer_to: AnswerTo,
+    keep_alive: &mut bool,
 ) -> io::Result<u64> {
+    let is_head = answer_to == AnswerTo::Head;
     let (parts, body) = resp.into_parts();
     out.clear();
     let status = parts.status;
@@ -721,7 +747,10 @@ fn write_response(
         out.extend_from_slice(d.as_bytes());
         out.extend_from_slice(b"\r\n");
     });
-    let no_body = bodyless(status);
+    // A 2xx to CONNECT has no framing fields and no body: what follows its head is the
+    // tunnel (RFC 9110 §9.3.6), which this server does not relay, so nothing follows.
+    let tunnel = answer_to == AnswerTo::Connect && status.is_success();
+    let no_body = bodyless(status) || tunnel;
     // Decide the framing of the response body.
     enum Send {
         None,
@@ -730,7 +759,6 @@ fn write_response(
         Chunked(Box<dyn Read>),
         UntilClose(Box<dyn Read>),
     }
-    let mut keep_alive = keep_alive;
     let send = match body {
         _ if no_body => Send::None,
         Body::Empty => {
@@ -751,8 +779,12 @@ fn write_response(
                 push_length(out, len);
                 Send::Exact(r, len)
             }
+            // No body follows a HEAD answer, so nothing needs delimiting; an HTTP/1.0 GET
+            // would get a body until close, which says nothing about its length.
+            None if is_head && version == Version::HTTP_10 => Send::None,
             None if version == Version::HTTP_10 => {
-                keep_alive = false;
+                // The connection must close after this body: the caller's loop too.
+                *keep_alive = false;
                 Send::UntilClose(r)
             }
             None => {
@@ -761,7 +793,7 @@ fn write_response(
             }
         },
     };
-    if !keep_alive {
+    if !*keep_alive {
         out.extend_from_slice(b"connection: close\r\n");
     } else if version == Version::HTTP_10 {
         out.extend_from_slice(b"connection: keep-alive\r\n");

@@ -3,7 +3,7 @@
 //! (Host, long targets, CONNECT tunnels, unread bodies, chunk extensions, trailers). Each test
 //! names the item of the security review it pins.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -340,5 +340,122 @@ fn server_answers_before_an_unread_body_arrives() {
               GET /next HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
         );
         assert!(out.contains("ignored") && out.ends_with("/next "), "{out}");
+    });
+}
+
+// Differential test (issue 21): grove sent `content-length` and the handler's body after a
+// 2xx to CONNECT; what follows that head is the tunnel, and it carries no framing fields
+// (RFC 9110 §9.3.6).
+#[test]
+fn server_answers_connect_without_framing_fields() {
+    with_server(|addr, _| {
+        let out = raw(addr, b"CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n");
+        assert_eq!(status_of(&out), "200", "{out}");
+        let lower = out.to_ascii_lowercase();
+        assert!(!lower.contains("content-length"), "{out}");
+        assert!(!lower.contains("transfer-encoding"), "{out}");
+        assert!(out.ends_with("\r\n\r\n"), "bytes followed the head: {out:?}");
+    });
+}
+
+// Differential test (issue 21): after a chunked body failed, skipping its rest fed the decoder
+// again bytes it had already gone past; a `\r\n\r\n` in chunk data then "ended" the body, the
+// connection stayed open, and the bytes after it were served as a request (smuggling).
+#[test]
+fn server_closes_after_a_failed_chunked_body() {
+    let paths = Rc::new(RefCell::new(Vec::new()));
+    let p = paths.clone();
+    let handler = move |req: Request| {
+        p.borrow_mut().push(req.uri().path().to_string());
+        let mut body = req.into_body();
+        // A small read, then a large one: the failing read covers the whole rest.
+        let mut first = [0u8; 4];
+        let _ = body.read(&mut first);
+        let mut rest = Vec::with_capacity(64 * 1024);
+        let _ = body.read_to_end(&mut rest);
+        Response::new(Body::from("done"))
+    };
+    with_handler(handler, |addr| {
+        let data = b"x\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n";
+        let req = [
+            &b"POST /upload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n"
+                [..],
+            format!("{:x}\r\n", data.len()).as_bytes(),
+            data,
+            b"\r\n0\r\nX: \x7f\r\n\r\n",
+        ]
+        .concat();
+        let out = raw(addr, &req);
+        assert_eq!(*paths.borrow(), ["/upload"], "{out}");
+        assert!(out.contains("connection: close"), "{out}");
+    });
+}
+
+/// Runs a server with `handler` for the duration of `f`.
+fn with_handler(handler: impl Fn(Request) -> Response + 'static, f: impl FnOnce(SocketAddr)) {
+    grove::run(|| {
+        let server = Server::bind("127.0.0.1:0").unwrap();
+        let addr = server.local_addr().unwrap();
+        let stop = server.shutdown_handle();
+        let srv = grove::spawn(move || server.serve(handler));
+        f(addr);
+        stop.shutdown();
+        srv.join().unwrap().unwrap();
+    });
+}
+
+/// `/stream` answers with a body of unknown length, `/close` with `Connection: close`, and
+/// every path is counted.
+fn streaming_app(count: Rc<Cell<u32>>) -> impl Fn(Request) -> Response {
+    move |req: Request| {
+        count.set(count.get() + 1);
+        match req.uri().path() {
+            "/stream" => Response::new(Body::stream(&b"streamed"[..])),
+            "/close" => {
+                let mut r = Response::new(Body::from("bye"));
+                r.headers_mut().insert("connection", "close".parse().unwrap());
+                r
+            }
+            _ => Response::new(Body::from("other")),
+        }
+    }
+}
+
+// Differential test (issue 21): a body of unknown length to an HTTP/1.0 keep-alive client is
+// sent until close, and the response said `connection: close` — but the connection went on
+// serving the next pipelined request, whose response the client read as more body.
+#[test]
+fn server_closes_after_a_body_delimited_by_close() {
+    let count = Rc::new(Cell::new(0));
+    with_handler(streaming_app(count.clone()), |addr| {
+        let out = raw(
+            addr,
+            b"GET /stream HTTP/1.0\r\nConnection: keep-alive\r\n\r\n\
+              GET /next HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+        );
+        assert!(out.contains("connection: close") && out.ends_with("\r\n\r\nstreamed"), "{out}");
+        assert_eq!(count.get(), 1, "{out}");
+        // The answer to HEAD has no body to delimit: the connection stays.
+        let out = raw(
+            addr,
+            b"HEAD /stream HTTP/1.0\r\nConnection: keep-alive\r\n\r\n\
+              GET /next HTTP/1.0\r\n\r\n",
+        );
+        assert!(out.ends_with("other"), "{out}");
+    });
+}
+
+// Differential test (issue 21): the handler's `Connection: close` was dropped and the
+// connection kept; hyper (and RFC 9112 §9.6) close after such a response.
+#[test]
+fn server_closes_when_the_handler_says_close() {
+    let count = Rc::new(Cell::new(0));
+    with_handler(streaming_app(count.clone()), |addr| {
+        let out = raw(
+            addr,
+            b"GET /close HTTP/1.1\r\nHost: t\r\n\r\nGET /next HTTP/1.1\r\nHost: t\r\n\r\n",
+        );
+        assert!(out.contains("connection: close") && out.ends_with("bye"), "{out}");
+        assert_eq!(count.get(), 1, "{out}");
     });
 }
