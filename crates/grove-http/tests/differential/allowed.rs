@@ -5,7 +5,7 @@
 
 /// Which implementation refuses what the other accepts.
 #[derive(Clone, Copy, PartialEq, Debug)]
-pub enum Side {
+pub(crate) enum Side {
     Grove,
     Hyper,
     /// Neither is stricter: the two make different choices the RFC both allows.
@@ -14,7 +14,7 @@ pub enum Side {
 
 /// Where the refusal shows.
 #[derive(Clone, Copy, PartialEq, Debug)]
-pub enum Stage {
+pub(crate) enum Stage {
     /// The request head is answered with an error status; the handler never sees it.
     Head,
     /// The handler sees the request but reading its body fails.
@@ -28,7 +28,7 @@ pub enum Stage {
     Answer,
 }
 
-pub struct Allowed {
+pub(crate) struct Allowed {
     pub tag: &'static str,
     pub stricter: Side,
     pub stage: Stage,
@@ -36,7 +36,7 @@ pub struct Allowed {
     pub rfc: &'static str,
 }
 
-pub const ALLOWED: &[Allowed] = &[
+pub(crate) const ALLOWED: &[Allowed] = &[
     Allowed {
         tag: "host:missing",
         stricter: Side::Grove,
@@ -202,6 +202,10 @@ pub const ALLOWED: &[Allowed] = &[
     },
 ];
 
-pub fn find(tags: &[&'static str], stricter: Side, stage: Stage) -> Option<&'static Allowed> {
+pub(crate) fn find(
+    tags: &[&'static str],
+    stricter: Side,
+    stage: Stage,
+) -> Option<&'static Allowed> {
     ALLOWED.iter().find(|a| a.stricter == stricter && a.stage == stage && tags.contains(&a.tag))
 }

@@ -8,14 +8,14 @@
 use std::fmt::Write as _;
 
 /// splitmix64: small, seedable, the same on every platform.
-pub struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    pub fn new(seed: u64) -> Rng {
+    pub(crate) fn new(seed: u64) -> Rng {
         Rng(seed)
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -24,26 +24,26 @@ impl Rng {
     }
 
     /// Uniform in `0..n` (`n > 0`).
-    pub fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
 
     /// Uniform in `lo..=hi`.
-    pub fn range(&mut self, lo: usize, hi: usize) -> usize {
+    pub(crate) fn range(&mut self, lo: usize, hi: usize) -> usize {
         lo + self.below(hi - lo + 1)
     }
 
     /// True with probability `percent`%.
-    pub fn pct(&mut self, percent: usize) -> bool {
+    pub(crate) fn pct(&mut self, percent: usize) -> bool {
         self.below(100) < percent
     }
 
-    pub fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
+    pub(crate) fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
         &xs[self.below(xs.len())]
     }
 
     /// Picks from `(weight, value)` pairs.
-    pub fn weighted<'a, T>(&mut self, xs: &'a [(usize, T)]) -> &'a T {
+    pub(crate) fn weighted<'a, T>(&mut self, xs: &'a [(usize, T)]) -> &'a T {
         let total: usize = xs.iter().map(|x| x.0).sum();
         let mut r = self.below(total);
         for (w, v) in xs {
@@ -59,19 +59,19 @@ impl Rng {
 /// Bytes being built, with the offsets of structural boundaries (where a split write is most
 /// likely to catch a parser between two states: between CR and LF, after a size, ...).
 #[derive(Default)]
-pub struct Buf {
+pub(crate) struct Buf {
     pub bytes: Vec<u8>,
     pub marks: Vec<usize>,
 }
 
 impl Buf {
-    pub fn put(&mut self, b: &[u8]) {
+    pub(crate) fn put(&mut self, b: &[u8]) {
         self.bytes.extend_from_slice(b);
     }
-    pub fn mark(&mut self) {
+    pub(crate) fn mark(&mut self) {
         self.marks.push(self.bytes.len());
     }
-    pub fn part(&mut self, b: &[u8]) {
+    pub(crate) fn part(&mut self, b: &[u8]) {
         self.put(b);
         self.mark();
     }
@@ -108,7 +108,7 @@ impl Eol {
 }
 
 /// One generated request: its bytes and the tags of its deliberate oddities.
-pub struct GenReq {
+pub(crate) struct GenReq {
     pub bytes: Vec<u8>,
     pub tags: Vec<&'static str>,
 }
@@ -116,7 +116,7 @@ pub struct GenReq {
 /// One connection's worth of requests, ending with a well-formed probe request: whether the
 /// probe reaches the handler shows whether (and how) the connection survived what came
 /// before it.
-pub struct ServerCase {
+pub(crate) struct ServerCase {
     /// How to run this case again.
     pub replay: String,
     pub reqs: Vec<GenReq>,
@@ -126,7 +126,7 @@ pub struct ServerCase {
     pub split: &'static str,
 }
 
-pub const PROBE: &[u8] = b"GET /probe HTTP/1.1\r\nHost: probe.test\r\n\r\n";
+pub(crate) const PROBE: &[u8] = b"GET /probe HTTP/1.1\r\nHost: probe.test\r\n\r\n";
 
 /// Body bytes: letters, controls, CR/LF, obs-text and fragments of requests (a body that
 /// looks like a request must stay a body).
@@ -619,7 +619,7 @@ fn request(rng: &mut Rng, buf: &mut Buf) -> Vec<&'static str> {
 }
 
 /// The requests of one connection, then the probe, and how the bytes are split into writes.
-pub fn server_case(seed: u64) -> ServerCase {
+pub(crate) fn server_case(seed: u64) -> ServerCase {
     let mut rng = Rng::new(seed);
     let n = *rng.weighted(&[(45, 1usize), (30, 2), (15, 3), (10, 5)]);
     let mut buf = Buf::default();
@@ -650,7 +650,7 @@ pub fn server_case(seed: u64) -> ServerCase {
 }
 
 /// A crafted response for the client side: what the backend writes for the first request.
-pub struct ClientCase {
+pub(crate) struct ClientCase {
     pub seed: u64,
     pub head_request: bool,
     pub bytes: Vec<u8>,
@@ -661,7 +661,7 @@ pub struct ClientCase {
     pub tags: Vec<&'static str>,
 }
 
-pub fn client_case(seed: u64) -> ClientCase {
+pub(crate) fn client_case(seed: u64) -> ClientCase {
     let mut rng = Rng::new(seed);
     let mut tags = Vec::new();
     let head_request = rng.pct(10);
@@ -825,7 +825,7 @@ pub fn client_case(seed: u64) -> ClientCase {
 }
 
 /// `bytes` as a Rust byte-string literal, to paste into a regression test.
-pub fn literal(bytes: &[u8]) -> String {
+pub(crate) fn literal(bytes: &[u8]) -> String {
     let mut s = String::from("b\"");
     for &b in bytes {
         match b {

@@ -12,11 +12,11 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// Liveness only: no outcome depends on a timer firing.
-pub const LIVENESS: Duration = Duration::from_secs(10);
+pub(crate) const LIVENESS: Duration = Duration::from_secs(10);
 
 /// What a handler saw of one request.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Seen {
+pub(crate) struct Seen {
     pub method: String,
     pub target: String,
     pub version: String,
@@ -60,7 +60,7 @@ fn seen(method: &str, target: String, version: http::Version, h: &http::HeaderMa
 }
 
 /// Per-connection logs, keyed by the client's port.
-pub type Log = Arc<Mutex<HashMap<u16, Vec<Seen>>>>;
+pub(crate) type Log = Arc<Mutex<HashMap<u16, Vec<Seen>>>>;
 
 fn record(log: &Log, port: u16, s: Seen) -> usize {
     let mut l = log.lock().unwrap();
@@ -73,9 +73,9 @@ fn record_body(log: &Log, port: u16, i: usize, body: Result<Vec<u8>, String>) {
     log.lock().unwrap().get_mut(&port).unwrap()[i].body = Some(body);
 }
 
-pub const RESPONSE_BODY: &[u8] = b"ok";
+pub(crate) const RESPONSE_BODY: &[u8] = b"ok";
 
-pub struct GroveServer {
+pub(crate) struct GroveServer {
     pub addr: SocketAddr,
     pub log: Log,
     stop: grove::sync::mt::Event,
@@ -83,7 +83,7 @@ pub struct GroveServer {
 }
 
 impl GroveServer {
-    pub fn start() -> GroveServer {
+    pub(crate) fn start() -> GroveServer {
         let log: Log = Arc::default();
         let stop = grove::sync::mt::Event::new();
         let (tx, rx) = std::sync::mpsc::channel();
@@ -127,7 +127,7 @@ impl GroveServer {
                             resp
                         })
                     });
-                    s.wait();
+                    let _ = s.wait(); // the stop signal (any outcome stops the server)
                     handle.shutdown();
                     srv.join().unwrap().unwrap();
                 })
@@ -147,7 +147,7 @@ impl Drop for GroveServer {
     }
 }
 
-pub struct HyperServer {
+pub(crate) struct HyperServer {
     pub addr: SocketAddr,
     pub log: Log,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -155,7 +155,7 @@ pub struct HyperServer {
 }
 
 /// A response body for hyper: its bytes in one frame, with or without a known length.
-pub struct OneFrame {
+pub(crate) struct OneFrame {
     data: Option<bytes::Bytes>,
     sized: bool,
 }
@@ -209,7 +209,7 @@ async fn hyper_handler(
 }
 
 impl HyperServer {
-    pub fn start() -> HyperServer {
+    pub(crate) fn start() -> HyperServer {
         let log: Log = Arc::default();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
@@ -265,7 +265,7 @@ impl Drop for HyperServer {
 }
 
 /// What the client side of one connection observed.
-pub struct Conn {
+pub(crate) struct Conn {
     pub port: u16,
     pub stream: TcpStream,
     pub write_failed: bool,
@@ -275,7 +275,7 @@ pub struct Conn {
 }
 
 impl Conn {
-    pub fn open(addr: SocketAddr) -> Conn {
+    pub(crate) fn open(addr: SocketAddr) -> Conn {
         let stream = TcpStream::connect(addr).unwrap();
         stream.set_nodelay(true).unwrap();
         stream.set_read_timeout(Some(LIVENESS)).unwrap();
@@ -284,14 +284,14 @@ impl Conn {
         Conn { port, stream, write_failed: false, response: Vec::new(), end: String::new() }
     }
 
-    pub fn write(&mut self, b: &[u8]) {
+    pub(crate) fn write(&mut self, b: &[u8]) {
         if !self.write_failed && self.stream.write_all(b).is_err() {
             self.write_failed = true;
         }
     }
 
     /// Half-closes and reads until the server closes.
-    pub fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         let _ = self.stream.shutdown(Shutdown::Write);
         let mut buf = [0u8; 16 * 1024];
         loop {
@@ -312,7 +312,7 @@ impl Conn {
 
 /// Sends `bytes`, ending writes at each of `cuts`, on one connection to each address at once
 /// (segment by segment, alternating), then half-closes both and reads both to the end.
-pub fn drive(addrs: [SocketAddr; 2], bytes: &[u8], cuts: &[usize]) -> [Conn; 2] {
+pub(crate) fn drive(addrs: [SocketAddr; 2], bytes: &[u8], cuts: &[usize]) -> [Conn; 2] {
     let mut conns = addrs.map(Conn::open);
     let mut start = 0;
     for &end in cuts.iter().chain(std::iter::once(&bytes.len())) {
@@ -329,7 +329,7 @@ pub fn drive(addrs: [SocketAddr; 2], bytes: &[u8], cuts: &[usize]) -> [Conn; 2] 
 
 /// What a response says about its message framing and the connection.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Shape {
+pub(crate) struct Shape {
     pub status: u16,
     /// Interim 1xx responses before it.
     pub interim: Vec<u16>,
@@ -370,7 +370,7 @@ fn dechunk(b: &[u8]) -> Option<(Vec<u8>, usize)> {
 /// The responses in a server's byte stream, as far as they parse. `methods` are the methods
 /// of the requests the handler saw, in order (a response to HEAD has no body; a 2xx to
 /// CONNECT is followed by tunnel bytes).
-pub fn shapes(mut bytes: &[u8], methods: &[&str]) -> Vec<Shape> {
+pub(crate) fn shapes(mut bytes: &[u8], methods: &[&str]) -> Vec<Shape> {
     let mut out = Vec::new();
     let mut interim = Vec::new();
     loop {
@@ -444,7 +444,7 @@ pub fn shapes(mut bytes: &[u8], methods: &[&str]) -> Vec<Shape> {
 /// crafted response to its first request (then the backend closes its side if
 /// `close_after`); every other request gets a small well-formed response. Counts requests per
 /// connection.
-pub struct Backend {
+pub(crate) struct Backend {
     pub addr: SocketAddr,
     state: Arc<Mutex<Armed>>,
     stop: Arc<AtomicBool>,
@@ -466,7 +466,7 @@ struct Armed {
     conns: Vec<JoinHandle<usize>>,
 }
 
-pub const GOOD: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nGOOD";
+pub(crate) const GOOD: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nGOOD";
 
 /// Reads one request head; false at EOF or error.
 fn read_head(c: &mut TcpStream) -> bool {
@@ -507,7 +507,7 @@ fn serve_backend_conn(mut c: TcpStream, first: Option<Arc<Crafted>>) -> usize {
 }
 
 impl Backend {
-    pub fn start() -> Backend {
+    pub(crate) fn start() -> Backend {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
@@ -526,7 +526,7 @@ impl Backend {
     }
 
     /// The next connection gets `crafted`.
-    pub fn arm(&self, crafted: &[u8], cuts: &[usize], close_after: bool) {
+    pub(crate) fn arm(&self, crafted: &[u8], cuts: &[usize], close_after: bool) {
         let mut a = self.state.lock().unwrap();
         assert!(a.conns.is_empty(), "the last case was not collected");
         *a = Armed {
@@ -542,7 +542,7 @@ impl Backend {
 
     /// Once the client has closed its connections: the number of requests each connection
     /// since `arm` carried, in accept order.
-    pub fn collect(&self) -> Vec<usize> {
+    pub(crate) fn collect(&self) -> Vec<usize> {
         let conns = std::mem::take(&mut self.state.lock().unwrap().conns);
         conns.into_iter().map(|t| t.join().unwrap()).collect()
     }

@@ -95,7 +95,7 @@ impl P<'_> {
 
 /// Whether `b` starts with a complete chunked body that follows the grammar exactly
 /// (CRLF line ends, chunk-ext, trailer field lines).
-pub fn chunked_is_valid(b: &[u8]) -> bool {
+pub(crate) fn chunked_is_valid(b: &[u8]) -> bool {
     let mut p = P { b, i: 0 };
     loop {
         let start = p.i;
@@ -153,7 +153,7 @@ fn ends_in_chunked(headers: &[httparse::Header<'_>]) -> bool {
 
 /// The chunked body of the final response in `b` (interim 1xx heads skipped), if its
 /// Transfer-Encoding ends in chunked.
-pub fn response_chunked_body(mut b: &[u8]) -> Option<&[u8]> {
+pub(crate) fn response_chunked_body(mut b: &[u8]) -> Option<&[u8]> {
     loop {
         let mut hs = [httparse::EMPTY_HEADER; 128];
         let mut r = httparse::Response::new(&mut hs);
@@ -167,7 +167,7 @@ pub fn response_chunked_body(mut b: &[u8]) -> Option<&[u8]> {
 
 /// The chunked body of the request at the start of `b`, if its Transfer-Encoding ends in
 /// chunked.
-pub fn request_chunked_body(b: &[u8]) -> Option<&[u8]> {
+pub(crate) fn request_chunked_body(b: &[u8]) -> Option<&[u8]> {
     let mut hs = [httparse::EMPTY_HEADER; 128];
     let mut r = httparse::Request::new(&mut hs);
     let httparse::Status::Complete(n) = r.parse(b).ok()? else { return None };
