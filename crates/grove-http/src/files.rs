@@ -88,12 +88,7 @@ impl StaticDir {
         let slash = url_path.ends_with('/');
         let found = grove::thread_pool::spawn_blocking(move || find(&root, &rel, slash));
         match found {
-            Ok(Ok(Found::File(f, at))) => {
-                let ct = content_type(&at);
-                let mut r = Response::new(Body::File(f));
-                r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
-                r
-            }
+            Ok(Ok(Found::File(f, at))) => file_response(req, f, content_type(&at)),
             Ok(Ok(Found::DirWithoutSlash)) => {
                 let mut to = format!("{url_path}/");
                 if let Some(q) = req.uri().query() {
@@ -120,6 +115,131 @@ impl StaticDir {
             },
             Err(_) => status(StatusCode::SERVICE_UNAVAILABLE, "busy\n"),
         }
+    }
+}
+
+/// A regular file's answer: validators (`Last-Modified`, `ETag`), conditional requests (304
+/// on `If-None-Match` / `If-Modified-Since`, RFC 9110 §13), and a single byte range (206 with
+/// `Content-Range`, 416 when it cannot be satisfied; RFC 9110 §14). Several ranges in one
+/// request get the whole file (a server may ignore `Range`).
+fn file_response(req: &Request, f: File, ct: &'static str) -> Response {
+    let Ok(meta) = f.metadata() else {
+        return status(StatusCode::INTERNAL_SERVER_ERROR, "cannot stat file\n");
+    };
+    let len = meta.len();
+    let modified = meta.modified().ok();
+    let etag = modified
+        .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| format!("\"{:x}-{:x}-{len:x}\"", d.as_secs(), d.subsec_nanos()));
+    let headers = req.headers();
+    let not_modified = match (headers.get(header::IF_NONE_MATCH), &etag) {
+        // If-None-Match takes precedence over If-Modified-Since (RFC 9110 §13.1.3).
+        (Some(inm), Some(tag)) => inm.to_str().is_ok_and(|v| {
+            v.trim() == "*" || v.split(',').any(|t| t.trim().trim_start_matches("W/") == tag)
+        }),
+        (Some(_), None) => false,
+        (None, _) => match (headers.get(header::IF_MODIFIED_SINCE), modified) {
+            (Some(ims), Some(m)) => ims
+                .to_str()
+                .ok()
+                .and_then(|v| httpdate::parse_http_date(v).ok())
+                // Dates have second precision: compare at that precision.
+                .is_some_and(|since| secs(m) <= secs(since)),
+            _ => false,
+        },
+    };
+    let mut r = if not_modified {
+        let mut r = Response::new(Body::Empty);
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        r
+    } else {
+        match headers.get(header::RANGE).and_then(|v| v.to_str().ok()).map(|v| byte_range(v, len)) {
+            Some(RangeAsk::One(start, end)) => {
+                let mut f = f;
+                if std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(start)).is_err() {
+                    return status(StatusCode::INTERNAL_SERVER_ERROR, "cannot seek\n");
+                }
+                let n = end - start + 1;
+                let mut r = Response::new(Body::stream(std::io::Read::take(f, n)));
+                *r.status_mut() = StatusCode::PARTIAL_CONTENT;
+                let h = r.headers_mut();
+                h.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+                if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")) {
+                    h.insert(header::CONTENT_RANGE, v);
+                }
+                r
+            }
+            Some(RangeAsk::Unsatisfiable) => {
+                let mut r = status(StatusCode::RANGE_NOT_SATISFIABLE, "range not satisfiable\n");
+                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
+                    r.headers_mut().insert(header::CONTENT_RANGE, v);
+                }
+                return r;
+            }
+            Some(RangeAsk::Whole) | None => Response::new(Body::File(f)),
+        }
+    };
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if let Some(m) = modified {
+        if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(m)) {
+            h.insert(header::LAST_MODIFIED, v);
+        }
+    }
+    if let Some(tag) = etag.and_then(|t| HeaderValue::from_str(&t).ok()) {
+        h.insert(header::ETAG, tag);
+    }
+    r
+}
+
+fn secs(t: std::time::SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// What a `Range` header asks of a file of `len` bytes.
+#[derive(Debug, PartialEq, Eq)]
+enum RangeAsk {
+    /// One satisfiable range, inclusive.
+    One(u64, u64),
+    /// A byte range none of whose parts overlap the file.
+    Unsatisfiable,
+    /// Not a single byte range we serve (other units, several ranges, malformed): the whole
+    /// file, as if there were no `Range`.
+    Whole,
+}
+
+/// Parses `bytes=a-b`, `bytes=a-`, `bytes=-n` (RFC 9110 §14.1.2).
+fn byte_range(v: &str, len: u64) -> RangeAsk {
+    let Some(spec) = v.trim().strip_prefix("bytes=") else { return RangeAsk::Whole };
+    if spec.contains(',') {
+        return RangeAsk::Whole;
+    }
+    let Some((a, b)) = spec.trim().split_once('-') else { return RangeAsk::Whole };
+    let num = |s: &str| -> Option<u64> {
+        let s = s.trim();
+        (!s.is_empty() && s.bytes().all(|c| c.is_ascii_digit())).then(|| s.parse().ok())?
+    };
+    match (num(a), num(b), a.trim().is_empty(), b.trim().is_empty()) {
+        // bytes=-n: the last n bytes.
+        (None, Some(n), true, false) => {
+            if n == 0 || len == 0 {
+                RangeAsk::Unsatisfiable
+            } else {
+                RangeAsk::One(len.saturating_sub(n), len - 1)
+            }
+        }
+        // bytes=a-: from a to the end.
+        (Some(start), None, false, true) if start < len => RangeAsk::One(start, len - 1),
+        (Some(_), None, false, true) => RangeAsk::Unsatisfiable,
+        (Some(start), Some(end), false, false) if start <= end => {
+            if start >= len {
+                RangeAsk::Unsatisfiable
+            } else {
+                RangeAsk::One(start, end.min(len - 1))
+            }
+        }
+        _ => RangeAsk::Whole,
     }
 }
 
@@ -262,6 +382,23 @@ fn content_type(p: &Path) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_ranges() {
+        use RangeAsk::*;
+        assert_eq!(byte_range("bytes=0-4", 10), One(0, 4));
+        assert_eq!(byte_range("bytes=5-", 10), One(5, 9));
+        assert_eq!(byte_range("bytes=-3", 10), One(7, 9));
+        assert_eq!(byte_range("bytes=-30", 10), One(0, 9));
+        assert_eq!(byte_range("bytes=8-100", 10), One(8, 9));
+        assert_eq!(byte_range("bytes=10-", 10), Unsatisfiable);
+        assert_eq!(byte_range("bytes=12-14", 10), Unsatisfiable);
+        assert_eq!(byte_range("bytes=-0", 10), Unsatisfiable);
+        assert_eq!(byte_range("bytes=4-2", 10), Whole);
+        assert_eq!(byte_range("bytes=0-1,4-5", 10), Whole);
+        assert_eq!(byte_range("items=0-1", 10), Whole);
+        assert_eq!(byte_range("bytes=+1-2", 10), Whole);
+    }
 
     #[test]
     fn paths_cannot_escape_the_root() {

@@ -117,3 +117,42 @@ fn methods_directories_and_index() {
         assert!(get(addr, &path_req("/../x")).starts_with("HTTP/1.1 400"));
     });
 }
+
+// Security review 16.9 (what users expect of a file server): validators, conditional
+// requests and byte ranges.
+#[test]
+fn validators_conditional_requests_and_ranges() {
+    let tree = TempTree::new("cond");
+    std::fs::write(tree.0.join("f.txt"), "0123456789").unwrap();
+    with_dir_server(&tree.0, |addr| {
+        let out = get(addr, &path_req("/f.txt"));
+        assert!(out.starts_with("HTTP/1.1 200") && out.ends_with("0123456789"), "{out}");
+        assert!(out.contains("accept-ranges: bytes"));
+        let header = |name: &str| {
+            out.lines()
+                .find_map(|l| l.strip_prefix(&format!("{name}: ")).map(str::to_string))
+                .unwrap_or_else(|| panic!("no {name} in {out}"))
+        };
+        let (etag, modified) = (header("etag"), header("last-modified"));
+        let cond = |extra: &str| {
+            get(
+                addr,
+                &format!("GET /f.txt HTTP/1.1\r\nHost: t\r\n{extra}\r\nConnection: close\r\n\r\n"),
+            )
+        };
+        assert!(cond(&format!("If-None-Match: {etag}")).starts_with("HTTP/1.1 304"));
+        assert!(cond("If-None-Match: \"other\"").starts_with("HTTP/1.1 200"));
+        assert!(cond(&format!("If-Modified-Since: {modified}")).starts_with("HTTP/1.1 304"));
+        assert!(
+            cond("If-Modified-Since: Thu, 01 Jan 1970 00:00:00 GMT").starts_with("HTTP/1.1 200")
+        );
+        let out = cond("Range: bytes=2-4");
+        assert!(out.starts_with("HTTP/1.1 206") && out.ends_with("\r\n\r\n234"), "{out}");
+        assert!(out.contains("content-range: bytes 2-4/10"), "{out}");
+        let out = cond("Range: bytes=-3");
+        assert!(out.starts_with("HTTP/1.1 206") && out.ends_with("789"), "{out}");
+        let out = cond("Range: bytes=100-");
+        assert!(out.starts_with("HTTP/1.1 416"), "{out}");
+        assert!(out.contains("content-range: bytes */10"), "{out}");
+    });
+}
