@@ -79,6 +79,7 @@ pub fn is_enabled() -> bool {
 }
 
 mod fdtab;
+mod gai;
 mod real;
 
 grove::local! {
@@ -424,10 +425,6 @@ pub unsafe extern "C" fn sleep(secs: c_uint) -> c_uint {
     unsafe { real::sleep(secs) }
 }
 
-/// Pointers moved to a pool thread for `getaddrinfo`; the calling greenlet waits for the call
-/// to finish before returning, so they stay valid.
-struct GaiArgs(usize, usize, usize, usize);
-
 #[no_mangle]
 pub unsafe extern "C" fn getaddrinfo(
     node: *const c_char,
@@ -436,28 +433,8 @@ pub unsafe extern "C" fn getaddrinfo(
     res: *mut *mut libc::addrinfo,
 ) -> c_int {
     if is_enabled() && grove::hub::is_cooperative() {
-        let a = GaiArgs(node as usize, service as usize, hints as usize, res as usize);
-        let r = guarded(|| {
-            grove::thread_pool::spawn_blocking(move || {
-                let a = a;
-                // SAFETY: the pointers are the caller's, valid until this returns: the caller's
-                // greenlet does not return before the pool job completes (a timeout would break
-                // that, so none is used here).
-                unsafe {
-                    real::getaddrinfo(
-                        a.0 as *const c_char,
-                        a.1 as *const c_char,
-                        a.2 as *const libc::addrinfo,
-                        a.3 as *mut *mut libc::addrinfo,
-                    )
-                }
-            })
-        });
-        return match r {
-            Some(Ok(r)) => r,
-            // Killed or no pool thread: the lookup fails (errno says why).
-            _ => libc::EAI_SYSTEM,
-        };
+        // SAFETY: the caller's arguments, under getaddrinfo's contract.
+        return unsafe { gai::lookup(node, service, hints, res) };
     }
     // SAFETY: forwarding the caller's arguments.
     unsafe { real::getaddrinfo(node, service, hints, res) }
