@@ -80,44 +80,16 @@ pub fn is_enabled() -> bool {
 
 mod fdtab;
 mod gai;
+mod interrupt;
 mod real;
 
-grove::local! {
-    /// The greenlet was killed while parked inside a hook (see `guarded`).
-    static CANCELLED: std::cell::Cell<bool> = std::cell::Cell::new(false);
-}
+use interrupt::{guarded, interrupted, refuse};
 
-/// Runs a cooperative wait inside a hook. A hook is an `extern "C"` function and must not
-/// unwind, so a kill (GreenletExit) arriving during the wait is caught here: the call fails
-/// with `ECANCELED`, later hooked calls of that greenlet fail the same way at once, and the
-/// kill is re-armed to unwind the greenlet at its next grove blocking point in Rust code.
-fn guarded<R>(f: impl FnOnce() -> R) -> Option<R> {
-    if CANCELLED.with(std::cell::Cell::get) {
-        set_errno(libc::ECANCELED);
-        return None;
-    }
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-        Ok(v) => Some(v),
-        Err(p) if p.is::<grove::GreenletExit>() => {
-            CANCELLED.with(|c| c.set(true));
-            grove::hub::defer_kill();
-            set_errno(libc::ECANCELED);
-            None
-        }
-        Err(p) if grove::hub::is_scope_expiry(&*p) => {
-            // A `grove::timeout` scope expired: the call fails with ETIMEDOUT; the scope's
-            // deadline stays passed, so the next blocking call in Rust code unwinds to it.
-            set_errno(libc::ETIMEDOUT);
-            None
-        }
-        Err(_) => {
-            // A panic cannot cross the C boundary; this would be a bug in grove itself.
-            let msg = b"grove-patch: panic inside a libc hook\n";
-            // SAFETY: writing a static buffer to stderr with the raw syscall.
-            unsafe { libc::syscall(libc::SYS_write, 2, msg.as_ptr(), msg.len()) };
-            std::process::abort();
-        }
-    }
+/// How many greenlets grove-patch has reported on stderr (once each) for going on with
+/// patched calls after being killed, or after their `timeout` scope expired, inside a hook
+/// (see the crate docs: such a greenlet cannot be unwound until it reaches a grove call).
+pub fn interrupts_ignored() -> usize {
+    interrupt::REPORTED.load(Relaxed)
 }
 
 use fdtab::Class;
@@ -199,9 +171,11 @@ fn io(fd: c_int, dir: Dir, mut op: impl FnMut() -> ssize_t) -> ssize_t {
     }
     let saved = errno();
     let coop = grove::hub::is_cooperative();
-    if coop && CANCELLED.with(std::cell::Cell::get) {
-        set_errno(libc::ECANCELED);
-        return -1;
+    if coop {
+        if let Some(why) = interrupted() {
+            refuse(why);
+            return -1;
+        }
     }
     loop {
         let r = op();
@@ -271,6 +245,13 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
     // Classify (and switch to non-blocking) *before* connecting: a blocking connect to a peer
     // whose backlog is full would otherwise block the whole hub.
     let managed = is_enabled() && fdtab::classify(fd) == Class::Managed;
+    let coop = managed && grove::hub::is_cooperative();
+    if coop {
+        if let Some(why) = interrupted() {
+            refuse(why);
+            return -1;
+        }
+    }
     // SAFETY: forwarding the caller's arguments to the real connect.
     let first = unsafe { real::connect(fd, addr, len) };
     if first == 0 || !managed {
@@ -280,7 +261,7 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
     if e != libc::EINPROGRESS && e != libc::EINTR {
         return first;
     }
-    if !wait_ready(fd, Dir::Write, grove::hub::is_cooperative()) {
+    if !wait_ready(fd, Dir::Write, coop) {
         if errno() == libc::EAGAIN {
             set_errno(libc::ETIMEDOUT);
         }
@@ -309,8 +290,18 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
 pub unsafe extern "C" fn poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_int) -> c_int {
     // SAFETY: forwarding the caller's arguments to the real poll.
     let now = |t: c_int| unsafe { real::poll(fds, nfds, t) };
-    if !is_enabled() || timeout == 0 || nfds == 0 || !grove::hub::is_cooperative() {
+    if !is_enabled() || timeout == 0 || !grove::hub::is_cooperative() {
         return now(timeout);
+    }
+    if nfds == 0 {
+        // A sleep.
+        let d = if timeout < 0 { Duration::MAX } else { Duration::from_millis(timeout as u64) };
+        interrupt::sleep(d);
+        return 0;
+    }
+    if let Some(why) = interrupted() {
+        refuse(why);
+        return -1;
     }
     let deadline = (timeout > 0).then(|| Instant::now() + Duration::from_millis(timeout as u64));
     let mut step = Duration::from_millis(1);
@@ -351,10 +342,10 @@ pub unsafe extern "C" fn poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_int) ->
     }
 }
 
-/// Sleeps cooperatively if this thread has a hub (a kill during the sleep ends it early).
+/// Sleeps cooperatively if this thread has a hub (see `interrupt::sleep`).
 fn coop_sleep(d: Duration) -> bool {
     if is_enabled() && grove::hub::is_cooperative() {
-        let _ = guarded(|| grove::sleep(d));
+        interrupt::sleep(d);
         return true;
     }
     false
@@ -433,6 +424,10 @@ pub unsafe extern "C" fn getaddrinfo(
     res: *mut *mut libc::addrinfo,
 ) -> c_int {
     if is_enabled() && grove::hub::is_cooperative() {
+        if let Some(why) = interrupted() {
+            refuse(why);
+            return libc::EAI_SYSTEM;
+        }
         // SAFETY: the caller's arguments, under getaddrinfo's contract.
         return unsafe { gai::lookup(node, service, hints, res) };
     }

@@ -1047,6 +1047,38 @@ pub fn defer_kill() {
     })
 }
 
+/// Whether the running greenlet has a kill re-armed by [`defer_kill`] that has not landed yet
+/// (for `grove-patch`: its hooked calls fail at once until the kill lands). Never for main.
+#[doc(hidden)]
+pub fn kill_deferred() -> bool {
+    try_with(|h| h.current.try_borrow().is_ok_and(|c| !c.is_main() && c.kill_pending.get()))
+        .unwrap_or(false)
+}
+
+/// Runs `f` with the running greenlet's deferred kill (see [`defer_kill`]) and the deadline of
+/// its `timeout` scopes set aside, then puts both back (also when `f` unwinds): blocking calls
+/// inside `f` wait normally instead of unwinding at once. A new kill during `f` unwinds it as
+/// usual. For `grove-patch`, whose hooks cannot unwind: a killed or timed-out greenlet's hooked
+/// sleep or futex wait still waits cooperatively instead of returning at once and spinning.
+#[doc(hidden)]
+pub fn shielded<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(FiberRef, bool, Option<Instant>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            self.0.deadline.set(self.2);
+            if self.1 {
+                self.0.killed.set(false);
+                self.0.kill_pending.set(true);
+            }
+        }
+    }
+    let cur = current();
+    let kill = !cur.is_main() && cur.kill_pending.replace(false);
+    let deadline = cur.deadline.replace(None);
+    let _restore = Restore(cur, kill, deadline);
+    f()
+}
+
 /// A coarse clock: read from the system at most once per loop turn of this thread's hub (on
 /// the first call in that turn; later calls reuse it). It lags real time by at most one turn
 /// of the loop, which is fine for timeouts measured in milliseconds or more (use
