@@ -64,6 +64,9 @@ static ENABLED: AtomicBool = AtomicBool::new(false);
 
 /// Turns the hooks on for the whole process.
 pub fn enable() {
+    // Every original is looked up now: some hooks run in a forked child before exec, where
+    // dlsym (which takes locks) must not be called.
+    real::resolve_all();
     ENABLED.store(true, Relaxed);
 }
 
@@ -78,6 +81,7 @@ pub fn is_enabled() -> bool {
     ENABLED.load(Relaxed)
 }
 
+mod fdctl;
 mod fdtab;
 mod gai;
 mod interrupt;
@@ -166,11 +170,14 @@ fn wait_ready(fd: c_int, dir: Dir, coop: bool) -> bool {
 /// The common body of the read/write-like hooks: try the call; on EAGAIN of a managed fd,
 /// wait and retry.
 fn io(fd: c_int, dir: Dir, mut op: impl FnMut() -> ssize_t) -> ssize_t {
-    if !is_enabled() || fdtab::classify(fd) != Class::Managed {
+    if !is_enabled() {
+        return op();
+    }
+    let coop = grove::hub::is_cooperative();
+    if fdtab::class(fd, coop) != Class::Managed {
         return op();
     }
     let saved = errno();
-    let coop = grove::hub::is_cooperative();
     if coop {
         if let Some(why) = interrupted() {
             refuse(why);
@@ -244,9 +251,9 @@ pub unsafe extern "C" fn accept4(
 pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
     // Classify (and switch to non-blocking) *before* connecting: a blocking connect to a peer
     // whose backlog is full would otherwise block the whole hub.
-    let managed = is_enabled() && fdtab::classify(fd) == Class::Managed;
-    let coop = managed && grove::hub::is_cooperative();
-    if coop {
+    let coop = is_enabled() && grove::hub::is_cooperative();
+    let managed = is_enabled() && fdtab::class(fd, coop) == Class::Managed;
+    if managed && coop {
         if let Some(why) = interrupted() {
             refuse(why);
             return -1;
@@ -261,7 +268,7 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
     if e != libc::EINPROGRESS && e != libc::EINTR {
         return first;
     }
-    if !wait_ready(fd, Dir::Write, coop) {
+    if !wait_ready(fd, Dir::Write, managed && coop) {
         if errno() == libc::EAGAIN {
             set_errno(libc::ETIMEDOUT);
         }
@@ -433,63 +440,4 @@ pub unsafe extern "C" fn getaddrinfo(
     }
     // SAFETY: forwarding the caller's arguments.
     unsafe { real::getaddrinfo(node, service, hints, res) }
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, arg: libc::c_long) -> c_int {
-    // SAFETY: forwarding; for F_GETFL/F_SETFL the argument is an integer, as passed.
-    let r = unsafe { real::fcntl(fd, cmd, arg) };
-    if !is_enabled() || r < 0 {
-        return r;
-    }
-    match cmd {
-        libc::F_GETFL if fdtab::get(fd) == Class::Managed => r & !libc::O_NONBLOCK,
-        libc::F_SETFL => {
-            if arg as c_int & libc::O_NONBLOCK != 0 {
-                fdtab::set(fd, Class::Passthrough);
-            } else if fdtab::get(fd) == Class::Managed {
-                // The user asked for blocking mode: keep the fd non-blocking underneath.
-                // SAFETY: re-applying the flags with O_NONBLOCK on a valid fd.
-                unsafe { real::fcntl(fd, libc::F_SETFL, arg | libc::O_NONBLOCK as libc::c_long) };
-            }
-            r
-        }
-        _ => r,
-    }
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn ioctl(fd: c_int, req: libc::c_ulong, arg: *mut c_void) -> c_int {
-    if is_enabled() && req == libc::FIONBIO && !arg.is_null() {
-        // SAFETY: FIONBIO's argument is a pointer to an int (the caller's contract).
-        let on = unsafe { *(arg as *const c_int) } != 0;
-        if on {
-            fdtab::set(fd, Class::Passthrough);
-        } else if fdtab::get(fd) == Class::Managed {
-            return 0; // stays non-blocking underneath; the program sees blocking behaviour
-        }
-    }
-    // SAFETY: forwarding the caller's arguments.
-    unsafe { real::ioctl(fd, req, arg) }
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn close(fd: c_int) -> c_int {
-    fdtab::forget(fd);
-    // SAFETY: forwarding the caller's argument.
-    unsafe { real::close(fd) }
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
-    fdtab::forget(new);
-    // SAFETY: forwarding the caller's arguments.
-    unsafe { real::dup2(old, new) }
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
-    fdtab::forget(new);
-    // SAFETY: forwarding the caller's arguments.
-    unsafe { real::dup3(old, new, flags) }
 }

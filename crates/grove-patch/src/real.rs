@@ -24,21 +24,34 @@ fn lookup(cache: &AtomicUsize, name: &'static [u8]) -> usize {
 }
 
 macro_rules! real_fns {
-    ($($name:ident($($a:ident: $t:ty),*) -> $r:ty;)*) => {$(
-        /// The libc original.
-        ///
-        /// # Safety
-        /// libc's contract for this function.
-        pub(crate) unsafe fn $name($($a: $t),*) -> $r {
-            static CACHE: AtomicUsize = AtomicUsize::new(0);
-            let p = lookup(&CACHE, concat!(stringify!($name), "\0").as_bytes());
-            // SAFETY: `p` is libc's definition of this very symbol, whose C signature is the
-            // one spelled here.
-            let f: unsafe extern "C" fn($($t),*) -> $r = unsafe { std::mem::transmute(p) };
-            // SAFETY: the caller upholds libc's contract.
-            unsafe { f($($a),*) }
+    ($($name:ident($($a:ident: $t:ty),*) -> $r:ty;)*) => {
+        $(
+            /// The libc original.
+            ///
+            /// # Safety
+            /// libc's contract for this function.
+            pub(crate) unsafe fn $name($($a: $t),*) -> $r {
+                let p = lookup(&cache::$name, concat!(stringify!($name), "\0").as_bytes());
+                // SAFETY: `p` is libc's definition of this very symbol, whose C signature is
+                // the one spelled here.
+                let f: unsafe extern "C" fn($($t),*) -> $r = unsafe { std::mem::transmute(p) };
+                // SAFETY: the caller upholds libc's contract.
+                unsafe { f($($a),*) }
+            }
+        )*
+
+        /// Where each original's address is kept once found.
+        #[allow(non_upper_case_globals)]
+        mod cache {
+            use std::sync::atomic::AtomicUsize;
+            $(pub(super) static $name: AtomicUsize = AtomicUsize::new(0);)*
         }
-    )*};
+
+        /// Looks every original up now (see `enable`).
+        pub(crate) fn resolve_all() {
+            $(lookup(&cache::$name, concat!(stringify!($name), "\0").as_bytes());)*
+        }
+    };
 }
 
 real_fns! {
@@ -64,6 +77,15 @@ real_fns! {
     fcntl(fd: c_int, cmd: c_int, arg: libc::c_long) -> c_int;
     ioctl(fd: c_int, req: libc::c_ulong, arg: *mut c_void) -> c_int;
     close(fd: c_int) -> c_int;
+    dup(old: c_int) -> c_int;
     dup2(old: c_int, new: c_int) -> c_int;
     dup3(old: c_int, new: c_int, flags: c_int) -> c_int;
+    posix_spawn_file_actions_adddup2(actions: *mut libc::posix_spawn_file_actions_t, fd: c_int, newfd: c_int) -> c_int;
+    posix_spawn(pid: *mut libc::pid_t, path: *const c_char, actions: *const libc::posix_spawn_file_actions_t, attr: *const libc::posix_spawnattr_t, argv: *const *mut c_char, envp: *const *mut c_char) -> c_int;
+    posix_spawnp(pid: *mut libc::pid_t, file: *const c_char, actions: *const libc::posix_spawn_file_actions_t, attr: *const libc::posix_spawnattr_t, argv: *const *mut c_char, envp: *const *mut c_char) -> c_int;
+    execve(path: *const c_char, argv: *const *const c_char, envp: *const *const c_char) -> c_int;
+    execv(path: *const c_char, argv: *const *const c_char) -> c_int;
+    execvp(file: *const c_char, argv: *const *const c_char) -> c_int;
+    execvpe(file: *const c_char, argv: *const *const c_char, envp: *const *const c_char) -> c_int;
+    fexecve(fd: c_int, argv: *const *const c_char, envp: *const *const c_char) -> c_int;
 }

@@ -5,60 +5,10 @@
 use std::cell::Cell;
 use std::io::Read;
 use std::rc::Rc;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// Runs `f`; aborts the test process if it has not returned within `secs` (a hung hub must
-/// fail the test, not hang it).
-fn watchdog<T>(secs: u64, what: &'static str, f: impl FnOnce() -> T) -> T {
-    let (tx, rx) = mpsc::channel::<()>();
-    let dog = std::thread::spawn(move || {
-        if rx.recv_timeout(Duration::from_secs(secs)) == Err(mpsc::RecvTimeoutError::Timeout) {
-            eprintln!("watchdog: '{what}' still running after {secs} s: the hub is stuck");
-            std::process::abort();
-        }
-    });
-    let r = f();
-    drop(tx);
-    dog.join().unwrap();
-    r
-}
-
-/// A loopback server on a plain thread that accepts connections and never answers; stopped
-/// (and its connections closed) on drop.
-struct Silent {
-    addr: std::net::SocketAddr,
-    stop: Option<mpsc::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Silent {
-    fn start() -> Silent {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = l.local_addr().unwrap();
-        l.set_nonblocking(true).unwrap();
-        let (tx, rx) = mpsc::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let mut held = Vec::new();
-            while rx.recv_timeout(Duration::from_millis(5)) == Err(mpsc::RecvTimeoutError::Timeout)
-            {
-                while let Ok((s, _)) = l.accept() {
-                    held.push(s);
-                }
-            }
-        });
-        Silent { addr, stop: Some(tx), thread: Some(thread) }
-    }
-}
-
-impl Drop for Silent {
-    fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
+mod common;
+use common::{watchdog, Silent};
 
 /// Waits (cooperatively) until `cond` holds.
 fn until(cond: impl Fn() -> bool) {
