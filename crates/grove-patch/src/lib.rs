@@ -83,6 +83,7 @@ pub fn is_enabled() -> bool {
 
 mod fdctl;
 mod fdtab;
+mod futex;
 mod gai;
 mod interrupt;
 mod real;
@@ -440,4 +441,28 @@ pub unsafe extern "C" fn getaddrinfo(
     }
     // SAFETY: forwarding the caller's arguments.
     unsafe { real::getaddrinfo(node, service, hints, res) }
+}
+
+/// libc's `syscall`, for `SYS_futex` (see `futex`); every other call goes to libc unchanged.
+/// C-variadic: this definition reads six integer arguments after the number, which is what
+/// glibc's own `syscall` does (x86-64: registers, then the caller's stack slot; AArch64:
+/// registers), whatever the caller passed; `int` arguments are truncated before use.
+#[no_mangle]
+pub unsafe extern "C" fn syscall(
+    num: libc::c_long,
+    a1: libc::c_long,
+    a2: libc::c_long,
+    a3: libc::c_long,
+    a4: libc::c_long,
+    a5: libc::c_long,
+    a6: libc::c_long,
+) -> libc::c_long {
+    if num == libc::SYS_futex {
+        // SAFETY: the program's own futex call, under the system call's contract.
+        if let Some(r) = unsafe { futex::hook(a1, a2, a3, a4, a5, a6) } {
+            return r;
+        }
+    }
+    // SAFETY: forwarding the caller's arguments.
+    unsafe { real::syscall(num, a1, a2, a3, a4, a5, a6) }
 }

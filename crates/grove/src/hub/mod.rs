@@ -217,9 +217,16 @@ thread_local! {
 /// has a hub, the caller is not a hub callback, and it is not unwinding. Never creates a hub.
 /// (Used by `grove-patch` to decide whether to park or to fall back to libc behaviour.)
 pub fn is_cooperative() -> bool {
+    // The running greenlet is `Running` while its own code runs; the scheduler runs on the
+    // main greenlet's stack while main is parked (or ready, or in a switch), and must never
+    // park.
     ALIVE.try_with(Cell::get).unwrap_or(false)
         && !std::thread::panicking()
-        && try_with(|h| !h.in_callback.get()).unwrap_or(false)
+        && try_with(|h| {
+            !h.in_callback.get()
+                && h.current.try_borrow().is_ok_and(|c| c.state.get() == State::Running)
+        })
+        .unwrap_or(false)
 }
 
 /// Runs `f` with this thread's hub (created on first use).
@@ -1053,6 +1060,25 @@ pub fn defer_kill() {
 pub fn kill_deferred() -> bool {
     try_with(|h| h.current.try_borrow().is_ok_and(|c| !c.is_main() && c.kill_pending.get()))
         .unwrap_or(false)
+}
+
+/// Parks the running greenlet until the token handed to `arm` is used (from any thread), or
+/// `deadline` passes; like every blocking call it unwinds when killed or when an enclosing
+/// `timeout` scope expires. `arm` registers the token wherever the wakeup will come from; if
+/// it returns false, nothing is parked. Returns `None` then, else whether the token woke it
+/// (`Some(false)`: the deadline passed). For `grove-patch`'s futex hook.
+#[doc(hidden)]
+pub fn park_remote(
+    arm: impl FnOnce(RemoteToken) -> bool,
+    deadline: Option<Instant>,
+    what: &'static str,
+) -> Option<bool> {
+    with(|h| {
+        if !arm(h.token().to_remote()) {
+            return None;
+        }
+        Some(h.park(deadline, what) == Wake::Normal)
+    })
 }
 
 /// Runs `f` with the running greenlet's deferred kill (see [`defer_kill`]) and the deadline of
