@@ -250,7 +250,6 @@ impl Hub {
     fn new() -> Hub {
         overflow::install();
         overflow::ensure_altstack();
-        let _ = ALIVE.try_with(|a| a.set(true));
         let index = NEXT_HUB.fetch_add(1, Ordering::Relaxed);
         let poll = mio::Poll::new().expect("grove: cannot create the hub's epoll instance");
         let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)
@@ -259,7 +258,7 @@ impl Hub {
         let main_fiber = Fiber::new(index << 40, Kind::Main, None, loc, (0, 0), 0, created);
         main_fiber.set_name("main".into());
         let main = FiberRef(Rc::new(main_fiber));
-        Hub {
+        let hub = Hub {
             index,
             current: RefCell::new(main.clone()),
             switch_target: RefCell::new(None),
@@ -284,7 +283,13 @@ impl Hub {
             spawned: Cell::new(0),
             now: Cell::new(Instant::now()),
             now_fresh: Cell::new(false),
-        }
+        };
+        // Only now: until the hub is built and stored, `is_cooperative` must say no without
+        // touching `HUB` (a hooked call made while building it — grove-patch's futex hook on a
+        // contended lock — would otherwise initialise it again, re-entrantly, and the
+        // replaced copy's drop would clear this flag for good).
+        let _ = ALIVE.try_with(|a| a.set(true));
+        hub
     }
 
     /// The hub's clock for the current loop turn (see [`now`]): the first use in a turn reads
@@ -1058,8 +1063,9 @@ pub fn defer_kill() {
 /// (for `grove-patch`: its hooked calls fail at once until the kill lands). Never for main.
 #[doc(hidden)]
 pub fn kill_deferred() -> bool {
-    try_with(|h| h.current.try_borrow().is_ok_and(|c| !c.is_main() && c.kill_pending.get()))
-        .unwrap_or(false)
+    ALIVE.try_with(Cell::get).unwrap_or(false)
+        && try_with(|h| h.current.try_borrow().is_ok_and(|c| !c.is_main() && c.kill_pending.get()))
+            .unwrap_or(false)
 }
 
 /// Parks the running greenlet until the token handed to `arm` is used (from any thread), or
