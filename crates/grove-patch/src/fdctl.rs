@@ -7,16 +7,14 @@ use std::ffi::{c_char, c_int, c_void};
 use libc::{pid_t, posix_spawn_file_actions_t, posix_spawnattr_t};
 
 use crate::fdtab::{self, Class};
-use crate::{is_enabled, real};
+use crate::real;
 
 #[no_mangle]
 pub unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, arg: libc::c_long) -> c_int {
     // SAFETY: forwarding; every command that takes an argument gets it as passed (see the
     // crate docs on variadic hooks).
     let forward = |arg| unsafe { real::fcntl(fd, cmd, arg) };
-    if !is_enabled() {
-        return forward(arg);
-    }
+    // The table is kept in step even while disabled: its managed fds stay managed.
     match cmd {
         libc::F_GETFL => {
             let r = forward(arg);
@@ -59,7 +57,7 @@ pub unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, arg: libc::c_long) -> c_in
 pub unsafe extern "C" fn ioctl(fd: c_int, req: libc::c_ulong, arg: *mut c_void) -> c_int {
     // SAFETY: forwarding the caller's arguments.
     let forward = || unsafe { real::ioctl(fd, req, arg) };
-    if !is_enabled() || req != libc::FIONBIO || arg.is_null() {
+    if req != libc::FIONBIO || arg.is_null() {
         return forward();
     }
     // SAFETY: FIONBIO's argument is a pointer to an int (the caller's contract).

@@ -5,10 +5,12 @@
 //! An fd handed to another process goes back to blocking mode for good ([`release`]).
 
 use std::ffi::c_int;
-use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::Relaxed};
 
 const MAX: usize = 65_536;
 static TAB: [AtomicU8; MAX] = [const { AtomicU8::new(0) }; MAX];
+/// Some fd was ever managed (else a spawn has nothing to look for).
+static EVER_MANAGED: AtomicBool = AtomicBool::new(false);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Class {
@@ -98,6 +100,7 @@ fn classify(fd: c_int) -> Class {
             let r =
                 unsafe { crate::real::fcntl(fd, libc::F_SETFL, (flags | libc::O_NONBLOCK).into()) };
             if r == 0 {
+                EVER_MANAGED.store(true, Relaxed);
                 Class::Managed
             } else {
                 Class::Passthrough
@@ -129,6 +132,9 @@ pub(crate) fn release(fd: c_int) {
 /// back to blocking mode. Async-signal-safe (atomics and `fcntl` only): it also runs in a
 /// forked child.
 pub(crate) fn release_inherited() {
+    if !EVER_MANAGED.load(Relaxed) {
+        return;
+    }
     for (fd, s) in TAB.iter().enumerate() {
         if decode(s.load(Relaxed)) != Class::Managed {
             continue;

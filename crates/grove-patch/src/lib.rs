@@ -24,33 +24,77 @@
 //! | `write`, `writev`, `send`, `sendto`, `sendmsg` | parks until writable, honours `SO_SNDTIMEO` | libc |
 //! | `connect` | parks until the connection completes; result from `SO_ERROR` | libc |
 //! | `accept`, `accept4` | parks until a connection arrives | libc |
-//! | `poll` | one fd: parks on it; several: cooperative polling (1–10 ms steps) | libc |
+//! | `poll` | one fd: parks on it; several: cooperative polling (1–10 ms steps); none: a sleep | libc |
 //! | `nanosleep`, `clock_nanosleep`, `usleep`, `sleep` | `grove::sleep` (any thread with a hub) | libc |
 //! | `getaddrinfo` | runs on grove's thread pool; the greenlet waits | libc |
-//! | `fcntl(F_GETFL/F_SETFL)`, `ioctl(FIONBIO)` | report and track the *user's* blocking mode | libc |
-//! | `close`, `dup2`, `dup3` | forget the fd's classification, then libc | libc |
+//! | `syscall(SYS_futex, ..)`: std's `Mutex`, `Condvar`, `RwLock`, `Once`, `Barrier` | the greenlet waits, the hub runs on (see *Locks*) | libc |
+//! | `fcntl(F_GETFL/F_SETFL/F_DUPFD)`, `ioctl(FIONBIO)` | report and track the *program's* blocking mode | same |
+//! | `close`, `dup`, `dup2`, `dup3` | keep the fd table in step | same |
+//! | `posix_spawn*`, `posix_spawn_file_actions_adddup2`, `exec*` | fds handed to the child become blocking again | same |
 //!
-//! **Managed fds** are sockets, and pipes/FIFOs numbered above 2, that the program left in
-//! blocking mode. On first use grove-patch sets `O_NONBLOCK` on them itself and hides that from
-//! `fcntl(F_GETFL)`; used from a thread without a hub they still behave as blocking (a `poll`
-//! stands in for the blocking wait). **Never touched**: regular files and other fds (reads are
-//! done by libc, as gevent does), fds the program made non-blocking itself (they keep returning
-//! `EAGAIN`), stdin/stdout/stderr pipes (shared with other processes: flipping their mode would
-//! leak outside the program), fds ≥ 65536.
+//! **Managed fds** are sockets, and pipes/FIFOs numbered above 2, that the program keeps in
+//! blocking mode and that a greenlet used. On that first use in a hub grove-patch sets
+//! `O_NONBLOCK` on them itself and hides it from `fcntl(F_GETFL)`; used afterwards from a
+//! thread without a hub they still behave as blocking (a `poll` stands in for the blocking
+//! wait). The program's own setting is tracked through every toggle: a socket it makes
+//! non-blocking is left alone (it gets `EAGAIN`) until it makes it blocking again, as std's
+//! `TcpStream::connect_timeout` does. **Never touched**: fds used only on threads without a
+//! hub (exactly libc), regular files and other fds (reads are done by libc, as gevent does),
+//! stdin/stdout/stderr pipes (shared with other processes), fds ≥ 65536.
+//!
+//! **Child processes.** `O_NONBLOCK` belongs to the open file description, which a child
+//! shares. A managed fd that becomes a child's standard stream (`posix_spawn` file actions,
+//! as `std::process::Command` uses, or `dup2` onto 0–2 before exec) or that a child inherits
+//! (no `FD_CLOEXEC` at `posix_spawn`/`exec*`) is switched back to blocking for good and left
+//! to libc from then on, in this process too.
+//!
+//! # Kills and timeouts inside a patched call
+//!
+//! A hook is C and cannot unwind. A kill that reaches a greenlet parked in one makes the call
+//! fail with `ECANCELED` (an expiring `grove::timeout` scope: `ETIMEDOUT`), and the kill lands
+//! at the greenlet's next grove blocking point in Rust code (the scope unwinds there); if its
+//! function returns first, `join` still reports `Killed`. Until then the greenlet's patched
+//! calls yield to the hub once and fail at once, while its patched sleeps and lock waits still
+//! wait, cooperatively: C-style code that ignores errors and retries cannot stall the hub. Such
+//! code never reaches a grove call, so it cannot be unwound: after 100 refused calls (or a
+//! second) grove-patch says so once on stderr ([`interrupts_ignored`] counts these reports),
+//! and `kill()` waits until the function returns.
+//!
+//! # Locks
+//!
+//! std's locks and condvars wait with the futex system call, made through libc's `syscall`.
+//! On a hub thread such a wait parks the greenlet in a process-wide table keyed by the
+//! word's address; every futex wake in the process (they all go through the same hook) wakes
+//! greenlets waiting on that address, on any hub, before the kernel's waiters. So greenlets
+//! can share a `Mutex<Connection>` held across patched I/O, and a plain thread's `notify_one`
+//! wakes a greenlet. A greenlet killed while waiting for a lock still takes it first (a lock
+//! cannot be given up half-way).
+//!
+//! Not made cooperative — they block the hub thread, as without grove-patch — are
+//! *per-thread parkers*, which keep one wakeup slot per OS thread that every greenlet of the
+//! hub would share (and lose wakeups through): **parking_lot** (its `ThreadData` lives in
+//! thread-local storage; any futex word there is left to libc), `std::thread::park` and what
+//! is built on it (`std::sync::mpsc` and crossbeam's blocking receive). Use grove's
+//! `sync::mt` primitives between greenlets and threads instead. pthread mutexes and condvars
+//! (C libraries) wait inside glibc without the `syscall` symbol and are not seen either.
 //!
 //! # Caveats (the pitfalls libco and libgo users hit)
 //!
-//! - Only calls that go through the libc symbols are seen: raw `syscall(2)` and io_uring are
-//!   not (neither is `select`, `epoll_wait` or `ppoll`).
-//! - `O_NONBLOCK` lives on the open file description: a managed socket shared with a child
-//!   process (fork, `SCM_RIGHTS`) is non-blocking there too.
+//! - Only calls that go through the libc symbols are seen: raw system calls other than futex
+//!   and io_uring are not (neither is `select`, `epoll_wait` or `ppoll`).
+//! - `O_NONBLOCK` lives on the open file description: a managed socket passed to another
+//!   process by `SCM_RIGHTS` is non-blocking there too; a managed fd that this process still
+//!   uses after handing it to a child blocks its hub from then on.
 //! - Waiting happens only on threads running a hub; thread-pool threads and plain threads keep
 //!   libc's blocking behaviour, so patched code is correct everywhere, cooperative in hubs.
 //! - `errno` is preserved: a successful call leaves it as it was; a failing one sets exactly
 //!   what the underlying call (or the emulated timeout, `EAGAIN`) set.
-//! - A blocking call in a hub *callback* or while a greenlet unwinds is passed to libc.
-//! - `fcntl` and `ioctl` are variadic in C; the hooks take one integer/pointer argument, which
-//!   matches the x86-64 and AArch64 calling conventions for every command they handle.
+//! - A blocking call in a hub *callback*, in the hub's scheduler, or while a greenlet unwinds
+//!   is passed to libc.
+//! - `fcntl`, `ioctl` and `syscall` are variadic in C; the hooks take a fixed number of
+//!   integer/pointer arguments (one; six for `syscall`, as glibc's own `syscall` reads), which
+//!   matches the x86-64 and AArch64 calling conventions; `int` arguments are truncated
+//!   before use.
 
 #![allow(clippy::missing_safety_doc)] // the hooks' contracts are libc's own
 
@@ -171,10 +215,8 @@ fn wait_ready(fd: c_int, dir: Dir, coop: bool) -> bool {
 /// The common body of the read/write-like hooks: try the call; on EAGAIN of a managed fd,
 /// wait and retry.
 fn io(fd: c_int, dir: Dir, mut op: impl FnMut() -> ssize_t) -> ssize_t {
-    if !is_enabled() {
-        return op();
-    }
-    let coop = grove::hub::is_cooperative();
+    // Managed fds keep their emulated blocking behaviour after `disable()` too.
+    let coop = is_enabled() && grove::hub::is_cooperative();
     if fdtab::class(fd, coop) != Class::Managed {
         return op();
     }
@@ -253,7 +295,7 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
     // Classify (and switch to non-blocking) *before* connecting: a blocking connect to a peer
     // whose backlog is full would otherwise block the whole hub.
     let coop = is_enabled() && grove::hub::is_cooperative();
-    let managed = is_enabled() && fdtab::class(fd, coop) == Class::Managed;
+    let managed = fdtab::class(fd, coop) == Class::Managed;
     if managed && coop {
         if let Some(why) = interrupted() {
             refuse(why);
