@@ -18,8 +18,10 @@
 //! - waits off hub threads, in hub callbacks, in the scheduler, or while unwinding;
 //! - per-thread parkers, whose single wakeup slot all greenlets of a hub would share and
 //!   lose wakeups through: words in the thread's own thread-local storage (parking_lot's
-//!   `ThreadData`, hence every parking_lot lock) and waits for `u32::MAX` (std's thread
-//!   parker: `thread::park`, `std::sync::mpsc`'s blocking receive);
+//!   `ThreadData`, hence every parking_lot lock) and std's thread parker (`thread::park`,
+//!   `std::sync::mpsc`'s blocking receive). The parker's word is learnt once per thread by a
+//!   probe ([`learn_parker`]); until then a wait for `u32::MAX` (its PARKED state) is left
+//!   to libc too;
 //! - priority-inheritance and requeue operations (greenlets parked on a requeued or
 //!   `WAKE_OP` address are woken, spuriously, so they re-check).
 
@@ -61,6 +63,33 @@ thread_local! {
     static INSIDE: Cell<bool> = const { Cell::new(false) };
     /// The address ranges of this thread's static thread-local storage (computed once).
     static TLS: Cell<Option<[(usize, usize); 8]>> = const { Cell::new(None) };
+    /// The address of this thread's std parker word (0: not known yet).
+    static PARKER: Cell<usize> = const { Cell::new(0) };
+    /// Probes left before giving up on learning it.
+    static PROBES: Cell<u8> = const { Cell::new(3) };
+    /// A probe is running: the next futex wait is the parker's.
+    static PROBING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Learns the address of this thread's std parker word: `thread::park_timeout(0)` makes one
+/// futex wait on it, which the hook records and fails at once (`ETIMEDOUT`, as a zero timeout
+/// would). Call only where no greenlet of this thread can be inside `thread::park` — always
+/// true, since every wait that may be the parker's is left to libc and blocks the thread. If
+/// the parker held a pending `unpark`, the probe consumes it instead of waiting: it is given
+/// back (a spurious wakeup at worst) and the probe is tried again later.
+pub(crate) fn learn_parker() {
+    if PARKER.get() != 0 || PROBES.get() == 0 || PROBING.get() {
+        return;
+    }
+    PROBES.set(PROBES.get() - 1);
+    let saved = errno();
+    PROBING.set(true);
+    let probe = std::panic::catch_unwind(|| std::thread::park_timeout(Duration::ZERO));
+    PROBING.set(false);
+    if probe.is_ok() && PARKER.get() == 0 {
+        let _ = std::panic::catch_unwind(|| std::thread::current().unpark());
+    }
+    set_errno(saved);
 }
 
 fn bucket(addr: usize) -> MutexGuard<'static, Vec<Waiter>> {
@@ -95,12 +124,19 @@ pub(crate) unsafe fn hook(
     a5: c_long,
     a6: c_long,
 ) -> Option<c_long> {
-    if INSIDE.get() {
-        return None;
-    }
     // Variadic `int`/`u32` arguments occupy only the low half of their register or slot.
     let (addr, op, val, val3) = (a1 as usize, a2 as c_int, a3 as u32, a6 as u32);
     let cmd = op & libc::FUTEX_CMD_MASK;
+    let is_wait = cmd == libc::FUTEX_WAIT || cmd == libc::FUTEX_WAIT_BITSET;
+    if PROBING.get() && is_wait && val == u32::MAX {
+        PROBING.set(false);
+        PARKER.set(addr);
+        set_errno(libc::ETIMEDOUT);
+        return Some(-1);
+    }
+    if INSIDE.get() {
+        return None;
+    }
     match cmd {
         libc::FUTEX_WAIT | libc::FUTEX_WAIT_BITSET => {
             let bitset = if cmd == libc::FUTEX_WAIT { u32::MAX } else { val3 };
@@ -145,8 +181,12 @@ pub(crate) unsafe fn hook(
 
 /// Whether `addr`/`val` belong to a per-thread parker (see the module docs).
 fn per_thread(addr: usize, val: u32) -> bool {
-    if val == u32::MAX {
-        return true; // std's thread parker waits while its state is PARKED (u32::MAX)
+    if val != u32::MAX {
+        // Not std's parker (it waits only in its PARKED state, u32::MAX): a safe point to
+        // learn where that is.
+        learn_parker();
+    } else if addr == PARKER.get() || PARKER.get() == 0 {
+        return true;
     }
     let ranges = TLS.get().unwrap_or_else(|| {
         let r = tls_ranges();

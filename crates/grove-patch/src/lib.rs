@@ -222,6 +222,7 @@ fn io(fd: c_int, dir: Dir, mut op: impl FnMut() -> ssize_t) -> ssize_t {
     }
     let saved = errno();
     if coop {
+        futex::learn_parker();
         if let Some(why) = interrupted() {
             refuse(why);
             return -1;
@@ -395,6 +396,7 @@ pub unsafe extern "C" fn poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_int) ->
 /// Sleeps cooperatively if this thread has a hub (see `interrupt::sleep`).
 fn coop_sleep(d: Duration) -> bool {
     if is_enabled() && grove::hub::is_cooperative() {
+        futex::learn_parker();
         interrupt::sleep(d);
         return true;
     }

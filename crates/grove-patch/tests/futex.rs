@@ -348,3 +348,66 @@ fn hubs_created_concurrently_stay_cooperative() {
         }
     });
 }
+
+/// std's RwLock waits for the value u32::MAX when a writer holds it and both readers and
+/// writers wait, like std's thread parker does: that reader must still wait cooperatively.
+#[test]
+fn an_rwlock_with_readers_and_writers_waiting_is_cooperative() {
+    grove_patch::enable();
+    watchdog(60, "RwLock, readers and writers waiting", || {
+        grove::run(|| {
+            let rw = Rc::new(RwLock::new(0u32));
+            let r2 = rw.clone();
+            let holder = grove::spawn(move || {
+                let mut w = r2.write().unwrap();
+                std::thread::sleep(Duration::from_millis(30)); // patched: the hub runs on
+                *w += 1;
+            });
+            grove::yield_now();
+            let r3 = rw.clone();
+            let writer = grove::spawn(move || *r3.write().unwrap() += 1); // writers waiting
+            grove::yield_now();
+            let readers: Vec<_> = (0..3)
+                .map(|_| {
+                    let rw = rw.clone();
+                    grove::spawn(move || *rw.read().unwrap()) // waits for u32::MAX
+                })
+                .collect();
+            for r in grove::joinall(readers) {
+                assert!(r.unwrap() >= 1);
+            }
+            writer.join().unwrap();
+            holder.join().unwrap();
+            assert_eq!(*rw.read().unwrap(), 2);
+        })
+    });
+}
+
+/// A greenlet receiving from a std mpsc channel (std's thread parker, one per OS thread)
+/// blocks its hub as without grove-patch — but correctly: nothing is lost when a plain thread
+/// sends, even with several greenlets of the hub receiving one after another.
+#[test]
+fn std_mpsc_receives_keep_libc_behaviour() {
+    grove_patch::enable();
+    watchdog(60, "std mpsc receive", || {
+        grove::run(|| {
+            std::thread::sleep(Duration::from_millis(1)); // lets grove-patch learn the parker
+            let hs: Vec<_> = (0..4)
+                .map(|i| {
+                    grove::spawn(move || {
+                        let (tx, rx) = std::sync::mpsc::channel();
+                        let t = std::thread::spawn(move || {
+                            std::thread::sleep(Duration::from_millis(10));
+                            tx.send(i).unwrap();
+                        });
+                        let v = rx.recv().unwrap();
+                        t.join().unwrap();
+                        v
+                    })
+                })
+                .collect();
+            let got: Vec<i32> = grove::joinall(hs).into_iter().map(Result::unwrap).collect();
+            assert_eq!(got, [0, 1, 2, 3]);
+        })
+    });
+}
