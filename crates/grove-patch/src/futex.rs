@@ -5,8 +5,8 @@
 //! A `FUTEX_WAIT` on a hub thread checks the word under a bucket lock, registers the greenlet
 //! in a process-wide table keyed by address (with a [`RemoteToken`]) and parks it. Every
 //! `FUTEX_WAKE` in the process comes through the same hook: it wakes up to `n` greenlets
-//! registered on that address (on any hub, through their tokens) and passes what is left of
-//! `n` to the kernel for real threads. Spurious wakeups are allowed by futex semantics: a
+//! registered on that address (on any hub, through their tokens), and the kernel wakes up to
+//! `n` real threads as well (more wakeups than asked are allowed; fewer could strand one). Spurious wakeups are allowed by futex semantics: a
 //! wait interrupted by a kill or a `timeout` scope returns 0 and the caller re-checks.
 //!
 //! Ordering: a waiter increments [`PARKED`] and then reads the word (SeqCst fence between);
@@ -160,13 +160,11 @@ pub(crate) unsafe fn hook(
             if woken == 0 {
                 return None;
             }
-            let rest = n - woken.min(n);
-            let r = if rest == 0 {
-                0
-            } else {
-                // SAFETY: the caller's own wake, for the count that is left.
-                unsafe { crate::real::syscall(libc::SYS_futex, a1, a2, rest as c_long, a4, a5, a6) }
-            };
+            // The kernel's waiters get the whole count too: waking more than asked is only
+            // extra contention, while waking fewer could strand a thread (a greenlet whose hub
+            // is gone, for one, takes a wake it never acts on).
+            // SAFETY: the caller's own wake.
+            let r = unsafe { crate::real::syscall(libc::SYS_futex, a1, a2, a3, a4, a5, a6) };
             Some(r.max(0) + woken as c_long)
         }
         libc::FUTEX_REQUEUE | libc::FUTEX_CMP_REQUEUE | libc::FUTEX_WAKE_OP => {

@@ -65,7 +65,7 @@
 //! std's locks and condvars wait with the futex system call, made through libc's `syscall`.
 //! On a hub thread such a wait parks the greenlet in a process-wide table keyed by the
 //! word's address; every futex wake in the process (they all go through the same hook) wakes
-//! greenlets waiting on that address, on any hub, before the kernel's waiters. So greenlets
+//! greenlets waiting on that address, on any hub, as well as the kernel's waiters. So greenlets
 //! can share a `Mutex<Connection>` held across patched I/O, and a plain thread's `notify_one`
 //! wakes a greenlet. A greenlet killed while waiting for a lock still takes it first (a lock
 //! cannot be given up half-way).
