@@ -24,33 +24,77 @@
 //! | `write`, `writev`, `send`, `sendto`, `sendmsg` | parks until writable, honours `SO_SNDTIMEO` | libc |
 //! | `connect` | parks until the connection completes; result from `SO_ERROR` | libc |
 //! | `accept`, `accept4` | parks until a connection arrives | libc |
-//! | `poll` | one fd: parks on it; several: cooperative polling (1–10 ms steps) | libc |
+//! | `poll` | one fd: parks on it; several: cooperative polling (1–10 ms steps); none: a sleep | libc |
 //! | `nanosleep`, `clock_nanosleep`, `usleep`, `sleep` | `grove::sleep` (any thread with a hub) | libc |
 //! | `getaddrinfo` | runs on grove's thread pool; the greenlet waits | libc |
-//! | `fcntl(F_GETFL/F_SETFL)`, `ioctl(FIONBIO)` | report and track the *user's* blocking mode | libc |
-//! | `close`, `dup2`, `dup3` | forget the fd's classification, then libc | libc |
+//! | `syscall(SYS_futex, ..)`: std's `Mutex`, `Condvar`, `RwLock`, `Once`, `Barrier` | the greenlet waits, the hub runs on (see *Locks*) | libc |
+//! | `fcntl(F_GETFL/F_SETFL/F_DUPFD)`, `ioctl(FIONBIO)` | report and track the *program's* blocking mode | same |
+//! | `close`, `dup`, `dup2`, `dup3` | keep the fd table in step | same |
+//! | `posix_spawn*`, `posix_spawn_file_actions_adddup2`, `exec*` | fds handed to the child become blocking again | same |
 //!
-//! **Managed fds** are sockets, and pipes/FIFOs numbered above 2, that the program left in
-//! blocking mode. On first use grove-patch sets `O_NONBLOCK` on them itself and hides that from
-//! `fcntl(F_GETFL)`; used from a thread without a hub they still behave as blocking (a `poll`
-//! stands in for the blocking wait). **Never touched**: regular files and other fds (reads are
-//! done by libc, as gevent does), fds the program made non-blocking itself (they keep returning
-//! `EAGAIN`), stdin/stdout/stderr pipes (shared with other processes: flipping their mode would
-//! leak outside the program), fds ≥ 65536.
+//! **Managed fds** are sockets, and pipes/FIFOs numbered above 2, that the program keeps in
+//! blocking mode and that a greenlet used. On that first use in a hub grove-patch sets
+//! `O_NONBLOCK` on them itself and hides it from `fcntl(F_GETFL)`; used afterwards from a
+//! thread without a hub they still behave as blocking (a `poll` stands in for the blocking
+//! wait). The program's own setting is tracked through every toggle: a socket it makes
+//! non-blocking is left alone (it gets `EAGAIN`) until it makes it blocking again, as std's
+//! `TcpStream::connect_timeout` does. **Never touched**: fds used only on threads without a
+//! hub (exactly libc), regular files and other fds (reads are done by libc, as gevent does),
+//! stdin/stdout/stderr pipes (shared with other processes), fds ≥ 65536.
+//!
+//! **Child processes.** `O_NONBLOCK` belongs to the open file description, which a child
+//! shares. A managed fd that becomes a child's standard stream (`posix_spawn` file actions,
+//! as `std::process::Command` uses, or `dup2` onto 0–2 before exec) or that a child inherits
+//! (no `FD_CLOEXEC` at `posix_spawn`/`exec*`) is switched back to blocking for good and left
+//! to libc from then on, in this process too.
+//!
+//! # Kills and timeouts inside a patched call
+//!
+//! A hook is C and cannot unwind. A kill that reaches a greenlet parked in one makes the call
+//! fail with `ECANCELED` (an expiring `grove::timeout` scope: `ETIMEDOUT`), and the kill lands
+//! at the greenlet's next grove blocking point in Rust code (the scope unwinds there); if its
+//! function returns first, `join` still reports `Killed`. Until then the greenlet's patched
+//! calls yield to the hub once and fail at once, while its patched sleeps and lock waits still
+//! wait, cooperatively: C-style code that ignores errors and retries cannot stall the hub. Such
+//! code never reaches a grove call, so it cannot be unwound: after 100 refused calls (or a
+//! second) grove-patch says so once on stderr ([`interrupts_ignored`] counts these reports),
+//! and `kill()` waits until the function returns.
+//!
+//! # Locks
+//!
+//! std's locks and condvars wait with the futex system call, made through libc's `syscall`.
+//! On a hub thread such a wait parks the greenlet in a process-wide table keyed by the
+//! word's address; every futex wake in the process (they all go through the same hook) wakes
+//! greenlets waiting on that address, on any hub, as well as the kernel's waiters. So greenlets
+//! can share a `Mutex<Connection>` held across patched I/O, and a plain thread's `notify_one`
+//! wakes a greenlet. A greenlet killed while waiting for a lock still takes it first (a lock
+//! cannot be given up half-way).
+//!
+//! Not made cooperative — they block the hub thread, as without grove-patch — are
+//! *per-thread parkers*, which keep one wakeup slot per OS thread that every greenlet of the
+//! hub would share (and lose wakeups through): **parking_lot** (its `ThreadData` lives in
+//! thread-local storage; any futex word there is left to libc), `std::thread::park` and what
+//! is built on it (`std::sync::mpsc` and crossbeam's blocking receive). Use grove's
+//! `sync::mt` primitives between greenlets and threads instead. pthread mutexes and condvars
+//! (C libraries) wait inside glibc without the `syscall` symbol and are not seen either.
 //!
 //! # Caveats (the pitfalls libco and libgo users hit)
 //!
-//! - Only calls that go through the libc symbols are seen: raw `syscall(2)` and io_uring are
-//!   not (neither is `select`, `epoll_wait` or `ppoll`).
-//! - `O_NONBLOCK` lives on the open file description: a managed socket shared with a child
-//!   process (fork, `SCM_RIGHTS`) is non-blocking there too.
+//! - Only calls that go through the libc symbols are seen: raw system calls other than futex
+//!   and io_uring are not (neither is `select`, `epoll_wait` or `ppoll`).
+//! - `O_NONBLOCK` lives on the open file description: a managed socket passed to another
+//!   process by `SCM_RIGHTS` is non-blocking there too; a managed fd that this process still
+//!   uses after handing it to a child blocks its hub from then on.
 //! - Waiting happens only on threads running a hub; thread-pool threads and plain threads keep
 //!   libc's blocking behaviour, so patched code is correct everywhere, cooperative in hubs.
 //! - `errno` is preserved: a successful call leaves it as it was; a failing one sets exactly
 //!   what the underlying call (or the emulated timeout, `EAGAIN`) set.
-//! - A blocking call in a hub *callback* or while a greenlet unwinds is passed to libc.
-//! - `fcntl` and `ioctl` are variadic in C; the hooks take one integer/pointer argument, which
-//!   matches the x86-64 and AArch64 calling conventions for every command they handle.
+//! - A blocking call in a hub *callback*, in the hub's scheduler, or while a greenlet unwinds
+//!   is passed to libc.
+//! - `fcntl`, `ioctl` and `syscall` are variadic in C; the hooks take a fixed number of
+//!   integer/pointer arguments (one; six for `syscall`, as glibc's own `syscall` reads), which
+//!   matches the x86-64 and AArch64 calling conventions; `int` arguments are truncated
+//!   before use.
 
 #![allow(clippy::missing_safety_doc)] // the hooks' contracts are libc's own
 
@@ -64,6 +108,9 @@ static ENABLED: AtomicBool = AtomicBool::new(false);
 
 /// Turns the hooks on for the whole process.
 pub fn enable() {
+    // Every original is looked up now: some hooks run in a forked child before exec, where
+    // dlsym (which takes locks) must not be called.
+    real::resolve_all();
     ENABLED.store(true, Relaxed);
 }
 
@@ -78,45 +125,20 @@ pub fn is_enabled() -> bool {
     ENABLED.load(Relaxed)
 }
 
+mod fdctl;
 mod fdtab;
+mod futex;
+mod gai;
+mod interrupt;
 mod real;
 
-grove::local! {
-    /// The greenlet was killed while parked inside a hook (see `guarded`).
-    static CANCELLED: std::cell::Cell<bool> = std::cell::Cell::new(false);
-}
+use interrupt::{guarded, interrupted, refuse};
 
-/// Runs a cooperative wait inside a hook. A hook is an `extern "C"` function and must not
-/// unwind, so a kill (GreenletExit) arriving during the wait is caught here: the call fails
-/// with `ECANCELED`, later hooked calls of that greenlet fail the same way at once, and the
-/// kill is re-armed to unwind the greenlet at its next grove blocking point in Rust code.
-fn guarded<R>(f: impl FnOnce() -> R) -> Option<R> {
-    if CANCELLED.with(std::cell::Cell::get) {
-        set_errno(libc::ECANCELED);
-        return None;
-    }
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-        Ok(v) => Some(v),
-        Err(p) if p.is::<grove::GreenletExit>() => {
-            CANCELLED.with(|c| c.set(true));
-            grove::hub::defer_kill();
-            set_errno(libc::ECANCELED);
-            None
-        }
-        Err(p) if grove::hub::is_scope_expiry(&*p) => {
-            // A `grove::timeout` scope expired: the call fails with ETIMEDOUT; the scope's
-            // deadline stays passed, so the next blocking call in Rust code unwinds to it.
-            set_errno(libc::ETIMEDOUT);
-            None
-        }
-        Err(_) => {
-            // A panic cannot cross the C boundary; this would be a bug in grove itself.
-            let msg = b"grove-patch: panic inside a libc hook\n";
-            // SAFETY: writing a static buffer to stderr with the raw syscall.
-            unsafe { libc::syscall(libc::SYS_write, 2, msg.as_ptr(), msg.len()) };
-            std::process::abort();
-        }
-    }
+/// How many greenlets grove-patch has reported on stderr (once each) for going on with
+/// patched calls after being killed, or after their `timeout` scope expired, inside a hook
+/// (see the crate docs: such a greenlet cannot be unwound until it reaches a grove call).
+pub fn interrupts_ignored() -> usize {
+    interrupt::REPORTED.load(Relaxed)
 }
 
 use fdtab::Class;
@@ -193,14 +215,18 @@ fn wait_ready(fd: c_int, dir: Dir, coop: bool) -> bool {
 /// The common body of the read/write-like hooks: try the call; on EAGAIN of a managed fd,
 /// wait and retry.
 fn io(fd: c_int, dir: Dir, mut op: impl FnMut() -> ssize_t) -> ssize_t {
-    if !is_enabled() || fdtab::classify(fd) != Class::Managed {
+    // Managed fds keep their emulated blocking behaviour after `disable()` too.
+    let coop = is_enabled() && grove::hub::is_cooperative();
+    if fdtab::class(fd, coop) != Class::Managed {
         return op();
     }
     let saved = errno();
-    let coop = grove::hub::is_cooperative();
-    if coop && CANCELLED.with(std::cell::Cell::get) {
-        set_errno(libc::ECANCELED);
-        return -1;
+    if coop {
+        futex::learn_parker();
+        if let Some(why) = interrupted() {
+            refuse(why);
+            return -1;
+        }
     }
     loop {
         let r = op();
@@ -269,7 +295,14 @@ pub unsafe extern "C" fn accept4(
 pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
     // Classify (and switch to non-blocking) *before* connecting: a blocking connect to a peer
     // whose backlog is full would otherwise block the whole hub.
-    let managed = is_enabled() && fdtab::classify(fd) == Class::Managed;
+    let coop = is_enabled() && grove::hub::is_cooperative();
+    let managed = fdtab::class(fd, coop) == Class::Managed;
+    if managed && coop {
+        if let Some(why) = interrupted() {
+            refuse(why);
+            return -1;
+        }
+    }
     // SAFETY: forwarding the caller's arguments to the real connect.
     let first = unsafe { real::connect(fd, addr, len) };
     if first == 0 || !managed {
@@ -279,7 +312,7 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
     if e != libc::EINPROGRESS && e != libc::EINTR {
         return first;
     }
-    if !wait_ready(fd, Dir::Write, grove::hub::is_cooperative()) {
+    if !wait_ready(fd, Dir::Write, managed && coop) {
         if errno() == libc::EAGAIN {
             set_errno(libc::ETIMEDOUT);
         }
@@ -308,8 +341,18 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
 pub unsafe extern "C" fn poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_int) -> c_int {
     // SAFETY: forwarding the caller's arguments to the real poll.
     let now = |t: c_int| unsafe { real::poll(fds, nfds, t) };
-    if !is_enabled() || timeout == 0 || nfds == 0 || !grove::hub::is_cooperative() {
+    if !is_enabled() || timeout == 0 || !grove::hub::is_cooperative() {
         return now(timeout);
+    }
+    if nfds == 0 {
+        // A sleep.
+        let d = if timeout < 0 { Duration::MAX } else { Duration::from_millis(timeout as u64) };
+        interrupt::sleep(d);
+        return 0;
+    }
+    if let Some(why) = interrupted() {
+        refuse(why);
+        return -1;
     }
     let deadline = (timeout > 0).then(|| Instant::now() + Duration::from_millis(timeout as u64));
     let mut step = Duration::from_millis(1);
@@ -350,10 +393,11 @@ pub unsafe extern "C" fn poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_int) ->
     }
 }
 
-/// Sleeps cooperatively if this thread has a hub (a kill during the sleep ends it early).
+/// Sleeps cooperatively if this thread has a hub (see `interrupt::sleep`).
 fn coop_sleep(d: Duration) -> bool {
     if is_enabled() && grove::hub::is_cooperative() {
-        let _ = guarded(|| grove::sleep(d));
+        futex::learn_parker();
+        interrupt::sleep(d);
         return true;
     }
     false
@@ -424,10 +468,6 @@ pub unsafe extern "C" fn sleep(secs: c_uint) -> c_uint {
     unsafe { real::sleep(secs) }
 }
 
-/// Pointers moved to a pool thread for `getaddrinfo`; the calling greenlet waits for the call
-/// to finish before returning, so they stay valid.
-struct GaiArgs(usize, usize, usize, usize);
-
 #[no_mangle]
 pub unsafe extern "C" fn getaddrinfo(
     node: *const c_char,
@@ -436,88 +476,37 @@ pub unsafe extern "C" fn getaddrinfo(
     res: *mut *mut libc::addrinfo,
 ) -> c_int {
     if is_enabled() && grove::hub::is_cooperative() {
-        let a = GaiArgs(node as usize, service as usize, hints as usize, res as usize);
-        let r = guarded(|| {
-            grove::thread_pool::spawn_blocking(move || {
-                let a = a;
-                // SAFETY: the pointers are the caller's, valid until this returns: the caller's
-                // greenlet does not return before the pool job completes (a timeout would break
-                // that, so none is used here).
-                unsafe {
-                    real::getaddrinfo(
-                        a.0 as *const c_char,
-                        a.1 as *const c_char,
-                        a.2 as *const libc::addrinfo,
-                        a.3 as *mut *mut libc::addrinfo,
-                    )
-                }
-            })
-        });
-        return match r {
-            Some(Ok(r)) => r,
-            // Killed or no pool thread: the lookup fails (errno says why).
-            _ => libc::EAI_SYSTEM,
-        };
+        if let Some(why) = interrupted() {
+            refuse(why);
+            return libc::EAI_SYSTEM;
+        }
+        // SAFETY: the caller's arguments, under getaddrinfo's contract.
+        return unsafe { gai::lookup(node, service, hints, res) };
     }
     // SAFETY: forwarding the caller's arguments.
     unsafe { real::getaddrinfo(node, service, hints, res) }
 }
 
+/// libc's `syscall`, for `SYS_futex` (see `futex`); every other call goes to libc unchanged.
+/// C-variadic: this definition reads six integer arguments after the number, which is what
+/// glibc's own `syscall` does (x86-64: registers, then the caller's stack slot; AArch64:
+/// registers), whatever the caller passed; `int` arguments are truncated before use.
 #[no_mangle]
-pub unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, arg: libc::c_long) -> c_int {
-    // SAFETY: forwarding; for F_GETFL/F_SETFL the argument is an integer, as passed.
-    let r = unsafe { real::fcntl(fd, cmd, arg) };
-    if !is_enabled() || r < 0 {
-        return r;
-    }
-    match cmd {
-        libc::F_GETFL if fdtab::get(fd) == Class::Managed => r & !libc::O_NONBLOCK,
-        libc::F_SETFL => {
-            if arg as c_int & libc::O_NONBLOCK != 0 {
-                fdtab::set(fd, Class::Passthrough);
-            } else if fdtab::get(fd) == Class::Managed {
-                // The user asked for blocking mode: keep the fd non-blocking underneath.
-                // SAFETY: re-applying the flags with O_NONBLOCK on a valid fd.
-                unsafe { real::fcntl(fd, libc::F_SETFL, arg | libc::O_NONBLOCK as libc::c_long) };
-            }
-            r
-        }
-        _ => r,
-    }
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn ioctl(fd: c_int, req: libc::c_ulong, arg: *mut c_void) -> c_int {
-    if is_enabled() && req == libc::FIONBIO && !arg.is_null() {
-        // SAFETY: FIONBIO's argument is a pointer to an int (the caller's contract).
-        let on = unsafe { *(arg as *const c_int) } != 0;
-        if on {
-            fdtab::set(fd, Class::Passthrough);
-        } else if fdtab::get(fd) == Class::Managed {
-            return 0; // stays non-blocking underneath; the program sees blocking behaviour
+pub unsafe extern "C" fn syscall(
+    num: libc::c_long,
+    a1: libc::c_long,
+    a2: libc::c_long,
+    a3: libc::c_long,
+    a4: libc::c_long,
+    a5: libc::c_long,
+    a6: libc::c_long,
+) -> libc::c_long {
+    if num == libc::SYS_futex {
+        // SAFETY: the program's own futex call, under the system call's contract.
+        if let Some(r) = unsafe { futex::hook(a1, a2, a3, a4, a5, a6) } {
+            return r;
         }
     }
     // SAFETY: forwarding the caller's arguments.
-    unsafe { real::ioctl(fd, req, arg) }
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn close(fd: c_int) -> c_int {
-    fdtab::forget(fd);
-    // SAFETY: forwarding the caller's argument.
-    unsafe { real::close(fd) }
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
-    fdtab::forget(new);
-    // SAFETY: forwarding the caller's arguments.
-    unsafe { real::dup2(old, new) }
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
-    fdtab::forget(new);
-    // SAFETY: forwarding the caller's arguments.
-    unsafe { real::dup3(old, new, flags) }
+    unsafe { real::syscall(num, a1, a2, a3, a4, a5, a6) }
 }

@@ -371,3 +371,44 @@ fn a_managed_fd_still_blocks_on_a_plain_thread() {
     assert!(t.elapsed() >= Duration::from_millis(40));
     writer.join().unwrap();
 }
+
+/// 17.3: greenlets sharing one `std::sync::Mutex<redis::Connection>`: the holder waits for
+/// redis in a patched read while the others wait for the lock (a futex wait), on one hub.
+#[test]
+fn greenlets_sharing_a_mutex_of_a_redis_connection_finish() {
+    let Some(server) = start_redis() else {
+        panic!("redis-server is needed (apt-get install redis-server; .ci/run installs it)");
+    };
+    grove_patch::enable();
+    let url = format!("redis://127.0.0.1:{}/", server.1);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let t = std::thread::spawn(move || {
+        grove::run(|| {
+            let client = redis::Client::open(url.as_str()).unwrap();
+            let con = std::rc::Rc::new(std::sync::Mutex::new(client.get_connection().unwrap()));
+            let hs: Vec<_> = (0..10)
+                .map(|i| {
+                    let con = con.clone();
+                    grove::spawn(move || {
+                        let mut con = con.lock().unwrap();
+                        let _: Option<(String, String)> = redis::cmd("BLPOP")
+                            .arg(format!("empty:shared:{i}"))
+                            .arg(0.02)
+                            .query(&mut *con)
+                            .unwrap();
+                        let _: () =
+                            redis::cmd("SET").arg("shared").arg(i).query(&mut *con).unwrap();
+                        i
+                    })
+                })
+                .collect();
+            let done: Vec<i32> = grove::joinall(hs).into_iter().map(Result::unwrap).collect();
+            assert_eq!(done, (0..10).collect::<Vec<_>>());
+        });
+        let _ = tx.send(());
+    });
+    // A hung hub must fail the test, not hang it.
+    assert!(rx.recv_timeout(Duration::from_secs(60)).is_ok(), "the hub is stuck");
+    t.join().unwrap();
+    drop(server);
+}

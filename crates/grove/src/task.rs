@@ -158,6 +158,12 @@ impl Builder {
     ) -> io::Result<JoinHandle<T>> {
         let fiber = create(Kind::Task, self.stack_size, location, move |me, _input| {
             match panic::catch_unwind(AssertUnwindSafe(f)) {
+                // A kill re-armed by `hub::defer_kill` (it arrived where no unwind was
+                // possible) and never delivered: the greenlet was killed all the same.
+                Ok(v) if me.kill_pending.replace(false) => {
+                    me.killed.set(true);
+                    drop(v);
+                }
                 Ok(v) => *me.result.borrow_mut() = Some(Box::new(v)),
                 // Killed: neither a result nor a panic.
                 Err(p) if p.is::<GreenletExit>() => {}

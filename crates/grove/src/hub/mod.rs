@@ -134,9 +134,16 @@ thread_local! {
 /// has a hub, the caller is not a hub callback, and it is not unwinding. Never creates a hub.
 /// (Used by `grove-patch` to decide whether to park or to fall back to libc behaviour.)
 pub fn is_cooperative() -> bool {
+    // The running greenlet is `Running` while its own code runs; the scheduler runs on the
+    // main greenlet's stack while main is parked (or ready, or in a switch), and must never
+    // park.
     ALIVE.try_with(Cell::get).unwrap_or(false)
         && !std::thread::panicking()
-        && try_with(|h| !h.in_callback.get()).unwrap_or(false)
+        && try_with(|h| {
+            !h.in_callback.get()
+                && h.current.try_borrow().is_ok_and(|c| c.state.get() == State::Running)
+        })
+        .unwrap_or(false)
 }
 
 /// The instant `dur` from now, or `None` ("never") when that is past what `Instant` can
@@ -175,7 +182,6 @@ impl Hub {
     fn new() -> Hub {
         overflow::install();
         overflow::ensure_altstack();
-        let _ = ALIVE.try_with(|a| a.set(true));
         let index = NEXT_HUB.fetch_add(1, Ordering::Relaxed);
         let poll = mio::Poll::new().expect("grove: cannot create the hub's epoll instance");
         let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)
@@ -184,7 +190,7 @@ impl Hub {
         let main_fiber = Fiber::new(index << 40, Kind::Main, None, loc, (0, 0), 0, created);
         main_fiber.set_name("main".into());
         let main = FiberRef(Rc::new(main_fiber));
-        Hub {
+        let hub = Hub {
             index,
             current: RefCell::new(main.clone()),
             switch_target: RefCell::new(None),
@@ -209,7 +215,13 @@ impl Hub {
             spawned: Cell::new(0),
             now: Cell::new(Instant::now()),
             now_fresh: Cell::new(false),
-        }
+        };
+        // Only now: until the hub is built and stored, `is_cooperative` must say no without
+        // touching `HUB` (a hooked call made while building it — grove-patch's futex hook on a
+        // contended lock — would otherwise initialise it again, re-entrantly, and the
+        // replaced copy's drop would clear this flag for good).
+        let _ = ALIVE.try_with(|a| a.set(true));
+        hub
     }
 
     /// The hub's clock for the current loop turn (see [`now`]): the first use in a turn reads
@@ -323,6 +335,58 @@ pub fn defer_kill() {
             cur.kill_pending.set(true);
         }
     })
+}
+
+/// Whether the running greenlet has a kill re-armed by [`defer_kill`] that has not landed yet
+/// (for `grove-patch`: its hooked calls fail at once until the kill lands). Never for main.
+#[doc(hidden)]
+pub fn kill_deferred() -> bool {
+    ALIVE.try_with(Cell::get).unwrap_or(false)
+        && try_with(|h| h.current.try_borrow().is_ok_and(|c| !c.is_main() && c.kill_pending.get()))
+            .unwrap_or(false)
+}
+
+/// Parks the running greenlet until the token handed to `arm` is used (from any thread), or
+/// `deadline` passes; like every blocking call it unwinds when killed or when an enclosing
+/// `timeout` scope expires. `arm` registers the token wherever the wakeup will come from; if
+/// it returns false, nothing is parked. Returns `None` then, else whether the token woke it
+/// (`Some(false)`: the deadline passed). For `grove-patch`'s futex hook.
+#[doc(hidden)]
+pub fn park_remote(
+    arm: impl FnOnce(RemoteToken) -> bool,
+    deadline: Option<Instant>,
+    what: &'static str,
+) -> Option<bool> {
+    with(|h| {
+        if !arm(h.token().to_remote()) {
+            return None;
+        }
+        Some(h.park(deadline, what) == Wake::Normal)
+    })
+}
+
+/// Runs `f` with the running greenlet's deferred kill (see [`defer_kill`]) and the deadline of
+/// its `timeout` scopes set aside, then puts both back (also when `f` unwinds): blocking calls
+/// inside `f` wait normally instead of unwinding at once. A new kill during `f` unwinds it as
+/// usual. For `grove-patch`, whose hooks cannot unwind: a killed or timed-out greenlet's hooked
+/// sleep or futex wait still waits cooperatively instead of returning at once and spinning.
+#[doc(hidden)]
+pub fn shielded<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(FiberRef, bool, Option<Instant>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            self.0.deadline.set(self.2);
+            if self.1 {
+                self.0.killed.set(false);
+                self.0.kill_pending.set(true);
+            }
+        }
+    }
+    let cur = current();
+    let kill = !cur.is_main() && cur.kill_pending.replace(false);
+    let deadline = cur.deadline.replace(None);
+    let _restore = Restore(cur, kill, deadline);
+    f()
 }
 
 /// A coarse clock: read from the system at most once per loop turn of this thread's hub (on
