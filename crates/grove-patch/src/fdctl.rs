@@ -10,7 +10,7 @@ use crate::fdtab::{self, Class};
 use crate::real;
 
 #[no_mangle]
-pub unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, arg: libc::c_long) -> c_int {
+pub(crate) unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, arg: libc::c_long) -> c_int {
     // SAFETY: forwarding; every command that takes an argument gets it as passed (see the
     // crate docs on variadic hooks).
     let forward = |arg| unsafe { real::fcntl(fd, cmd, arg) };
@@ -54,7 +54,7 @@ pub unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, arg: libc::c_long) -> c_in
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn ioctl(fd: c_int, req: libc::c_ulong, arg: *mut c_void) -> c_int {
+pub(crate) unsafe extern "C" fn ioctl(fd: c_int, req: libc::c_ulong, arg: *mut c_void) -> c_int {
     // SAFETY: forwarding the caller's arguments.
     let forward = || unsafe { real::ioctl(fd, req, arg) };
     if req != libc::FIONBIO || arg.is_null() {
@@ -78,14 +78,14 @@ pub unsafe extern "C" fn ioctl(fd: c_int, req: libc::c_ulong, arg: *mut c_void) 
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn close(fd: c_int) -> c_int {
+pub(crate) unsafe extern "C" fn close(fd: c_int) -> c_int {
     fdtab::forget(fd);
     // SAFETY: forwarding the caller's argument.
     unsafe { real::close(fd) }
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn dup(old: c_int) -> c_int {
+pub(crate) unsafe extern "C" fn dup(old: c_int) -> c_int {
     // SAFETY: forwarding the caller's argument.
     let r = unsafe { real::dup(old) };
     fdtab::copy(old, r);
@@ -105,7 +105,7 @@ fn before_dup_onto(old: c_int, new: c_int) {
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
+pub(crate) unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
     before_dup_onto(old, new);
     // SAFETY: forwarding the caller's arguments.
     let r = unsafe { real::dup2(old, new) };
@@ -114,7 +114,7 @@ pub unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
+pub(crate) unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
     before_dup_onto(old, new);
     // SAFETY: forwarding the caller's arguments.
     let r = unsafe { real::dup3(old, new, flags) };
@@ -125,7 +125,7 @@ pub unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
 /// How `std::process::Command` (through `posix_spawn`) gives a child an fd as a standard
 /// stream: that fd goes back to blocking mode for good.
 #[no_mangle]
-pub unsafe extern "C" fn posix_spawn_file_actions_adddup2(
+pub(crate) unsafe extern "C" fn posix_spawn_file_actions_adddup2(
     actions: *mut posix_spawn_file_actions_t,
     fd: c_int,
     newfd: c_int,
@@ -136,7 +136,7 @@ pub unsafe extern "C" fn posix_spawn_file_actions_adddup2(
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn posix_spawn(
+pub(crate) unsafe extern "C" fn posix_spawn(
     pid: *mut pid_t,
     path: *const c_char,
     actions: *const posix_spawn_file_actions_t,
@@ -150,7 +150,7 @@ pub unsafe extern "C" fn posix_spawn(
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn posix_spawnp(
+pub(crate) unsafe extern "C" fn posix_spawnp(
     pid: *mut pid_t,
     file: *const c_char,
     actions: *const posix_spawn_file_actions_t,
@@ -164,7 +164,7 @@ pub unsafe extern "C" fn posix_spawnp(
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn execve(
+pub(crate) unsafe extern "C" fn execve(
     path: *const c_char,
     argv: *const *const c_char,
     envp: *const *const c_char,
@@ -175,21 +175,21 @@ pub unsafe extern "C" fn execve(
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn execv(path: *const c_char, argv: *const *const c_char) -> c_int {
+pub(crate) unsafe extern "C" fn execv(path: *const c_char, argv: *const *const c_char) -> c_int {
     fdtab::release_inherited();
     // SAFETY: forwarding the caller's arguments.
     unsafe { real::execv(path, argv) }
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn execvp(file: *const c_char, argv: *const *const c_char) -> c_int {
+pub(crate) unsafe extern "C" fn execvp(file: *const c_char, argv: *const *const c_char) -> c_int {
     fdtab::release_inherited();
     // SAFETY: forwarding the caller's arguments.
     unsafe { real::execvp(file, argv) }
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn execvpe(
+pub(crate) unsafe extern "C" fn execvpe(
     file: *const c_char,
     argv: *const *const c_char,
     envp: *const *const c_char,
@@ -200,7 +200,7 @@ pub unsafe extern "C" fn execvpe(
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn fexecve(
+pub(crate) unsafe extern "C" fn fexecve(
     fd: c_int,
     argv: *const *const c_char,
     envp: *const *const c_char,

@@ -33,7 +33,7 @@ impl Ticker {
     }
 
     fn stop(self) {
-        self.h.kill();
+        let _ = self.h.kill();
     }
 }
 
@@ -228,7 +228,7 @@ fn a_greenlet_killed_while_waiting_for_a_lock_takes_it_then_dies() {
                 grove::sleep(Duration::from_secs(3600)); // the kill lands here
             });
             grove::yield_now();
-            victim.kill(); // returns once the victim got the lock, released it and unwound
+            victim.kill().unwrap(); // returns once the victim got the lock, released it and unwound
             assert!(victim.join().unwrap_err().is_killed());
             holder.join().unwrap();
             assert_eq!(*m.lock().unwrap(), ["holder", "victim"]);

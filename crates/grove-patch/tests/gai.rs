@@ -97,7 +97,7 @@ fn abandoned_lookups_never_write_into_the_callers_memory_and_are_freed() {
         grove::yield_now(); // every victim is now parked on its queued lookup
         for (i, v) in victims.into_iter().enumerate() {
             if i % 2 == 0 {
-                v.kill();
+                v.kill().unwrap();
                 assert!(v.join().unwrap_err().is_killed());
             } else {
                 let (rc, e) = v.join().unwrap();
@@ -134,7 +134,7 @@ fn abandoned_lookups_never_write_into_the_callers_memory_and_are_freed() {
             .collect();
         grove::yield_now();
         for v in &victims {
-            v.kill();
+            v.kill().unwrap();
         }
         for v in victims {
             assert!(v.join().unwrap_err().is_killed());

@@ -27,7 +27,7 @@ fn a_kill_caught_in_a_patched_sleep_is_reported_by_join() {
             let h = grove::spawn(|| std::thread::sleep(Duration::from_secs(10)));
             grove::yield_now();
             let t = Instant::now();
-            h.kill();
+            h.kill().unwrap();
             assert!(t.elapsed() < Duration::from_secs(5), "the sleep was interrupted");
             assert!(h.join().unwrap_err().is_killed(), "join says Killed, not Ok");
 
@@ -39,7 +39,7 @@ fn a_kill_caught_in_a_patched_sleep_is_reported_by_join() {
                 c.read(&mut [0u8; 4]).is_err()
             });
             grove::sleep(Duration::from_millis(20));
-            h.kill();
+            h.kill().unwrap();
             assert!(h.join().unwrap_err().is_killed());
         })
     });
@@ -81,7 +81,7 @@ fn a_killed_greenlet_that_retries_forever_does_not_stall_its_hub() {
                 grove::sleep(Duration::from_millis(20)); // parked in its first read
                                                          // kill() waits for the victim's death, so it runs in its own greenlet.
                 let killer = grove::spawn(move || {
-                    victim.kill();
+                    victim.kill().unwrap();
                     victim
                 });
                 // The victim cannot be unwound (it never reaches a grove call), but the hub
@@ -111,7 +111,7 @@ fn a_killed_greenlet_that_retries_forever_does_not_stall_its_hub() {
             stop.set(true);
             // It returned without blocking after the deadline: its value, as `timeout` says.
             assert!(victim.join().unwrap().is_ok());
-            ticker.kill();
+            ticker.kill().unwrap();
             drop(server);
         })
     });

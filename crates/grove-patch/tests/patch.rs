@@ -56,7 +56,7 @@ fn std_net_echo_with_1000_greenlets_on_one_hub() {
         for r in grove::joinall(clients) {
             r.unwrap();
         }
-        server.kill();
+        server.kill().unwrap();
     });
 }
 
@@ -236,7 +236,7 @@ fn killing_a_greenlet_blocked_in_a_patched_call() {
         });
         let (_server_side, _) = l.accept().unwrap();
         grove::yield_now();
-        reader.kill();
+        reader.kill().unwrap();
         assert!(reader.join().unwrap_err().is_killed());
         assert!(dropped.get(), "destructors ran");
     });
@@ -339,7 +339,7 @@ fn each_remaining_patched_call_is_cooperative() {
         assert!(p.revents & libc::POLLIN != 0);
         assert!(progressed(before), "poll waited cooperatively");
         drop(wr.join().unwrap());
-        ticker.kill();
+        ticker.kill().unwrap();
     });
 }
 

@@ -28,6 +28,7 @@ const ROOT_ITEMS: &[(&str, &str)] = &[
     ("JoinHandle", "task"),
     ("timeout", "time"),
     ("timeout_at", "time"),
+    ("Elapsed", "time"),
     ("yield_now", "time"),
     ("sleep", "time"),
     ("getcurrent", "greenlet"),

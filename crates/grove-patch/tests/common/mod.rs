@@ -8,7 +8,7 @@ use std::time::Duration;
 
 /// Runs `f`; aborts the test process if it has not returned within `secs` (a hung hub must
 /// fail the test, not hang it).
-pub fn watchdog<T>(secs: u64, what: &'static str, f: impl FnOnce() -> T) -> T {
+pub(crate) fn watchdog<T>(secs: u64, what: &'static str, f: impl FnOnce() -> T) -> T {
     let (tx, rx) = mpsc::channel::<()>();
     let dog = std::thread::spawn(move || {
         if rx.recv_timeout(Duration::from_secs(secs)) == Err(mpsc::RecvTimeoutError::Timeout) {
@@ -24,14 +24,14 @@ pub fn watchdog<T>(secs: u64, what: &'static str, f: impl FnOnce() -> T) -> T {
 
 /// A loopback server on a plain thread that accepts connections and never answers; stopped
 /// (and its connections closed) on drop.
-pub struct Silent {
+pub(crate) struct Silent {
     pub addr: std::net::SocketAddr,
     stop: Option<mpsc::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Silent {
-    pub fn start() -> Silent {
+    pub(crate) fn start() -> Silent {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap();
         l.set_nonblocking(true).unwrap();
@@ -61,14 +61,14 @@ impl Drop for Silent {
 /// A loopback echo server on plain threads: each connection's data comes back `delay` after
 /// it arrived (a thread per connection). Stopped on drop (connections end when their peer
 /// closes).
-pub struct DelayedEcho {
+pub(crate) struct DelayedEcho {
     pub addr: std::net::SocketAddr,
     stop: Option<mpsc::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl DelayedEcho {
-    pub fn start(delay: Duration) -> DelayedEcho {
+    pub(crate) fn start(delay: Duration) -> DelayedEcho {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap();
         l.set_nonblocking(true).unwrap();
@@ -109,7 +109,7 @@ impl Drop for DelayedEcho {
 
 /// The fd's real status flags (F_GETFL through the raw system call: the `fcntl` hook hides
 /// the O_NONBLOCK that grove-patch sets itself).
-pub fn raw_flags(fd: std::os::fd::RawFd) -> i32 {
+pub(crate) fn raw_flags(fd: std::os::fd::RawFd) -> i32 {
     // SAFETY: F_GETFL takes no argument and only reads the fd's flags.
     (unsafe { libc::syscall(libc::SYS_fcntl, fd, libc::F_GETFL) }) as i32
 }

@@ -41,7 +41,7 @@ use slab::Slab;
 
 use crate::ctx::overflow;
 use crate::ctx::{StackPool, DEFAULT_STACK_SIZE};
-use crate::hub::fiber::{Fiber, FiberRef, Input, Kind};
+use crate::hub::fiber::{Fiber, FiberRef, Input, Kind, State, Wake};
 use timers::{TimerId, Timers};
 
 pub use info::{run_info, stats, GreenletInfo, HubStats};
