@@ -135,16 +135,113 @@ fn errno_is_preserved_across_a_cooperative_wait() {
     });
 }
 
-/// Starts redis-server on a free port; killed when dropped.
-struct Redis(std::process::Child, u16);
+/// A redis peer on a free loopback port, stopped when dropped: the real redis-server when the
+/// machine has it (`.ci/run` installs it), else a small RESP server in this test (so the
+/// README's `cargo test` needs nothing installed).
+struct Redis(Peer, u16);
+
+enum Peer {
+    Real(std::process::Child),
+    Fake(std::sync::Arc<std::sync::atomic::AtomicBool>),
+}
+
 impl Drop for Redis {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        match &mut self.0 {
+            Peer::Real(child) => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            Peer::Fake(stop) => {
+                stop.store(true, std::sync::atomic::Ordering::SeqCst);
+                // Unblock its accept.
+                let _ = std::net::TcpStream::connect(("127.0.0.1", self.1));
+            }
+        }
     }
 }
 
 fn start_redis() -> Option<Redis> {
+    start_real_redis().or_else(|| Some(start_fake_redis()))
+}
+
+/// A RESP server on plain threads with what these tests use: SET, GET, BLPOP (on keys nobody
+/// pushes to: it waits out its timeout server-side, as redis does, then answers nil), and +OK
+/// for connection set-up commands (CLIENT SETINFO, SELECT, ...).
+fn start_fake_redis() -> Redis {
+    use std::io::{BufRead, BufReader, Write as _};
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    use std::sync::{Arc, Mutex};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let stop = Arc::new(AtomicBool::new(false));
+    let data: Arc<Mutex<std::collections::HashMap<Vec<u8>, Vec<u8>>>> = Arc::default();
+    let s = stop.clone();
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            if s.load(SeqCst) {
+                return;
+            }
+            let Ok(conn) = conn else { continue };
+            let data = data.clone();
+            std::thread::spawn(move || {
+                let mut w = conn.try_clone().unwrap();
+                let mut r = BufReader::new(conn);
+                let mut line = String::new();
+                loop {
+                    // *N, then N × ($len, bytes).
+                    line.clear();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let Some(n) = line.trim().strip_prefix('*').and_then(|n| n.parse().ok()) else {
+                        return;
+                    };
+                    let mut args: Vec<Vec<u8>> = Vec::new();
+                    for _ in 0..n {
+                        line.clear();
+                        r.read_line(&mut line).unwrap();
+                        let len: usize = line.trim()[1..].parse().unwrap();
+                        let mut arg = vec![0u8; len + 2];
+                        std::io::Read::read_exact(&mut r, &mut arg).unwrap();
+                        arg.truncate(len);
+                        args.push(arg);
+                    }
+                    let cmd = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
+                    let reply: Vec<u8> = match cmd.as_str() {
+                        "SET" => {
+                            data.lock().unwrap().insert(args[1].clone(), args[2].clone());
+                            b"+OK\r\n".to_vec()
+                        }
+                        "GET" => match data.lock().unwrap().get(&args[1]) {
+                            Some(v) => {
+                                let mut out = format!("${}\r\n", v.len()).into_bytes();
+                                out.extend_from_slice(v);
+                                out.extend_from_slice(b"\r\n");
+                                out
+                            }
+                            None => b"$-1\r\n".to_vec(),
+                        },
+                        "BLPOP" => {
+                            let secs: f64 =
+                                String::from_utf8_lossy(args.last().unwrap()).parse().unwrap();
+                            std::thread::sleep(Duration::from_secs_f64(secs));
+                            b"*-1\r\n".to_vec()
+                        }
+                        "PING" => b"+PONG\r\n".to_vec(),
+                        _ => b"+OK\r\n".to_vec(),
+                    };
+                    if w.write_all(&reply).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    Redis(Peer::Fake(stop), port)
+}
+
+fn start_real_redis() -> Option<Redis> {
     let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
     let child = std::process::Command::new("redis-server")
         .args([
@@ -160,7 +257,7 @@ fn start_redis() -> Option<Redis> {
         .stdout(std::process::Stdio::null())
         .spawn()
         .ok()?;
-    let r = Redis(child, port);
+    let r = Redis(Peer::Real(child), port);
     for _ in 0..200 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             return Some(r);
@@ -172,9 +269,7 @@ fn start_redis() -> Option<Redis> {
 
 #[test]
 fn unmodified_redis_crate_runs_100_greenlets_concurrently() {
-    let Some(server) = start_redis() else {
-        panic!("redis-server is needed (apt-get install redis-server; .ci/run installs it)");
-    };
+    let server = start_redis().expect("a redis peer");
     grove_patch::enable();
     let url = format!("redis://127.0.0.1:{}/", server.1);
     grove::run(|| {
@@ -376,9 +471,7 @@ fn a_managed_fd_still_blocks_on_a_plain_thread() {
 /// redis in a patched read while the others wait for the lock (a futex wait), on one hub.
 #[test]
 fn greenlets_sharing_a_mutex_of_a_redis_connection_finish() {
-    let Some(server) = start_redis() else {
-        panic!("redis-server is needed (apt-get install redis-server; .ci/run installs it)");
-    };
+    let server = start_redis().expect("a redis peer");
     grove_patch::enable();
     let url = format!("redis://127.0.0.1:{}/", server.1);
     let (tx, rx) = std::sync::mpsc::channel();
