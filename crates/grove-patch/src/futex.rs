@@ -34,7 +34,7 @@ use std::sync::atomic::{
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use grove::hub::RemoteToken;
+use grove::patch_support::RemoteToken;
 
 use crate::interrupt::{guarded, interrupted};
 use crate::{errno, is_enabled, set_errno};
@@ -143,7 +143,7 @@ pub(crate) unsafe fn hook(
             if addr == 0 || addr % 4 != 0 || bitset == 0 {
                 return None; // libc reports the error
             }
-            if !is_enabled() || !grove::hub::is_cooperative() || per_thread(addr, val) {
+            if !is_enabled() || !grove::patch_support::is_cooperative() || per_thread(addr, val) {
                 return None;
             }
             // SAFETY: a non-null timeout is a valid timespec (the caller's contract).
@@ -280,7 +280,7 @@ fn wait(
         // deferred until it reaches a grove blocking point.
         let park = || park_once(word, val, bitset, until);
         let r = if interrupted().is_some() {
-            guarded(|| grove::hub::shielded(park))
+            guarded(|| grove::patch_support::shielded(park))
         } else {
             guarded(park)
         };
@@ -357,7 +357,7 @@ fn park_once(word: &AtomicU32, val: u32, bitset: u32, deadline: Option<Instant>)
             true
         })
     };
-    match grove::hub::park_remote(arm, deadline, "futex (std lock or condvar)") {
+    match grove::patch_support::park_remote(arm, deadline, "futex (std lock or condvar)") {
         None => Parked::Changed,
         Some(_) if entry.withdraw() => Parked::TimedOut,
         Some(_) => Parked::Woken,

@@ -50,11 +50,11 @@ pub(crate) fn guarded<R>(f: impl FnOnce() -> R) -> Option<R> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(v) => Some(v),
         Err(p) if p.is::<grove::GreenletExit>() => {
-            grove::hub::defer_kill();
+            grove::patch_support::defer_kill();
             set_errno(libc::ECANCELED);
             None
         }
-        Err(p) if grove::hub::is_scope_expiry(&*p) => {
+        Err(p) if grove::patch_support::is_scope_expiry(&*p) => {
             set_errno(libc::ETIMEDOUT);
             None
         }
@@ -72,7 +72,7 @@ pub(crate) fn guarded<R>(f: impl FnOnce() -> R) -> Option<R> {
 /// landed yet (`ECANCELED`), or its `timeout` scope's deadline has passed (`ETIMEDOUT`).
 /// Only meaningful on a cooperative thread.
 pub(crate) fn interrupted() -> Option<c_int> {
-    if grove::hub::kill_deferred() {
+    if grove::patch_support::kill_deferred() {
         return Some(libc::ECANCELED);
     }
     let expired = grove::current_deadline().is_some_and(|d| d <= Instant::now());
@@ -82,7 +82,7 @@ pub(crate) fn interrupted() -> Option<c_int> {
 /// Fails a hooked call at once with `why` (see [`interrupted`]), after one turn of the hub so
 /// that a loop retrying the call cannot starve the other greenlets.
 pub(crate) fn refuse(why: c_int) {
-    let _ = guarded(|| grove::hub::shielded(grove::yield_now));
+    let _ = guarded(|| grove::patch_support::shielded(grove::yield_now));
     note(why);
     set_errno(why);
 }
@@ -97,7 +97,7 @@ pub(crate) fn sleep(d: Duration) {
             let _ = guarded(|| grove::sleep(d));
         }
         Some(why) => {
-            let _ = guarded(|| grove::hub::shielded(|| grove::sleep(d)));
+            let _ = guarded(|| grove::patch_support::shielded(|| grove::sleep(d)));
             note(why);
         }
     }

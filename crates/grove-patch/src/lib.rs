@@ -216,7 +216,7 @@ fn wait_ready(fd: c_int, dir: Dir, coop: bool) -> bool {
 /// wait and retry.
 fn io(fd: c_int, dir: Dir, mut op: impl FnMut() -> ssize_t) -> ssize_t {
     // Managed fds keep their emulated blocking behaviour after `disable()` too.
-    let coop = is_enabled() && grove::hub::is_cooperative();
+    let coop = is_enabled() && grove::patch_support::is_cooperative();
     if fdtab::class(fd, coop) != Class::Managed {
         return op();
     }
@@ -295,7 +295,7 @@ pub unsafe extern "C" fn accept4(
 pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int {
     // Classify (and switch to non-blocking) *before* connecting: a blocking connect to a peer
     // whose backlog is full would otherwise block the whole hub.
-    let coop = is_enabled() && grove::hub::is_cooperative();
+    let coop = is_enabled() && grove::patch_support::is_cooperative();
     let managed = fdtab::class(fd, coop) == Class::Managed;
     if managed && coop {
         if let Some(why) = interrupted() {
@@ -341,7 +341,7 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, len: socklen_
 pub unsafe extern "C" fn poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_int) -> c_int {
     // SAFETY: forwarding the caller's arguments to the real poll.
     let now = |t: c_int| unsafe { real::poll(fds, nfds, t) };
-    if !is_enabled() || timeout == 0 || !grove::hub::is_cooperative() {
+    if !is_enabled() || timeout == 0 || !grove::patch_support::is_cooperative() {
         return now(timeout);
     }
     if nfds == 0 {
@@ -395,7 +395,7 @@ pub unsafe extern "C" fn poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_int) ->
 
 /// Sleeps cooperatively if this thread has a hub (see `interrupt::sleep`).
 fn coop_sleep(d: Duration) -> bool {
-    if is_enabled() && grove::hub::is_cooperative() {
+    if is_enabled() && grove::patch_support::is_cooperative() {
         futex::learn_parker();
         interrupt::sleep(d);
         return true;
@@ -475,7 +475,7 @@ pub unsafe extern "C" fn getaddrinfo(
     hints: *const libc::addrinfo,
     res: *mut *mut libc::addrinfo,
 ) -> c_int {
-    if is_enabled() && grove::hub::is_cooperative() {
+    if is_enabled() && grove::patch_support::is_cooperative() {
         if let Some(why) = interrupted() {
             refuse(why);
             return libc::EAI_SYSTEM;

@@ -100,6 +100,17 @@ pub fn run<T>(f: impl FnOnce() -> T) -> T {
     f()
 }
 
+/// Hooks for `grove-patch` (the libc-level patching layer), which needs to park and unwind
+/// from C-called code in ways an application never should. Not part of grove's API: they may
+/// change in any release.
+#[doc(hidden)]
+pub mod patch_support {
+    pub use crate::hub::{
+        defer_kill, is_cooperative, is_scope_expiry, kill_deferred, park_remote, shielded,
+        RemoteToken,
+    };
+}
+
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]

@@ -45,6 +45,7 @@ use crate::hub::fiber::{Fiber, FiberRef, Input, Kind, State, Wake};
 use timers::{TimerId, Timers};
 
 pub use info::{run_info, stats, GreenletInfo, HubStats};
+#[doc(hidden)]
 pub use remote::RemoteToken;
 pub(crate) use remote::{Remote, RemoteMsg};
 pub(crate) use token::ScopeExpired;
@@ -133,6 +134,7 @@ thread_local! {
 /// Whether a blocking call made now on this thread can wait cooperatively: the thread already
 /// has a hub, the caller is not a hub callback, and it is not unwinding. Never creates a hub.
 /// (Used by `grove-patch` to decide whether to park or to fall back to libc behaviour.)
+#[doc(hidden)]
 pub fn is_cooperative() -> bool {
     // The running greenlet is `Running` while its own code runs; the scheduler runs on the
     // main greenlet's stack while main is parked (or ready, or in a switch), and must never
@@ -327,6 +329,7 @@ impl Drop for Hub {
 /// Re-arms a kill that the running greenlet could not take where it happened (for example
 /// inside an `extern "C"` function, which must not unwind): it unwinds at its next blocking
 /// point instead. No effect on the main greenlet.
+#[doc(hidden)]
 pub fn defer_kill() {
     with(|h| {
         let cur = h.current.borrow().clone();
