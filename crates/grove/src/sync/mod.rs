@@ -16,6 +16,7 @@
 //! ```
 
 mod async_result;
+pub mod broadcast;
 mod event;
 mod local;
 pub mod mt;
