@@ -59,6 +59,7 @@ pub mod net;
 pub mod pool;
 pub mod process;
 pub mod runtime;
+pub mod select;
 pub mod signal;
 pub mod sync;
 mod task;

@@ -12,7 +12,7 @@ const LAYERS: &[&[&str]] = &[
     &["hub"],
     &["time", "io", "greenlet"],
     &["task", "generator", "sync", "thread_pool"],
-    &["dns", "fs", "process", "pool", "future"],
+    &["dns", "fs", "process", "pool", "future", "select"],
     &["net"],
     &["tls", "signal"],
     &["runtime"],

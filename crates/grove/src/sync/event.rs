@@ -113,6 +113,11 @@ impl Event {
         }
     }
 
+    /// For `select`: whether a `wait` would not wait, and its waiters.
+    pub(crate) fn readiness(&self) -> (bool, &WaitList) {
+        (self.inner.set.get(), &self.inner.waiters)
+    }
+
     /// Found the flag set: if waiters woken by the `set` have not run yet, queue behind them.
     fn after_woken(&self) {
         let mut woken = self.inner.woken.borrow_mut();

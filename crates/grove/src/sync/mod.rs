@@ -24,6 +24,8 @@ mod queue;
 mod semaphore;
 pub(crate) mod waitlist;
 
+pub(crate) use waitlist::WaitList;
+
 pub use crate::hub::WaitError;
 pub use async_result::{AsyncError, AsyncResult, SharedError};
 pub use event::Event;

@@ -524,6 +524,16 @@ impl<T, S: Store<T>> Queue<T, S> {
         Ok(())
     }
 
+    /// For `select`: whether a `get` would not wait (an item, or closed), and its waiters.
+    pub(crate) fn recv_readiness(&self) -> (bool, &WaitList) {
+        (!self.is_empty() || self.is_closed(), &self.inner.getters)
+    }
+
+    /// For `select`: whether a `put` would not wait (room, or closed), and its waiters.
+    pub(crate) fn send_readiness(&self) -> (bool, &WaitList) {
+        (!self.is_full() || self.is_closed(), &self.inner.putters)
+    }
+
     /// An iterator of items from `get`, ending when the queue is closed and drained (or a get
     /// fails).
     pub fn iter(&self) -> Iter<'_, T, S> {

@@ -57,6 +57,23 @@ impl WaitList {
         })
     }
 
+    /// Queues `tok` (a `select` waiting on several lists with one token).
+    pub(crate) fn register(&self, tok: Token) {
+        self.q.borrow_mut().push_back(tok);
+    }
+
+    /// Removes `tok` if it is still queued; returns whether it was.
+    pub(crate) fn withdraw(&self, tok: &Token) -> bool {
+        let mut q = self.q.borrow_mut();
+        match q.iter().position(|t| t.fiber.same(&tok.fiber) && t.seq == tok.seq) {
+            Some(i) => {
+                q.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Wakes the longest-waiting greenlet. Returns whether one was woken.
     #[inline]
     pub(crate) fn notify_one(&self) -> bool {

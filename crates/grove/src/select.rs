@@ -1,0 +1,221 @@
+//! Waiting for the first of several things (Go's `select`, gevent's `wait(objects, count=1)`):
+//! an item in a queue, room in a bounded queue, an event being set, a greenlet finishing — or
+//! a deadline.
+//!
+//! ```
+//! use grove::select::Select;
+//! use grove::sync::{Event, Queue};
+//! use std::time::Duration;
+//!
+//! let jobs: Queue<u32> = Queue::unbounded();
+//! let stop = Event::new();
+//! let (j, s) = (jobs.clone(), stop.clone());
+//! let worker = grove::spawn(move || {
+//!     let mut done = 0;
+//!     loop {
+//!         let mut sel = Select::new();
+//!         let job = sel.recv(&j);
+//!         let quit = sel.event(&s);
+//!         match sel.wait_timeout(Duration::from_secs(5)) {
+//!             Ok(i) if i == job => done += j.try_get().unwrap(),
+//!             Ok(i) if i == quit => return done,
+//!             _ => return done,
+//!         }
+//!     }
+//! });
+//! jobs.put(2).unwrap();
+//! jobs.put(3).unwrap();
+//! grove::yield_now();
+//! stop.set();
+//! assert_eq!(worker.join().unwrap(), 5);
+//! ```
+//!
+//! `wait` returns the index of an operation that would not block now; the caller then does it
+//! with the non-blocking call (`try_get`, `try_put`, `join`, ...). Greenlets are cooperative,
+//! so nothing else runs between the two: the readiness `wait` saw still holds. When several
+//! are ready, the first registered wins.
+//!
+//! Underneath, one wakeup token of the waiting greenlet sits in the wait list of every
+//! operation; the first wakeup wins (a token wakes a park once), the others find it stale and
+//! move on to their next waiter. A notification the select consumed is passed on to that list
+//! when it leaves, so another getter of the same queue is never left asleep with an item queued
+//! (it may get a spurious wakeup instead, which every wait in grove re-checks).
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use crate::hub::{self, Token, WaitError};
+use crate::sync::{Event, Queue, Store, WaitList};
+use crate::JoinHandle;
+
+/// One thing a [`Select`] can wait for.
+trait Source {
+    /// Whether the operation would not block now.
+    fn ready(&self) -> bool;
+    /// Queues `tok` where the operation's waiters wait.
+    fn register(&self, tok: &Token);
+    /// Takes `tok` back; `false` if a notifier had already popped it.
+    fn withdraw(&self, tok: &Token) -> bool;
+    /// Passes on a notification the select consumed without using it.
+    fn pass_on(&self);
+}
+
+struct List<'a> {
+    ready: Box<dyn Fn() -> bool + 'a>,
+    list: &'a WaitList,
+}
+
+impl Source for List<'_> {
+    fn ready(&self) -> bool {
+        (self.ready)()
+    }
+    fn register(&self, tok: &Token) {
+        self.list.register(tok.clone());
+    }
+    fn withdraw(&self, tok: &Token) -> bool {
+        self.list.withdraw(tok)
+    }
+    fn pass_on(&self) {
+        self.list.notify_one();
+    }
+}
+
+struct Join<'a, T> {
+    h: &'a JoinHandle<T>,
+}
+
+impl<T: 'static> Source for Join<'_, T> {
+    fn ready(&self) -> bool {
+        self.h.is_finished()
+    }
+    fn register(&self, tok: &Token) {
+        self.h.fiber().joiners.borrow_mut().push(tok.clone());
+    }
+    fn withdraw(&self, tok: &Token) -> bool {
+        let mut j = self.h.fiber().joiners.borrow_mut();
+        match j.iter().position(|t| t.fiber.same(&tok.fiber) && t.seq == tok.seq) {
+            Some(i) => {
+                j.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+    // Joiners are all woken at once: nothing to pass on.
+    fn pass_on(&self) {}
+}
+
+/// A set of operations to wait on; each `recv`/`send`/`event`/`join` returns the index `wait`
+/// reports when that operation is the ready one.
+#[derive(Default)]
+pub struct Select<'a> {
+    ops: Vec<Box<dyn Source + 'a>>,
+}
+
+impl fmt::Debug for Select<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Select({} operations)", self.ops.len())
+    }
+}
+
+impl<'a> Select<'a> {
+    /// An empty set.
+    pub fn new() -> Select<'a> {
+        Select::default()
+    }
+
+    fn add(&mut self, op: Box<dyn Source + 'a>) -> usize {
+        self.ops.push(op);
+        self.ops.len() - 1
+    }
+
+    /// Ready when `q.try_get()` would not say `Empty` (an item, or closed and drained).
+    pub fn recv<T: 'a, S: Store<T> + 'a>(&mut self, q: &'a Queue<T, S>) -> usize {
+        let (_, list) = q.recv_readiness();
+        self.add(Box::new(List { ready: Box::new(move || q.recv_readiness().0), list }))
+    }
+
+    /// Ready when `q.try_put(..)` would not say `Full` (room, or closed).
+    pub fn send<T: 'a, S: Store<T> + 'a>(&mut self, q: &'a Queue<T, S>) -> usize {
+        let (_, list) = q.send_readiness();
+        self.add(Box::new(List { ready: Box::new(move || q.send_readiness().0), list }))
+    }
+
+    /// Ready when the event is set.
+    pub fn event(&mut self, ev: &'a Event) -> usize {
+        let (_, list) = ev.readiness();
+        self.add(Box::new(List { ready: Box::new(move || ev.readiness().0), list }))
+    }
+
+    /// Ready when the greenlet has finished (`join` returns at once).
+    pub fn join<T: 'static>(&mut self, h: &'a JoinHandle<T>) -> usize {
+        self.add(Box::new(Join { h }))
+    }
+
+    /// Waits until one operation is ready and returns its index. Inside an expiring `timeout`
+    /// scope it unwinds to the scope.
+    ///
+    /// # Errors
+    /// [`WaitError::Deadlock`] on the main greenlet when nothing can ever make one ready (an
+    /// empty set included); [`WaitError::Interrupted`] when the caller is unwinding.
+    pub fn wait(&self) -> Result<usize, WaitError> {
+        self.wait_until(None)
+    }
+
+    /// Like [`wait`](Self::wait), giving up after `timeout` ([`WaitError::TimedOut`]).
+    ///
+    /// # Errors
+    /// As [`wait`](Self::wait).
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<usize, WaitError> {
+        self.wait_until(crate::time::deadline_after(timeout))
+    }
+
+    /// Like [`wait`](Self::wait), giving up at `deadline`.
+    ///
+    /// # Errors
+    /// As [`wait`](Self::wait).
+    pub fn wait_deadline(&self, deadline: Instant) -> Result<usize, WaitError> {
+        self.wait_until(Some(deadline))
+    }
+
+    /// The index of the first operation that is ready now, without waiting.
+    pub fn try_ready(&self) -> Option<usize> {
+        self.ops.iter().position(|op| op.ready())
+    }
+
+    fn wait_until(&self, deadline: Option<Instant>) -> Result<usize, WaitError> {
+        loop {
+            if let Some(i) = self.try_ready() {
+                return Ok(i);
+            }
+            hub::with(|h| {
+                let tok = h.token();
+                for op in &self.ops {
+                    op.register(&tok);
+                }
+                // Runs however the park ends (woken, timed out, killed, scope expired).
+                let _leave = Leave { ops: &self.ops, tok };
+                h.park(deadline, "select").result()
+            })?;
+        }
+    }
+}
+
+/// Takes the select's token back from every list, passing on a notification it consumed.
+struct Leave<'s, 'a> {
+    ops: &'s [Box<dyn Source + 'a>],
+    tok: Token,
+}
+
+impl Drop for Leave<'_, '_> {
+    fn drop(&mut self) {
+        let notified = self.tok.was_notified();
+        for op in self.ops {
+            // Popped and the park was notified: this list (or another that popped it stale)
+            // spent a notification on us; pass one on so no waiter there is left asleep.
+            if !op.withdraw(&self.tok) && notified {
+                op.pass_on();
+            }
+        }
+    }
+}
