@@ -73,7 +73,11 @@ pub use generator::{Co, Generator, GeneratorState};
 pub use greenlet::{getcurrent, Greenlet, GreenletExit};
 pub use hub::{add_callback, call_later, run_info, stats, GreenletInfo, HubStats, WaitError};
 pub use runtime::{Handle, Runtime, SendJoinHandle};
-pub use task::{joinall, spawn, spawn_later, try_spawn, Builder, JoinError, JoinHandle};
+pub use select::try_joinall;
+pub use task::{
+    joinall, spawn, spawn_later, try_spawn, wait_all, wait_all_timeout, Builder, JoinError,
+    JoinHandle,
+};
 pub use time::{current_deadline, sleep, sleep_until, timeout, timeout_at, yield_now, Elapsed};
 
 /// Runs `f` as this thread's main greenlet, then kills every greenlet still alive on the

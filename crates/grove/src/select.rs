@@ -219,3 +219,55 @@ impl Drop for Leave<'_, '_> {
         }
     }
 }
+
+/// Joins every greenlet; the first that fails — panics or is killed — makes the others be
+/// killed, and its error is returned (Go's `errgroup`, gevent's `joinall(raise_error=True)`).
+/// Results come back in input order when all succeed. Failures are seen as they happen, in
+/// any order, not in input order.
+///
+/// ```
+/// let ok = grove::try_joinall([grove::spawn(|| 1), grove::spawn(|| 2)]);
+/// assert_eq!(ok.unwrap(), [1, 2]);
+/// let slow = grove::spawn(|| { grove::sleep(std::time::Duration::from_secs(3600)); 0 });
+/// let failing = grove::spawn(|| -> i32 { panic!("boom") });
+/// assert!(grove::try_joinall([slow, failing]).unwrap_err().is_panic());
+/// ```
+///
+/// # Errors
+/// The first failure's [`JoinError`](crate::JoinError); `JoinError::Wait` if the wait itself ended (the
+/// others are killed then too).
+pub fn try_joinall<T: 'static>(
+    handles: impl IntoIterator<Item = JoinHandle<T>>,
+) -> Result<Vec<T>, crate::JoinError> {
+    let mut pending: Vec<Option<JoinHandle<T>>> = handles.into_iter().map(Some).collect();
+    let mut values: Vec<Option<T>> = pending.iter().map(|_| None).collect();
+    /// Kills what is still pending however this function is left (a failure, an unwind).
+    struct KillRest<'p, T: 'static>(&'p mut Vec<Option<JoinHandle<T>>>);
+    impl<T: 'static> Drop for KillRest<'_, T> {
+        fn drop(&mut self) {
+            for h in self.0.iter().flatten() {
+                h.kill_nowait();
+            }
+            for h in self.0.iter().flatten() {
+                let _ = h.wait();
+            }
+        }
+    }
+    let rest = KillRest(&mut pending);
+    loop {
+        for (slot, value) in rest.0.iter_mut().zip(values.iter_mut()) {
+            if slot.as_ref().is_some_and(JoinHandle::is_finished) {
+                let h = slot.take().expect("checked");
+                *value = Some(h.join()?);
+            }
+        }
+        if rest.0.iter().all(Option::is_none) {
+            return Ok(values.into_iter().map(|v| v.expect("joined")).collect());
+        }
+        let mut sel = Select::new();
+        for h in rest.0.iter().flatten() {
+            sel.join(h);
+        }
+        sel.wait()?;
+    }
+}

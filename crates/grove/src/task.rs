@@ -329,6 +329,30 @@ impl<T: 'static> JoinHandle<T> {
         Err(panic.map_or(JoinError::Killed, JoinError::Panicked))
     }
 
+    /// Runs `f` on the hub once the greenlet has finished — returned, panicked or been killed
+    /// (gevent's `link`): at the next loop turn after it ends, or at the next turn if it already
+    /// has. `f` runs as a hub callback: it must not block (spawn a greenlet for that), and a
+    /// panic in it is reported and contained. The value stays in the handle for `join`.
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// let done = Rc::new(Cell::new(false));
+    /// let d = done.clone();
+    /// let h = grove::spawn(|| 1);
+    /// h.on_done(move || d.set(true));
+    /// assert_eq!(h.join().unwrap(), 1);
+    /// grove::yield_now(); // the callback runs at the next loop turn
+    /// assert!(done.get());
+    /// ```
+    pub fn on_done(&self, f: impl FnOnce() + 'static) {
+        if self.is_finished() {
+            hub::with(|h| h.add_callback(Box::new(f)));
+        } else {
+            self.fiber.add_on_done(Box::new(f));
+        }
+    }
+
     /// Whether the greenlet has finished (returned, panicked or been killed).
     pub fn is_finished(&self) -> bool {
         self.fiber.state.get() == State::Dead
@@ -394,6 +418,31 @@ impl<T> Drop for JoinHandle<T> {
         if let Some(msg) = self.fiber.panic_message() {
             report_unjoined(&self.fiber, &msg);
         }
+    }
+}
+
+/// Waits until every greenlet has finished, keeping their results in the handles (gevent's
+/// `joinall(greenlets)` without raising).
+///
+/// # Errors
+/// As [`JoinHandle::wait`].
+pub fn wait_all<T: 'static>(handles: &[JoinHandle<T>]) -> Result<(), WaitError> {
+    handles.iter().try_for_each(JoinHandle::wait)
+}
+
+/// Like [`wait_all`], giving up after `timeout` (gevent's `joinall(greenlets, timeout)`): on
+/// [`WaitError::TimedOut`] the handles of those that finished have their results, the others
+/// go on.
+///
+/// # Errors
+/// As [`JoinHandle::wait`], and `TimedOut`.
+pub fn wait_all_timeout<T: 'static>(
+    handles: &[JoinHandle<T>],
+    timeout: Duration,
+) -> Result<(), WaitError> {
+    match crate::time::deadline_after(timeout) {
+        None => wait_all(handles),
+        Some(d) => handles.iter().try_for_each(|h| h.wait_deadline(d)),
     }
 }
 

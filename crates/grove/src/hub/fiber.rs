@@ -146,6 +146,8 @@ struct Cold {
     inbox: Option<Message>,
     /// Wakers of futures awaiting this one's `JoinHandle`.
     wakers: Vec<std::task::Waker>,
+    /// Callbacks to run on the hub when it ends (`JoinHandle::on_done`).
+    on_done: Vec<Box<dyn FnOnce()>>,
     /// Spawned greenlets: the panic payload, if the function panicked.
     panic: Option<Box<dyn Any + Send>>,
     /// Greenlet-local values (`sync::Local`), keyed by the static's address.
@@ -338,6 +340,14 @@ impl Fiber {
 
     pub(crate) fn add_waker(&self, w: std::task::Waker) {
         self.cold(|c| c.wakers.push(w));
+    }
+
+    pub(crate) fn add_on_done(&self, f: Box<dyn FnOnce()>) {
+        self.cold(|c| c.on_done.push(f));
+    }
+
+    pub(crate) fn take_on_done(&self) -> Vec<Box<dyn FnOnce()>> {
+        self.cold_ref(|c| std::mem::take(&mut c.on_done)).unwrap_or_default()
     }
 
     pub(crate) fn take_wakers(&self) -> Vec<std::task::Waker> {

@@ -406,6 +406,16 @@ impl Hub {
         for w in wakers {
             w.wake();
         }
+        let callbacks = f.take_on_done();
+        if !callbacks.is_empty() {
+            // Run as hub callbacks at the next turn (contained, must not block), not here:
+            // this may run inside the dying greenlet or the scheduler.
+            let _ = super::try_with(|h| {
+                for cb in callbacks {
+                    h.add_callback(cb);
+                }
+            });
+        }
     }
 
     pub(super) fn forget(&self, f: &FiberRef) {
