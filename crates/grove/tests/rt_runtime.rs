@@ -30,7 +30,7 @@ fn greenlets_spread_over_two_hubs_and_results_come_back() {
     let on1 = rt.spawn_on(1, || std::thread::current().name().map(String::from));
     assert_eq!(on1.join().unwrap().as_deref(), Some("grove-hub-1"));
     assert!(rt.spawn(|| -> u8 { panic!("remote boom") }).join().unwrap_err().is_panic());
-    assert_eq!(rt.block_on(|| 7).unwrap(), 7);
+    assert_eq!(rt.run(|| 7).unwrap(), 7);
     // run_info across hubs: a named greenlet blocked on hub 1 shows up with its hub.
     let _parked = rt.spawn_on(1, || {
         grove::getcurrent().set_name("parked-on-1");

@@ -130,12 +130,13 @@ macro_rules! stream_common {
             }
 
             /// Another handle to the same socket, e.g. for one greenlet to read while another
-            /// writes. The socket closes when the last handle is dropped.
+            /// writes (the same as `clone()`: no new fd, so it cannot fail). The socket closes
+            /// when the last handle is dropped.
             ///
             /// # Errors
-            /// Never; `io::Result` for std compatibility.
+            /// Never; `io::Result` for std compatibility (std's version dups the fd).
             pub fn try_clone(&self) -> std::io::Result<$ty> {
-                Ok($ty { inner: self.inner.clone() })
+                Ok(self.clone())
             }
 
             /// Takes the socket's pending error (SO_ERROR).
@@ -238,6 +239,13 @@ macro_rules! stream_common {
             }
             fn flush(&mut self) -> std::io::Result<()> {
                 Ok(())
+            }
+        }
+
+        /// Another handle to the same socket (shared registration, no new fd).
+        impl Clone for $ty {
+            fn clone(&self) -> Self {
+                $ty { inner: self.inner.clone() }
             }
         }
 

@@ -656,12 +656,14 @@ impl Runtime {
         self.handle.spawn_with(None, f, Location::caller(), Admit::Try)
     }
 
-    /// Runs `f` on hub 0 and waits for its result.
+    /// Runs `f` as a greenlet on hub 0 and waits for its result (`spawn_on(0, f).join()`).
+    /// Named `run` like [`grove::run`](crate::run), which runs a closure as a thread's main
+    /// greenlet; [`grove::block_on`](crate::block_on) is the one that drives a `Future`.
     ///
     /// # Errors
     /// As [`SendJoinHandle::join`].
     #[track_caller]
-    pub fn block_on<T: Send + 'static>(
+    pub fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, JoinError> {
