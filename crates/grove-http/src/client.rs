@@ -41,19 +41,31 @@ impl Conn {
     }
 }
 
-/// A reusable client with a keep-alive connection pool per host. Redirects are not followed
-/// (3xx responses are returned as they are). Hub-local: not `Send`.
+/// A reusable client with a keep-alive connection pool per host. Cloning gives another
+/// handle to the same client and pool, so greenlets can share one (it is hub-local: not
+/// `Send`). Redirects are followed only when asked for ([`with_redirects`](Self::with_redirects)).
+#[derive(Clone)]
 pub struct Client {
+    inner: Rc<Inner>,
+}
+
+struct Inner {
     idle: RefCell<HashMap<String, Vec<Conn>>>,
     timeout: Option<Duration>,
     max_idle_per_host: usize,
     max_head_bytes: usize,
+    max_body_bytes: u64,
+    redirects: usize,
 }
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let idle: usize = self.idle.borrow().values().map(Vec::len).sum();
-        write!(f, "Client(idle connections: {idle}, timeout: {:?})", self.timeout)
+        write!(
+            f,
+            "Client(idle connections: {}, timeout: {:?})",
+            self.idle_connections(),
+            self.inner.timeout
+        )
     }
 }
 
@@ -68,31 +80,69 @@ fn invalid(msg: impl Into<String>) -> io::Error {
 }
 
 impl Client {
-    /// A client with a 30 s timeout per request and up to 8 idle connections per host.
+    /// A client with a 30 s timeout per request, up to 8 idle connections per host, response
+    /// bodies up to 64 MiB, and no redirects followed.
     pub fn new() -> Client {
         Client {
-            idle: RefCell::new(HashMap::new()),
-            timeout: Some(Duration::from_secs(30)),
-            max_idle_per_host: 8,
-            max_head_bytes: 64 * 1024,
+            inner: Rc::new(Inner {
+                idle: RefCell::new(HashMap::new()),
+                timeout: Some(Duration::from_secs(30)),
+                max_idle_per_host: 8,
+                max_head_bytes: 64 * 1024,
+                max_body_bytes: 64 * 1024 * 1024,
+                redirects: 0,
+            }),
         }
     }
 
-    /// Sets the timeout for a whole request (connect, send, receive); `None`: no limit.
-    pub fn with_timeout(mut self, timeout: Option<Duration>) -> Client {
-        self.timeout = timeout;
-        self
+    /// A client with these settings changed and a pool of its own (the settings are fixed
+    /// once a client is shared).
+    fn with(&self, change: impl FnOnce(&mut Inner)) -> Client {
+        let i = &self.inner;
+        let mut inner = Inner {
+            idle: RefCell::new(HashMap::new()),
+            timeout: i.timeout,
+            max_idle_per_host: i.max_idle_per_host,
+            max_head_bytes: i.max_head_bytes,
+            max_body_bytes: i.max_body_bytes,
+            redirects: i.redirects,
+        };
+        change(&mut inner);
+        Client { inner: Rc::new(inner) }
+    }
+
+    /// Sets the timeout for a whole request (connect, send, receive, redirects); `None`: no
+    /// limit.
+    #[must_use]
+    pub fn with_timeout(self, timeout: Option<Duration>) -> Client {
+        self.with(|i| i.timeout = timeout)
     }
 
     /// Sets how many idle keep-alive connections are kept per host.
-    pub fn with_max_idle_per_host(mut self, n: usize) -> Client {
-        self.max_idle_per_host = n;
-        self
+    #[must_use]
+    pub fn with_max_idle_per_host(self, n: usize) -> Client {
+        self.with(|i| i.max_idle_per_host = n)
+    }
+
+    /// Sets the largest response body read into memory (default 64 MiB); a larger one fails
+    /// with `InvalidData` instead of growing the process.
+    #[must_use]
+    pub fn with_max_body_bytes(self, n: u64) -> Client {
+        self.with(|i| i.max_body_bytes = n)
+    }
+
+    /// Follows up to `n` redirects (301, 302, 303, 307, 308 with a `Location`): 303, and
+    /// 301/302 after a POST, continue as a GET without a body (what browsers do); 307 and 308
+    /// repeat the method and body. `Authorization` and `Cookie` are not sent to another
+    /// host. More than `n` is an error. Default: 0 (3xx responses are returned as they are).
+    #[must_use]
+    pub fn with_redirects(self, n: usize) -> Client {
+        self.with(|i| i.redirects = n)
     }
 
     /// Idle pooled connections to all hosts.
     pub fn idle_connections(&self) -> usize {
-        self.idle.borrow().values().map(Vec::len).sum()
+        self.inner.idle.borrow().values().map(Vec::len).sum()
     }
 
     /// `GET url`.
@@ -119,11 +169,50 @@ impl Client {
     /// # Errors
     /// As [`get`](Self::get).
     pub fn request(&self, req: http::Request<Vec<u8>>) -> io::Result<ClientResponse> {
-        let run = || self.request_inner(&req);
-        match self.timeout {
+        let run = || self.follow(req);
+        match self.inner.timeout {
             None => run(),
             Some(t) => grove::timeout(t, run)
                 .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "request timed out"))?,
+        }
+    }
+
+    /// Sends `req`, following redirects as configured.
+    fn follow(&self, mut req: http::Request<Vec<u8>>) -> io::Result<ClientResponse> {
+        let mut left = self.inner.redirects;
+        loop {
+            let resp = self.request_inner(&req)?;
+            let status = resp.status();
+            let redirect = matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308);
+            let location = resp.headers().get(header::LOCATION).and_then(|v| v.to_str().ok());
+            let (true, Some(location)) = (redirect && self.inner.redirects > 0, location) else {
+                return Ok(resp);
+            };
+            if left == 0 {
+                return Err(invalid(format!(
+                    "too many redirects (more than {})",
+                    self.inner.redirects
+                )));
+            }
+            left -= 1;
+            let target = resolve_location(req.uri(), location)?;
+            let same_host = target.host() == req.uri().host() && target.port() == req.uri().port();
+            let to_get = status == StatusCode::SEE_OTHER
+                || (matches!(status.as_u16(), 301 | 302) && *req.method() == Method::POST);
+            let (mut parts, body) = req.into_parts();
+            parts.uri = target;
+            let body = if to_get {
+                parts.method = Method::GET;
+                Vec::new()
+            } else {
+                body
+            };
+            if !same_host {
+                parts.headers.remove(header::AUTHORIZATION);
+                parts.headers.remove(header::COOKIE);
+            }
+            parts.headers.remove(header::HOST);
+            req = http::Request::from_parts(parts, body);
         }
     }
 
@@ -143,7 +232,7 @@ impl Client {
         );
         // A pooled connection may have been closed by the server meanwhile: if it fails before
         // any response byte, retry an idempotent request once on a fresh connection.
-        let pooled = self.idle.borrow_mut().get_mut(&key).and_then(|list| {
+        let pooled = self.inner.idle.borrow_mut().get_mut(&key).and_then(|list| {
             // Connections the server closed, or that have bytes nobody asked for, go.
             while let Some(conn) = list.pop() {
                 if conn.is_clean() {
@@ -177,9 +266,9 @@ impl Client {
         if !reusable {
             return;
         }
-        let mut idle = self.idle.borrow_mut();
+        let mut idle = self.inner.idle.borrow_mut();
         let list = idle.entry(key).or_default();
-        if list.len() < self.max_idle_per_host {
+        if list.len() < self.inner.max_idle_per_host {
             list.push(conn);
         }
     }
@@ -237,11 +326,17 @@ impl Client {
             framing: RefCell::new(framing),
             continue_pending: std::cell::Cell::new(false),
             read_timeout: None,
-            max_buffer: self.max_head_bytes,
+            max_buffer: self.inner.max_head_bytes,
         };
         let mut data = Vec::new();
-        let mut body_in = crate::body::Incoming { state: Some(Rc::new(state)) };
-        io::Read::read_to_end(&mut body_in, &mut data).map_err(late)?;
+        let body_in = crate::body::Incoming { state: Some(Rc::new(state)) };
+        let cap = self.inner.max_body_bytes;
+        io::Read::read_to_end(&mut io::Read::take(body_in, cap.saturating_add(1)), &mut data)
+            .map_err(late)?;
+        if data.len() as u64 > cap {
+            // The rest is unread: the connection is dropped, never pooled.
+            return Err((invalid(format!("response body larger than {cap} bytes")), false));
+        }
         let close = headers.get_all(header::CONNECTION).iter().any(|v| {
             v.to_str().is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")))
         });
@@ -280,7 +375,7 @@ impl Client {
                     }
                 }
             }
-            match conn.borrow_mut().fill(self.max_head_bytes, None) {
+            match conn.borrow_mut().fill(self.inner.max_head_bytes, None) {
                 Ok(0) => {
                     return Err((
                         io::Error::new(
@@ -374,6 +469,25 @@ pub(crate) fn response_framing(
         Some(n) => (Framing::Length(n), true),
         None => (Framing::UntilClose, false),
     })
+}
+
+/// Where a `Location` points, relative to the request's URI (RFC 9110 §10.2.2: a URI
+/// reference; absolute, or a path on the same authority).
+fn resolve_location(base: &http::Uri, location: &str) -> io::Result<http::Uri> {
+    let bad = || invalid(format!("invalid redirect Location: {location:?}"));
+    if location.starts_with("http://") || location.starts_with("https://") {
+        return location.parse().map_err(|_| bad());
+    }
+    let authority = base.authority().ok_or_else(bad)?;
+    let scheme = base.scheme_str().unwrap_or("http");
+    let path = if location.starts_with('/') {
+        location.to_string()
+    } else {
+        // Relative to the current path's directory.
+        let dir = base.path().rsplit_once('/').map_or("", |(d, _)| d);
+        format!("{dir}/{location}")
+    };
+    format!("{scheme}://{authority}{path}").parse().map_err(|_| bad())
 }
 
 thread_local! {
