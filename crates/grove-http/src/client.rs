@@ -32,10 +32,9 @@ impl Conn {
         if !self.read.borrow().buffered().is_empty() {
             return false;
         }
-        let Stream::Plain(s) = &self.write else { return false };
         let mut byte = [std::mem::MaybeUninit::<u8>::uninit()];
         matches!(
-            socket2::SockRef::from(s).peek(&mut byte),
+            socket2::SockRef::from(self.write.tcp()).peek(&mut byte),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock
         )
     }
@@ -56,6 +55,7 @@ struct Inner {
     max_head_bytes: usize,
     max_body_bytes: u64,
     redirects: usize,
+    tls: Option<std::sync::Arc<grove::tls::rustls::ClientConfig>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -91,6 +91,7 @@ impl Client {
                 max_head_bytes: 64 * 1024,
                 max_body_bytes: 64 * 1024 * 1024,
                 redirects: 0,
+                tls: None,
             }),
         }
     }
@@ -106,6 +107,7 @@ impl Client {
             max_head_bytes: i.max_head_bytes,
             max_body_bytes: i.max_body_bytes,
             redirects: i.redirects,
+            tls: i.tls.clone(),
         };
         change(&mut inner);
         Client { inner: Rc::new(inner) }
@@ -131,6 +133,16 @@ impl Client {
         self.with(|i| i.max_body_bytes = n)
     }
 
+    /// Enables `https://` with this rustls configuration (its root certificates decide which
+    /// servers are trusted; the host name of the URL is checked against the certificate).
+    #[must_use]
+    pub fn with_tls_config(
+        self,
+        config: std::sync::Arc<grove::tls::rustls::ClientConfig>,
+    ) -> Client {
+        self.with(|i| i.tls = Some(config))
+    }
+
     /// Follows up to `n` redirects (301, 302, 303, 307, 308 with a `Location`): 303, and
     /// 301/302 after a POST, continue as a GET without a body (what browsers do); 307 and 308
     /// repeat the method and body. `Authorization` and `Cookie` are not sent to another
@@ -148,7 +160,8 @@ impl Client {
     /// `GET url`.
     ///
     /// # Errors
-    /// Invalid URL (only `http://` is supported), connection and protocol errors, `TimedOut`.
+    /// Invalid URL (`http://`, or `https://` with [`with_tls_config`](Self::with_tls_config)),
+    /// connection, TLS and protocol errors, `TimedOut`.
     pub fn get(&self, url: &str) -> io::Result<ClientResponse> {
         let req = http::Request::get(url).body(Vec::new()).map_err(|e| invalid(e.to_string()))?;
         self.request(req)
@@ -218,14 +231,16 @@ impl Client {
 
     fn request_inner(&self, req: &http::Request<Vec<u8>>) -> io::Result<ClientResponse> {
         let uri = req.uri();
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some(s) => return Err(invalid(format!("unsupported scheme '{s}' (only http://)"))),
+        let tls = match uri.scheme_str() {
+            Some("http") => false,
+            Some("https") => true,
+            Some(s) => return Err(invalid(format!("unsupported scheme '{s}'"))),
             None => return Err(invalid("the request URI must be absolute (http://host/path)")),
-        }
+        };
         let host = uri.host().ok_or_else(|| invalid("URI without a host"))?;
-        let port = uri.port_u16().unwrap_or(80);
-        let key = format!("{host}:{port}");
+        let default_port = if tls { 443 } else { 80 };
+        let port = uri.port_u16().unwrap_or(default_port);
+        let key = format!("{}://{host}:{port}", if tls { "https" } else { "http" });
         let idempotent = matches!(
             *req.method(),
             Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
@@ -242,7 +257,7 @@ impl Client {
             None
         });
         if let Some(conn) = pooled {
-            match self.exchange(&conn, req, host, port) {
+            match self.exchange(&conn, req, host, port, default_port) {
                 Ok((resp, reusable)) => {
                     self.give_back(key, conn, reusable);
                     return Ok(resp);
@@ -253,11 +268,20 @@ impl Client {
         }
         let stream = TcpStream::connect((host, port))?;
         stream.set_nodelay(true)?;
-        let conn = Conn {
-            write: Stream::Plain(stream.try_clone()?),
-            read: Rc::new(RefCell::new(ReadHalf::new(Stream::Plain(stream)))),
+        let stream = if tls {
+            let config = self.inner.tls.clone().ok_or_else(|| {
+                invalid("https:// needs a TLS configuration: Client::with_tls_config")
+            })?;
+            // The request's own timeout (a scope around it) bounds the handshake too.
+            let t = grove::tls::connect(config, host, stream, None)?;
+            Stream::TlsClient(grove::tls::Duplex::new(t))
+        } else {
+            Stream::Plain(stream)
         };
-        let (resp, reusable) = self.exchange(&conn, req, host, port).map_err(|(e, _)| e)?;
+        let conn =
+            Conn { write: stream.try_clone()?, read: Rc::new(RefCell::new(ReadHalf::new(stream))) };
+        let (resp, reusable) =
+            self.exchange(&conn, req, host, port, default_port).map_err(|(e, _)| e)?;
         self.give_back(key, conn, reusable);
         Ok(resp)
     }
@@ -281,13 +305,14 @@ impl Client {
         req: &http::Request<Vec<u8>>,
         host: &str,
         port: u16,
+        default_port: u16,
     ) -> Result<(ClientResponse, bool), (io::Error, bool)> {
         let fresh = |e: io::Error| (e, true);
         let mut out = Vec::with_capacity(256 + req.body().len());
         let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
         write!(out, "{} {path} HTTP/1.1\r\n", req.method()).map_err(fresh)?;
         if !req.headers().contains_key(header::HOST) {
-            if port == 80 {
+            if port == default_port {
                 write!(out, "host: {host}\r\n").map_err(fresh)?;
             } else {
                 write!(out, "host: {host}:{port}\r\n").map_err(fresh)?;

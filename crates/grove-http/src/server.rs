@@ -211,7 +211,7 @@ impl Server {
                 let stream = match tls {
                     None => Stream::Plain(stream),
                     Some(cfg) => match grove::tls::accept(cfg, stream, Some(config.head_timeout)) {
-                        Ok(t) => Stream::Tls(Rc::new(RefCell::new(t))),
+                        Ok(t) => Stream::Tls(grove::tls::Duplex::new(t)),
                         // A failed or stalled handshake only ends this connection.
                         Err(_) => return,
                     },

@@ -1,23 +1,20 @@
-//! The byte stream a connection runs over: plain TCP, or TLS (rustls) on top of it.
+//! The byte stream a connection runs over: plain TCP, or TLS (rustls) on top of it, server or
+//! client side.
 
-use std::cell::RefCell;
 use std::io::{self, Read, Write};
-use std::rc::Rc;
 
 use grove::net::TcpStream;
-use grove::tls::rustls::ServerConnection;
-use grove::tls::TlsStream;
+use grove::tls::rustls::{ClientConnection, ServerConnection};
+use grove::tls::Duplex;
 
 /// One side of a connection; cloning gives a second handle to the same connection (the
-/// server reads through one and writes through the other).
+/// server reads through one and writes through the other). TLS goes through `tls::Duplex`,
+/// which borrows the rustls connection only between system calls, so a read parked in one
+/// handle never blocks a write through the other.
 pub(crate) enum Stream {
     Plain(TcpStream),
-    /// TLS state is shared by both handles; each operation borrows it for its duration.
-    Tls(Rc<RefCell<TlsStream<ServerConnection>>>),
-}
-
-fn busy() -> io::Error {
-    io::Error::other("TLS connection busy: read and write at the same time from two places")
+    Tls(Duplex<ServerConnection>),
+    TlsClient(Duplex<ClientConnection>),
 }
 
 impl Stream {
@@ -25,23 +22,26 @@ impl Stream {
         Ok(match self {
             Stream::Plain(s) => Stream::Plain(s.try_clone()?),
             Stream::Tls(t) => Stream::Tls(t.clone()),
+            Stream::TlsClient(t) => Stream::TlsClient(t.clone()),
         })
+    }
+
+    /// The TCP socket underneath.
+    pub(crate) fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(t) => t.get_ref(),
+            Stream::TlsClient(t) => t.get_ref(),
+        }
     }
 
     /// Ends our sending side: FIN for TCP, close_notify then FIN for TLS.
     pub(crate) fn shutdown_write(&self) {
-        match self {
-            Stream::Plain(s) => {
-                let _ = s.shutdown(std::net::Shutdown::Write);
-            }
-            Stream::Tls(t) => {
-                if let Ok(mut t) = t.try_borrow_mut() {
-                    t.conn.send_close_notify();
-                    let _ = t.flush();
-                    let _ = t.sock.shutdown(std::net::Shutdown::Write);
-                }
-            }
-        }
+        let _ = match self {
+            Stream::Plain(s) => s.shutdown(std::net::Shutdown::Write),
+            Stream::Tls(t) => t.shutdown_write(),
+            Stream::TlsClient(t) => t.shutdown_write(),
+        };
     }
 }
 
@@ -49,7 +49,8 @@ impl Read for &Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Stream::Plain(s) => (&*s).read(buf),
-            Stream::Tls(t) => t.try_borrow_mut().map_err(|_| busy())?.read(buf),
+            Stream::Tls(t) => (&*t).read(buf),
+            Stream::TlsClient(t) => (&*t).read(buf),
         }
     }
 }
@@ -58,14 +59,16 @@ impl Write for &Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Stream::Plain(s) => (&*s).write(buf),
-            Stream::Tls(t) => t.try_borrow_mut().map_err(|_| busy())?.write(buf),
+            Stream::Tls(t) => (&*t).write(buf),
+            Stream::TlsClient(t) => (&*t).write(buf),
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Stream::Plain(_) => Ok(()),
-            Stream::Tls(t) => t.try_borrow_mut().map_err(|_| busy())?.flush(),
+            Stream::Tls(t) => (&*t).flush(),
+            Stream::TlsClient(t) => (&*t).flush(),
         }
     }
 }

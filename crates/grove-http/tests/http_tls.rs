@@ -55,3 +55,39 @@ fn https_with_curl_keep_alive_and_upload() {
         std::fs::remove_dir_all(&dir).unwrap();
     });
 }
+
+/// Issue 16.10: the client speaks `https://` through rustls (checking the certificate against
+/// the configured roots and the URL's host), reuses the TLS connection, and without a TLS
+/// configuration says what is missing.
+#[test]
+fn the_client_speaks_https() {
+    grove::run(|| {
+        let (cfg, ck) = common::self_signed_localhost();
+        let server = Server::bind("127.0.0.1:0").unwrap().with_tls(Arc::new(cfg));
+        let port = server.local_addr().unwrap().port();
+        let stop = server.shutdown_handle();
+        let srv = grove::spawn(move || {
+            server.serve(|req| Response::new(Body::from(format!("secure {}", req.uri().path()))))
+        });
+        let mut roots = grove::tls::rustls::RootCertStore::empty();
+        roots.add(ck.cert.der().clone()).unwrap();
+        let client_cfg =
+            grove::tls::rustls::ClientConfig::builder_with_provider(grove::tls::provider())
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+        let client = grove_http::Client::new().with_tls_config(Arc::new(client_cfg));
+        for p in ["/a", "/b"] {
+            let r = client.get(&format!("https://localhost:{port}{p}")).unwrap();
+            assert_eq!(r.body(), format!("secure {p}").as_bytes());
+        }
+        assert_eq!(client.idle_connections(), 1, "the TLS connection was reused");
+        // The certificate is for localhost, not for 127.0.0.1: refused.
+        assert!(client.get(&format!("https://127.0.0.1:{port}/")).is_err());
+        let err = grove_http::Client::new().get(&format!("https://localhost:{port}/")).unwrap_err();
+        assert!(err.to_string().contains("with_tls_config"), "{err}");
+        stop.shutdown();
+        srv.join().unwrap().unwrap();
+    });
+}
