@@ -13,7 +13,7 @@ use std::time::Duration;
 use grove::net::TcpStream;
 use http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
 
-use crate::body::{BodyState, Framing, ReadHalf};
+use crate::body::{BodyState, Framing, Incoming, ReadHalf};
 use crate::chunked::ChunkedDecoder;
 use crate::stream::Stream;
 
@@ -230,24 +230,14 @@ impl Client {
     }
 
     fn request_inner(&self, req: &http::Request<Vec<u8>>) -> io::Result<ClientResponse> {
-        let uri = req.uri();
-        let tls = match uri.scheme_str() {
-            Some("http") => false,
-            Some("https") => true,
-            Some(s) => return Err(invalid(format!("unsupported scheme '{s}'"))),
-            None => return Err(invalid("the request URI must be absolute (http://host/path)")),
-        };
-        let host = uri.host().ok_or_else(|| invalid("URI without a host"))?;
-        let default_port = if tls { 443 } else { 80 };
-        let port = uri.port_u16().unwrap_or(default_port);
-        let key = format!("{}://{host}:{port}", if tls { "https" } else { "http" });
+        let target = Target::of(req.uri())?;
         let idempotent = matches!(
             *req.method(),
             Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
         );
         // A pooled connection may have been closed by the server meanwhile: if it fails before
         // any response byte, retry an idempotent request once on a fresh connection.
-        let pooled = self.inner.idle.borrow_mut().get_mut(&key).and_then(|list| {
+        let pooled = self.inner.idle.borrow_mut().get_mut(&target.key).and_then(|list| {
             // Connections the server closed, or that have bytes nobody asked for, go.
             while let Some(conn) = list.pop() {
                 if conn.is_clean() {
@@ -257,33 +247,71 @@ impl Client {
             None
         });
         if let Some(conn) = pooled {
-            match self.exchange(&conn, req, host, port, default_port) {
+            match self.exchange(&conn, req, &target) {
                 Ok((resp, reusable)) => {
-                    self.give_back(key, conn, reusable);
+                    self.give_back(target.key.clone(), conn, reusable);
                     return Ok(resp);
                 }
                 Err((e, fresh_failure)) if !(fresh_failure && idempotent) => return Err(e),
                 Err(_) => {}
             }
         }
-        let stream = TcpStream::connect((host, port))?;
+        let conn = self.connect(&target)?;
+        let (resp, reusable) = self.exchange(&conn, req, &target).map_err(|(e, _)| e)?;
+        self.give_back(target.key.clone(), conn, reusable);
+        Ok(resp)
+    }
+
+    /// Sends `req` and returns as soon as the response head is in: the body is read from the
+    /// response as it arrives (any size; no cap), on a connection of its own that closes when
+    /// the body is dropped. The client's timeout bounds sending the request and receiving the
+    /// head, and then each read of the body. Redirects are not followed.
+    ///
+    /// ```no_run
+    /// use std::io::Read;
+    /// let resp = grove_http::Client::new()
+    ///     .request_streaming(grove_http::http::Request::get("http://127.0.0.1:8080/big").body(Vec::new()).unwrap())
+    ///     .unwrap();
+    /// let mut body = resp.into_body();
+    /// let mut chunk = [0u8; 16 * 1024];
+    /// while body.read(&mut chunk).unwrap() > 0 { /* process the chunk */ }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`get`](Self::get); errors while reading the body come from its `read`.
+    pub fn request_streaming(
+        &self,
+        req: http::Request<Vec<u8>>,
+    ) -> io::Result<http::Response<Incoming>> {
+        let run = || {
+            let target = Target::of(req.uri())?;
+            let conn = self.connect(&target)?;
+            self.exchange_head(&conn, &req, &target, self.inner.timeout)
+                .map(|(r, _)| r)
+                .map_err(|(e, _)| e)
+        };
+        match self.inner.timeout {
+            None => run(),
+            Some(t) => grove::timeout(t, run)
+                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "request timed out"))?,
+        }
+    }
+
+    /// A new connection to `target` (TLS for `https://`).
+    fn connect(&self, target: &Target<'_>) -> io::Result<Conn> {
+        let stream = TcpStream::connect((target.host, target.port))?;
         stream.set_nodelay(true)?;
-        let stream = if tls {
+        let stream = if target.tls {
             let config = self.inner.tls.clone().ok_or_else(|| {
                 invalid("https:// needs a TLS configuration: Client::with_tls_config")
             })?;
             // The request's own timeout (a scope around it) bounds the handshake too.
-            let t = grove::tls::connect(config, host, stream, None)?;
+            let t = grove::tls::connect(config, target.host, stream, None)?;
             Stream::TlsClient(grove::tls::Duplex::new(t))
         } else {
             Stream::Plain(stream)
         };
-        let conn =
-            Conn { write: stream.try_clone()?, read: Rc::new(RefCell::new(ReadHalf::new(stream))) };
-        let (resp, reusable) =
-            self.exchange(&conn, req, host, port, default_port).map_err(|(e, _)| e)?;
-        self.give_back(key, conn, reusable);
-        Ok(resp)
+        Ok(Conn { write: stream.try_clone()?, read: Rc::new(RefCell::new(ReadHalf::new(stream))) })
     }
 
     fn give_back(&self, key: String, conn: Conn, reusable: bool) {
@@ -297,16 +325,18 @@ impl Client {
         }
     }
 
-    /// One request/response on `conn`. On error, also says whether nothing at all was received
-    /// (the connection was stale).
-    fn exchange(
+    /// Sends `req` on `conn` and reads the response head; the body is left to read from the
+    /// returned `Incoming`. Also says whether the connection can be reused once the body is
+    /// read. On error, also says whether nothing at all was received (the connection was
+    /// stale).
+    fn exchange_head(
         &self,
         conn: &Conn,
         req: &http::Request<Vec<u8>>,
-        host: &str,
-        port: u16,
-        default_port: u16,
-    ) -> Result<(ClientResponse, bool), (io::Error, bool)> {
+        target: &Target<'_>,
+        read_timeout: Option<Duration>,
+    ) -> Result<(http::Response<Incoming>, bool), (io::Error, bool)> {
+        let (host, port, default_port) = (target.host, target.port, target.default_port);
         let fresh = |e: io::Error| (e, true);
         let mut out = Vec::with_capacity(256 + req.body().len());
         let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
@@ -346,38 +376,51 @@ impl Client {
         let late = |e: io::Error| (e, false);
         let (framing, definite) =
             response_framing(req.method(), status, version, &headers).map_err(late)?;
+        let close = headers.get_all(header::CONNECTION).iter().any(|v| {
+            v.to_str().is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")))
+        });
+        // Reusable once the body is read, if nothing is in doubt: definite framing, HTTP/1.1,
+        // no `close`, not switched to another protocol (the caller also checks that no byte
+        // beyond the response arrived: the client does not pipeline).
+        let reusable = definite
+            && !close
+            && version == Version::HTTP_11
+            && status != StatusCode::SWITCHING_PROTOCOLS;
         let state = BodyState {
             conn: conn.read.clone(),
             framing: RefCell::new(framing),
             continue_pending: std::cell::Cell::new(false),
-            read_timeout: None,
+            read_timeout,
             max_buffer: self.inner.max_head_bytes,
         };
+        let mut resp = http::Response::new(crate::body::Incoming { state: Some(Rc::new(state)) });
+        *resp.status_mut() = status;
+        *resp.version_mut() = version;
+        *resp.headers_mut() = headers;
+        Ok((resp, reusable))
+    }
+
+    /// One request/response on `conn`, the body read into memory (up to the cap). On error,
+    /// also says whether nothing at all was received (the connection was stale).
+    fn exchange(
+        &self,
+        conn: &Conn,
+        req: &http::Request<Vec<u8>>,
+        target: &Target<'_>,
+    ) -> Result<(ClientResponse, bool), (io::Error, bool)> {
+        let (resp, reusable) = self.exchange_head(conn, req, target, None)?;
+        let (parts, body) = resp.into_parts();
+        let late = |e: io::Error| (e, false);
         let mut data = Vec::new();
-        let body_in = crate::body::Incoming { state: Some(Rc::new(state)) };
         let cap = self.inner.max_body_bytes;
-        io::Read::read_to_end(&mut io::Read::take(body_in, cap.saturating_add(1)), &mut data)
+        io::Read::read_to_end(&mut io::Read::take(body, cap.saturating_add(1)), &mut data)
             .map_err(late)?;
         if data.len() as u64 > cap {
             // The rest is unread: the connection is dropped, never pooled.
             return Err((invalid(format!("response body larger than {cap} bytes")), false));
         }
-        let close = headers.get_all(header::CONNECTION).iter().any(|v| {
-            v.to_str().is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")))
-        });
-        // Reused only when nothing is in doubt: definite framing, HTTP/1.1, no `close`, not
-        // switched to another protocol, and no byte beyond this response already received
-        // (the client does not pipeline, so any such byte is not an answer to anything).
-        let reusable = definite
-            && !close
-            && version == Version::HTTP_11
-            && status != StatusCode::SWITCHING_PROTOCOLS
-            && conn.read.borrow().buffered().is_empty();
-        let mut resp = http::Response::new(data);
-        *resp.status_mut() = status;
-        *resp.version_mut() = version;
-        *resp.headers_mut() = headers;
-        Ok((resp, reusable))
+        let reusable = reusable && conn.read.borrow().buffered().is_empty();
+        Ok((http::Response::from_parts(parts, data), reusable))
     }
 
     fn read_head(
@@ -494,6 +537,32 @@ pub(crate) fn response_framing(
         Some(n) => (Framing::Length(n), true),
         None => (Framing::UntilClose, false),
     })
+}
+
+/// Where a request goes.
+struct Target<'a> {
+    tls: bool,
+    host: &'a str,
+    port: u16,
+    default_port: u16,
+    /// The pool key: scheme, host and port.
+    key: String,
+}
+
+impl<'a> Target<'a> {
+    fn of(uri: &'a http::Uri) -> io::Result<Target<'a>> {
+        let tls = match uri.scheme_str() {
+            Some("http") => false,
+            Some("https") => true,
+            Some(s) => return Err(invalid(format!("unsupported scheme '{s}'"))),
+            None => return Err(invalid("the request URI must be absolute (http://host/path)")),
+        };
+        let host = uri.host().ok_or_else(|| invalid("URI without a host"))?;
+        let default_port = if tls { 443 } else { 80 };
+        let port = uri.port_u16().unwrap_or(default_port);
+        let key = format!("{}://{host}:{port}", if tls { "https" } else { "http" });
+        Ok(Target { tls, host, port, default_port, key })
+    }
 }
 
 /// Where a `Location` points, relative to the request's URI (RFC 9110 §10.2.2: a URI

@@ -94,3 +94,29 @@ fn one_client_shared_by_many_greenlets() {
         assert!(c.idle_connections() > 0, "the clones share one pool");
     });
 }
+
+#[test]
+fn a_streamed_body_is_read_as_it_arrives_and_has_no_cap() {
+    with_server(|addr| {
+        let c = Client::new().with_max_body_bytes(1024);
+        let req =
+            grove_http::http::Request::get(format!("http://{addr}/big")).body(Vec::new()).unwrap();
+        let resp = c.request_streaming(req).unwrap();
+        assert_eq!(resp.status(), 200);
+        let mut body = resp.into_body();
+        let mut total = 0;
+        let mut chunk = [0u8; 1000];
+        loop {
+            let n = std::io::Read::read(&mut body, &mut chunk).unwrap();
+            if n == 0 {
+                break;
+            }
+            assert!(chunk[..n].iter().all(|&b| b == b'x'));
+            total += n;
+        }
+        assert_eq!(total, 4096, "streamed past the buffered cap");
+        // The buffered path still refuses it, and the client goes on.
+        assert!(c.get(&format!("http://{addr}/big")).is_err());
+        assert_eq!(c.get(&format!("http://{addr}/s")).unwrap().body(), b"GET /s ");
+    });
+}
