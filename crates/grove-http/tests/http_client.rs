@@ -120,3 +120,45 @@ fn a_streamed_body_is_read_as_it_arrives_and_has_no_cap() {
         assert_eq!(c.get(&format!("http://{addr}/s")).unwrap().body(), b"GET /s ");
     });
 }
+
+/// A server that promises keep-alive but closes after every response: idempotent requests on
+/// a pooled connection it closed are retried on a fresh one (issue 16.10).
+#[test]
+fn idempotent_requests_survive_a_server_that_closes_after_each_response() {
+    use std::io::{Read, Write};
+    grove::run(|| {
+        let l = grove::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let server = grove::spawn(move || loop {
+            let Ok((mut c, _)) = l.accept() else { return };
+            grove::spawn(move || {
+                let mut head = Vec::new();
+                let mut b = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if c.read(&mut b).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(b[0]);
+                }
+                let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
+                if let Some(n) = text.split("content-length: ").nth(1) {
+                    let n: usize = n.split("\r\n").next().unwrap().trim().parse().unwrap();
+                    let mut body = vec![0u8; n];
+                    c.read_exact(&mut body).unwrap();
+                }
+                let _ = c.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+                // Closes without having said so.
+            });
+        });
+        let c = Client::new();
+        for i in 0..5 {
+            let url = format!("http://{addr}/{i}");
+            assert_eq!(c.get(&url).unwrap().body(), b"ok");
+            let put = grove_http::http::Request::put(&url).body(b"x".to_vec()).unwrap();
+            assert_eq!(c.request(put).unwrap().body(), b"ok");
+            let del = grove_http::http::Request::delete(&url).body(Vec::new()).unwrap();
+            assert_eq!(c.request(del).unwrap().body(), b"ok");
+        }
+        server.kill().unwrap();
+    });
+}
