@@ -19,7 +19,7 @@ const USAGE: &str = "usage: grove <command>
 
 commands:
   demo                              run the seed scenarios on loopback and explain them
-  serve [--addr ADDR] [--dir DIR] [--hubs N] [--log]
+  serve [--addr ADDR] [--dir DIR [--list]] [--hubs N] [--log]
                                     HTTP/1.1 hello world, or static files from DIR
   load URL [-c CONN] [-n REQS | -d DURATION] [--quiet]
                                     HTTP load: throughput and a latency histogram

@@ -11,13 +11,14 @@ pub(crate) fn run(mut args: Args) -> Result<(), String> {
     let addr = args.value("--addr")?.unwrap_or_else(|| "127.0.0.1:8080".into());
     let dir = args.value("--dir")?.map(PathBuf::from);
     let log = args.flag("--log");
+    let list = args.flag("--list");
     let hubs: usize = args.parsed("--hubs")?.unwrap_or(1);
     args.finish()?;
     if let Some(d) = &dir {
         StaticDir::new(d).map_err(|e| format!("--dir {}: {e}", d.display()))?;
     }
     if hubs > 1 {
-        return serve_multi(&addr, hubs, dir, log);
+        return serve_multi(&addr, hubs, dir, list, log);
     }
     grove::run(|| {
         let config = grove_http::Config { access_log: log, ..Default::default() };
@@ -31,7 +32,7 @@ pub(crate) fn run(mut args: Args) -> Result<(), String> {
             }
             None => eprintln!("grove: serving hello world on http://{local}/ (Ctrl-C to stop)"),
         }
-        let files = open_dir(dir.as_ref())?;
+        let files = open_dir(dir.as_ref(), list)?;
         server
             .serve(move |req| match &files {
                 Some(d) => d.serve(&req),
@@ -42,7 +43,13 @@ pub(crate) fn run(mut args: Args) -> Result<(), String> {
 }
 
 /// One SO_REUSEPORT server per hub of a runtime; runs until killed.
-fn serve_multi(addr: &str, hubs: usize, dir: Option<PathBuf>, log: bool) -> Result<(), String> {
+fn serve_multi(
+    addr: &str,
+    hubs: usize,
+    dir: Option<PathBuf>,
+    list: bool,
+    log: bool,
+) -> Result<(), String> {
     let sock: std::net::SocketAddr =
         addr.parse().map_err(|_| format!("--addr {addr}: with --hubs give an IP:port"))?;
     let rt =
@@ -55,7 +62,7 @@ fn serve_multi(addr: &str, hubs: usize, dir: Option<PathBuf>, log: bool) -> Resu
                 let server = Server::bind_reuseport(sock)
                     .map_err(|e| format!("bind {sock}: {e}"))?
                     .with_config(config);
-                let files = open_dir(dir.as_ref())?;
+                let files = open_dir(dir.as_ref(), list)?;
                 server
                     .serve(move |req| match &files {
                         Some(d) => d.serve(&req),
@@ -73,6 +80,11 @@ fn serve_multi(addr: &str, hubs: usize, dir: Option<PathBuf>, log: bool) -> Resu
 }
 
 /// The `--dir` root, opened once per server.
-fn open_dir(dir: Option<&PathBuf>) -> Result<Option<StaticDir>, String> {
-    dir.map(|d| StaticDir::new(d).map_err(|e| format!("--dir {}: {e}", d.display()))).transpose()
+fn open_dir(dir: Option<&PathBuf>, list: bool) -> Result<Option<StaticDir>, String> {
+    dir.map(|d| {
+        StaticDir::new(d)
+            .map(|s| s.with_listing(list))
+            .map_err(|e| format!("--dir {}: {e}", d.display()))
+    })
+    .transpose()
 }

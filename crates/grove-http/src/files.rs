@@ -39,6 +39,7 @@ use crate::{Body, Request, Response};
 pub struct StaticDir {
     root: File,
     path: PathBuf,
+    listing: bool,
 }
 
 /// What a request path resolved to.
@@ -47,6 +48,8 @@ enum Found {
     File(File, PathBuf),
     /// A directory asked for without its trailing slash.
     DirWithoutSlash,
+    /// A directory without `index.html`, listed: (name, is a directory), sorted.
+    Listing(Vec<(String, bool)>),
 }
 
 impl StaticDir {
@@ -60,7 +63,15 @@ impl StaticDir {
         if !root.metadata()?.is_dir() {
             return Err(io::Error::new(io::ErrorKind::NotADirectory, "not a directory"));
         }
-        Ok(StaticDir { root, path })
+        Ok(StaticDir { root, path, listing: false })
+    }
+
+    /// Lists a directory that has no `index.html` (an HTML page of links) instead of
+    /// answering 404. Off by default.
+    #[must_use]
+    pub fn with_listing(mut self, on: bool) -> StaticDir {
+        self.listing = on;
+        self
     }
 
     /// The root directory's path.
@@ -86,9 +97,31 @@ impl StaticDir {
             Err(_) => return status(StatusCode::SERVICE_UNAVAILABLE, "out of file descriptors\n"),
         };
         let slash = url_path.ends_with('/');
-        let found = grove::thread_pool::spawn_blocking(move || find(&root, &rel, slash));
+        let listing = self.listing;
+        let found = grove::thread_pool::spawn_blocking(move || find(&root, &rel, slash, listing));
         match found {
             Ok(Ok(Found::File(f, at))) => file_response(req, f, content_type(&at)),
+            Ok(Ok(Found::Listing(entries))) => {
+                let mut html = format!(
+                    "<!DOCTYPE html>\n<title>Index of {0}</title>\n<h1>Index of {0}</h1>\n<ul>\n",
+                    escape(url_path)
+                );
+                for (name, dir) in entries {
+                    let shown = format!("{}{}", escape(&name), if dir { "/" } else { "" });
+                    html.push_str(&format!(
+                        "<li><a href=\"{}{}\">{shown}</a></li>\n",
+                        percent_encode(&name),
+                        if dir { "/" } else { "" }
+                    ));
+                }
+                html.push_str("</ul>\n");
+                let mut r = Response::new(Body::from(html));
+                r.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/html; charset=utf-8"),
+                );
+                r
+            }
             Ok(Ok(Found::DirWithoutSlash)) => {
                 let mut to = format!("{url_path}/");
                 if let Some(q) = req.uri().query() {
@@ -251,19 +284,56 @@ fn status(code: StatusCode, msg: &'static str) -> Response {
 
 /// Opens what `rel` names beneath `root`: a regular file, or a directory's `index.html` when
 /// the URL ended in a slash.
-fn find(root: &File, rel: &Path, slash: bool) -> io::Result<Found> {
+fn find(root: &File, rel: &Path, slash: bool, listing: bool) -> io::Result<Found> {
     let f = open_beneath(root, rel)?;
     let meta = f.metadata()?;
     if meta.is_dir() {
         if !slash && rel != Path::new("") {
             return Ok(Found::DirWithoutSlash);
         }
-        return find(root, &rel.join("index.html"), false);
+        return match find(root, &rel.join("index.html"), false, false) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound && listing => list(&f),
+            other => other,
+        };
     }
     if !meta.is_file() {
         return Err(io::Error::new(io::ErrorKind::PermissionDenied, "not a regular file"));
     }
     Ok(Found::File(f, rel.to_path_buf()))
+}
+
+/// The entries of the directory open as `dir` (read through its fd: what was opened beneath
+/// the root is what is listed), hidden files left out.
+fn list(dir: &File) -> io::Result<Found> {
+    let mut entries: Vec<(String, bool)> =
+        std::fs::read_dir(format!("/proc/self/fd/{}", dir.as_raw_fd()))?
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let dir = e.file_type().ok()?.is_dir();
+                (!name.starts_with('.')).then_some((name, dir))
+            })
+            .collect();
+    entries.sort();
+    Ok(Found::Listing(entries))
+}
+
+/// HTML-escapes text for a listing.
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// Percent-encodes a file name for a link.
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 /// The request path as a relative path: percent-decoded, without `.`; `None` for `..`, NUL

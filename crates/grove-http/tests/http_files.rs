@@ -156,3 +156,31 @@ fn validators_conditional_requests_and_ranges() {
         assert!(out.contains("content-range: bytes */10"), "{out}");
     });
 }
+
+// Issue 16.9: an optional directory listing, escaped, only beneath the root.
+#[test]
+fn optional_directory_listing() {
+    let tree = TempTree::new("list");
+    std::fs::create_dir(tree.0.join("sub")).unwrap();
+    std::fs::write(tree.0.join("a <b>.txt"), "x").unwrap();
+    std::fs::write(tree.0.join(".hidden"), "x").unwrap();
+    // Off by default: 404.
+    with_dir_server(&tree.0, |addr| {
+        assert!(get(addr, &path_req("/")).starts_with("HTTP/1.1 404"));
+    });
+    let dir = StaticDir::new(&tree.0).unwrap().with_listing(true);
+    grove::run(|| {
+        let server = Server::bind("127.0.0.1:0").unwrap();
+        let addr = server.local_addr().unwrap();
+        let stop = server.shutdown_handle();
+        let srv = grove::spawn(move || server.serve(move |req| dir.serve(&req)));
+        let out = get(addr, &path_req("/"));
+        assert!(out.starts_with("HTTP/1.1 200") && out.contains("text/html"), "{out}");
+        assert!(out.contains("href=\"a%20%3Cb%3E.txt\">a &lt;b&gt;.txt</a>"), "{out}");
+        assert!(out.contains("href=\"sub/\">sub/</a>"), "{out}");
+        assert!(!out.contains("hidden"), "{out}");
+        assert!(get(addr, &path_req("/sub/")).contains("Index of /sub/"));
+        stop.shutdown();
+        srv.join().unwrap().unwrap();
+    });
+}
