@@ -30,6 +30,18 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, RwLock};
 
 /// What a report is about.
+///
+/// # Examples
+///
+/// ```
+/// use grove::diag::{set_hook, Kind};
+/// set_hook(|r| {
+///     if r.kind == Kind::Panic {
+///         eprintln!("[alert] {}", r.message);
+///     }
+/// });
+/// # grove::diag::reset_hook();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Kind {
@@ -45,6 +57,13 @@ pub enum Kind {
 }
 
 /// One diagnostic.
+///
+/// # Examples
+///
+/// ```
+/// grove::diag::set_hook(|r| eprintln!("grove {:?}: {}", r.kind, r.message));
+/// # grove::diag::reset_hook();
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct Report<'a> {
@@ -59,11 +78,26 @@ type Hook = dyn Fn(&Report<'_>) + Send + Sync;
 static HOOK: RwLock<Option<Arc<Hook>>> = RwLock::new(None);
 
 /// Sends every report to `hook` instead of the log facade / stderr (process-wide).
+///
+/// # Examples
+///
+/// ```
+/// // Route grove's diagnostics into the program's own logging.
+/// grove::diag::set_hook(|r| eprintln!("[grove/{:?}] {}", r.kind, r.message));
+/// # grove::diag::reset_hook();
+/// ```
 pub fn set_hook(hook: impl Fn(&Report<'_>) + Send + Sync + 'static) {
     *HOOK.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(hook));
 }
 
 /// Restores the default destination (the log facade, or stderr without a logger).
+///
+/// # Examples
+///
+/// ```
+/// grove::diag::set_hook(|_| {}); // silence, e.g. in a test
+/// grove::diag::reset_hook(); // back to the log facade / stderr
+/// ```
 pub fn reset_hook() {
     *HOOK.write().unwrap_or_else(|e| e.into_inner()) = None;
 }

@@ -26,6 +26,15 @@ pub fn resolve(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
 ///
 /// # Errors
 /// As [`resolve`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// let addrs = grove::dns::resolve_timeout("127.0.0.1", 8080, Duration::from_secs(2))?;
+/// assert_eq!(addrs, ["127.0.0.1:8080".parse().unwrap()]); // IP literals answer at once
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn resolve_timeout(host: &str, port: u16, timeout: Duration) -> io::Result<Vec<SocketAddr>> {
     resolve_with(host, port, Some(timeout))
 }
@@ -49,11 +58,34 @@ fn resolve_with(host: &str, port: u16, timeout: Option<Duration>) -> io::Result<
 
 /// Things that name socket addresses, resolved cooperatively (unlike `std::net::ToSocketAddrs`,
 /// which would block the hub on DNS).
+///
+/// # Examples
+///
+/// ```
+/// use std::net::SocketAddr;
+/// use grove::dns::ToAddrs;
+/// fn first_addr(addr: impl ToAddrs) -> std::io::Result<SocketAddr> {
+///     Ok(addr.to_addrs()?[0])
+/// }
+/// assert_eq!(first_addr("127.0.0.1:80")?.port(), 80);
+/// assert_eq!(first_addr(("127.0.0.1", 443))?.port(), 443);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub trait ToAddrs {
     /// The addresses, resolving names through [`resolve`].
     ///
     /// # Errors
     /// Malformed `"host:port"` strings; resolver errors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::dns::ToAddrs;
+    /// let addrs = "localhost:80".to_addrs()?; // resolved on the thread pool
+    /// assert!(addrs.iter().all(|a| a.port() == 80));
+    /// assert!("no port here".to_addrs().is_err());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     fn to_addrs(&self) -> io::Result<Vec<SocketAddr>>;
 }
 

@@ -46,6 +46,16 @@ fn owned(p: impl AsRef<Path>) -> PathBuf {
 ///
 /// # Errors
 /// The OS error; `TimedOut` inside an expired `timeout` scope (see the [module docs](self)).
+///
+/// # Examples
+///
+/// ```
+/// let path = std::env::temp_dir().join(format!("grove-doc-read-{}", std::process::id()));
+/// grove::fs::write(&path, [1, 2, 3])?;
+/// assert_eq!(grove::fs::read(&path)?, [1, 2, 3]); // other greenlets run meanwhile
+/// grove::fs::remove_file(&path)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn read(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
     let p = owned(path);
     spawn_blocking(move || std::fs::read(p))?
@@ -55,6 +65,14 @@ pub fn read(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
 ///
 /// # Errors
 /// As [`read`]; `InvalidData` for non-UTF-8 content.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::ErrorKind;
+/// let err = grove::fs::read_to_string("/nonexistent/grove.toml").unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::NotFound);
+/// ```
 pub fn read_to_string(path: impl AsRef<Path>) -> io::Result<String> {
     let p = owned(path);
     spawn_blocking(move || std::fs::read_to_string(p))?
@@ -65,6 +83,16 @@ pub fn read_to_string(path: impl AsRef<Path>) -> io::Result<String> {
 /// # Errors
 /// The OS error; a timeout or kill may leave the write done in part or in full (see the
 /// [module docs](self)).
+///
+/// # Examples
+///
+/// ```
+/// let path = std::env::temp_dir().join(format!("grove-doc-write-{}", std::process::id()));
+/// grove::fs::write(&path, "hello")?;
+/// assert_eq!(grove::fs::read_to_string(&path)?, "hello");
+/// grove::fs::remove_file(&path)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn write(path: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> io::Result<()> {
     let (p, c) = (owned(path), contents.as_ref().to_vec());
     spawn_blocking(move || std::fs::write(p, c))?
@@ -74,6 +102,14 @@ pub fn write(path: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> io::Result<(
 ///
 /// # Errors
 /// The OS error.
+///
+/// # Examples
+///
+/// ```
+/// let meta = grove::fs::metadata(std::env::temp_dir())?;
+/// assert!(meta.is_dir());
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn metadata(path: impl AsRef<Path>) -> io::Result<std::fs::Metadata> {
     let p = owned(path);
     spawn_blocking(move || std::fs::metadata(p))?
@@ -83,6 +119,16 @@ pub fn metadata(path: impl AsRef<Path>) -> io::Result<std::fs::Metadata> {
 ///
 /// # Errors
 /// The OS error; `Interrupted` when called while unwinding (nothing is removed then).
+///
+/// # Examples
+///
+/// ```
+/// let path = std::env::temp_dir().join(format!("grove-doc-rm-{}", std::process::id()));
+/// grove::fs::write(&path, b"")?;
+/// grove::fs::remove_file(&path)?;
+/// assert!(grove::fs::metadata(&path).is_err());
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn remove_file(path: impl AsRef<Path>) -> io::Result<()> {
     let p = owned(path);
     spawn_blocking(move || std::fs::remove_file(p))?
@@ -92,6 +138,16 @@ pub fn remove_file(path: impl AsRef<Path>) -> io::Result<()> {
 ///
 /// # Errors
 /// The OS error.
+///
+/// # Examples
+///
+/// ```
+/// let root = std::env::temp_dir().join(format!("grove-doc-dirs-{}", std::process::id()));
+/// grove::fs::create_dir_all(root.join("a/b/c"))?;
+/// assert!(grove::fs::metadata(root.join("a/b"))?.is_dir());
+/// std::fs::remove_dir_all(&root)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn create_dir_all(path: impl AsRef<Path>) -> io::Result<()> {
     let p = owned(path);
     spawn_blocking(move || std::fs::create_dir_all(p))?
@@ -100,6 +156,22 @@ pub fn create_dir_all(path: impl AsRef<Path>) -> io::Result<()> {
 /// An open file whose reads, writes and seeks run on the thread pool, one at a time and in
 /// call order. Cloning shares the file (and its position). See the [module docs](self) for
 /// what a timeout or kill means for each operation.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{Read, Seek, SeekFrom, Write};
+/// let path = std::env::temp_dir().join(format!("grove-doc-file-{}", std::process::id()));
+/// let mut f = grove::fs::File::create(&path)?;
+/// f.write_all(b"log line\n")?; // runs on a pool thread; this greenlet waits cooperatively
+/// f.seek(SeekFrom::Start(0))?;
+/// # drop(f);
+/// let mut s = String::new();
+/// grove::fs::File::open(&path)?.read_to_string(&mut s)?;
+/// assert_eq!(s, "log line\n");
+/// grove::fs::remove_file(&path)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct File {
     shared: Arc<Shared>,
@@ -257,6 +329,20 @@ impl File {
     ///
     /// # Errors
     /// The OS error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{ErrorKind, Read};
+    /// let path = std::env::temp_dir().join(format!("grove-doc-open-{}", std::process::id()));
+    /// grove::fs::write(&path, "abc")?;
+    /// let mut s = String::new();
+    /// grove::fs::File::open(&path)?.read_to_string(&mut s)?;
+    /// assert_eq!(s, "abc");
+    /// grove::fs::remove_file(&path)?;
+    /// assert_eq!(grove::fs::File::open(&path).unwrap_err().kind(), ErrorKind::NotFound);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn open(path: impl AsRef<Path>) -> io::Result<File> {
         let p = owned(path);
         Ok(File::from_std(spawn_blocking(move || std::fs::File::open(p))??))
@@ -266,12 +352,36 @@ impl File {
     ///
     /// # Errors
     /// The OS error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// let path = std::env::temp_dir().join(format!("grove-doc-create-{}", std::process::id()));
+    /// let mut f = grove::fs::File::create(&path)?; // created, or truncated
+    /// f.write_all(b"data")?;
+    /// f.flush()?;
+    /// assert_eq!(grove::fs::read(&path)?, b"data");
+    /// grove::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn create(path: impl AsRef<Path>) -> io::Result<File> {
         let p = owned(path);
         Ok(File::from_std(spawn_blocking(move || std::fs::File::create(p))??))
     }
 
     /// Wraps an open std file.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("grove-doc-fromstd-{}", std::process::id()));
+    /// let std_file = std::fs::OpenOptions::new().append(true).create(true).open(&path)?;
+    /// let f = grove::fs::File::from_std(std_file); // any options std offers
+    /// assert_eq!(f.metadata()?.len(), 0);
+    /// grove::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn from_std(f: std::fs::File) -> File {
         File {
             shared: Arc::new(Shared {
@@ -317,6 +427,18 @@ impl File {
     ///
     /// # Errors
     /// The OS error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// let path = std::env::temp_dir().join(format!("grove-doc-fmeta-{}", std::process::id()));
+    /// let mut f = grove::fs::File::create(&path)?;
+    /// f.write_all(b"12345")?;
+    /// assert_eq!(f.metadata()?.len(), 5);
+    /// grove::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn metadata(&self) -> io::Result<std::fs::Metadata> {
         self.run("file metadata", |i| i.file.metadata(), |_, _| {})
     }
@@ -325,6 +447,18 @@ impl File {
     ///
     /// # Errors
     /// The OS error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// let path = std::env::temp_dir().join(format!("grove-doc-sync-{}", std::process::id()));
+    /// let mut f = grove::fs::File::create(&path)?;
+    /// f.write_all(b"durable")?;
+    /// f.sync_all()?; // on disk when this returns
+    /// grove::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn sync_all(&self) -> io::Result<()> {
         self.run("file sync", |i| i.file.sync_all(), |_, _| {})
     }

@@ -47,6 +47,15 @@ impl StdWake for BlockOnWaker {
 ///
 /// # Panics
 /// If the future panics (the panic continues here).
+///
+/// # Examples
+///
+/// ```
+/// let h = grove::spawn(|| 2);
+/// // Any future: here a `JoinHandle`, awaited from async code.
+/// let v = grove::block_on(async move { h.await.unwrap() * 21 });
+/// assert_eq!(v, 42);
+/// ```
 pub fn block_on<F: Future>(fut: F) -> F::Output {
     let mut fut = pin!(fut);
     let state = Arc::new(BlockOnWaker { woken: AtomicBool::new(false), token: Mutex::new(None) });

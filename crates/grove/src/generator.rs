@@ -41,6 +41,18 @@ use std::rc::Rc;
 use crate::greenlet::{getcurrent, Greenlet};
 
 /// What [`Generator::resume`] returns.
+///
+/// # Examples
+///
+/// ```
+/// use grove::{Generator, GeneratorState};
+/// let mut g = Generator::new(|co, ()| {
+///     co.yield_(1);
+///     "done"
+/// });
+/// assert_eq!(g.resume(()), GeneratorState::Yielded(1));
+/// assert_eq!(g.resume(()), GeneratorState::Complete("done"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GeneratorState<Y, R> {
     /// The body called `yield_` with this value.
@@ -55,6 +67,19 @@ struct Slots<S, Y> {
 }
 
 /// The generator body's side: `yield_` values out, receive the next value in.
+///
+/// # Examples
+///
+/// ```
+/// use grove::{Generator, GeneratorState};
+/// // `co.yield_(out)` hands `out` to `resume` and returns the next value sent in.
+/// let mut echo = Generator::new(|co, first: String| {
+///     let second = co.yield_(first.len());
+///     second.len()
+/// });
+/// assert_eq!(echo.resume("abc".into()), GeneratorState::Yielded(3));
+/// assert_eq!(echo.resume("hello".into()), GeneratorState::Complete(5));
+/// ```
 pub struct Co<S, Y> {
     slots: Rc<Slots<S, Y>>,
 }
@@ -68,6 +93,19 @@ impl<S, Y> fmt::Debug for Co<S, Y> {
 impl<S, Y> Co<S, Y> {
     /// Hands `value` to the caller of `resume` and waits to be resumed; returns the value
     /// passed to that next `resume`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::Generator;
+    /// let countdown: Vec<u32> = Generator::new(|co, ()| {
+    ///     for i in (1..=3).rev() {
+    ///         co.yield_(i);
+    ///     }
+    /// })
+    /// .collect();
+    /// assert_eq!(countdown, [3, 2, 1]);
+    /// ```
     pub fn yield_(&self, value: Y) -> S {
         self.slots.output.set(Some(value));
         let parent = getcurrent().parent().expect("grove: generator without a resumer");
@@ -77,6 +115,23 @@ impl<S, Y> Co<S, Y> {
 }
 
 /// A generator taking `S` values in, yielding `Y` values and returning `R`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use grove::{Generator, GeneratorState};
+/// // The body may block: `resume` returns when it next yields.
+/// let mut ticks = Generator::new(|co, ()| {
+///     for i in 0..2 {
+///         grove::sleep(Duration::from_millis(1));
+///         co.yield_(i);
+///     }
+/// });
+/// assert_eq!(ticks.resume(()), GeneratorState::Yielded(0));
+/// assert_eq!(ticks.resume(()), GeneratorState::Yielded(1));
+/// assert_eq!(ticks.resume(()), GeneratorState::Complete(()));
+/// ```
 pub struct Generator<S, Y, R> {
     g: Greenlet,
     slots: Rc<Slots<S, Y>>,
@@ -97,6 +152,14 @@ impl<S: 'static, Y: 'static, R: 'static> Generator<S, Y, R> {
     ///
     /// # Panics
     /// When the kernel refuses another stack.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::{Generator, GeneratorState};
+    /// let mut g = Generator::new(|_co: &grove::Co<i32, ()>, start: i32| start * 2);
+    /// assert_eq!(g.resume(21), GeneratorState::Complete(42));
+    /// ```
     #[track_caller]
     pub fn new(body: impl FnOnce(&Co<S, Y>, S) -> R + 'static) -> Self {
         let slots = Rc::new(Slots { input: Cell::new(None), output: Cell::new(None) });
@@ -115,6 +178,17 @@ impl<S: 'static, Y: 'static, R: 'static> Generator<S, Y, R> {
     ///
     /// # Panics
     /// If the generator already completed; if the body panics (the panic continues here).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::{Generator, GeneratorState};
+    /// let mut doubler = Generator::new(|co, mut x: i32| loop {
+    ///     x = co.yield_(x * 2);
+    /// });
+    /// assert_eq!(doubler.resume(1), GeneratorState::Yielded(2));
+    /// assert_eq!(doubler.resume(5), GeneratorState::Yielded(10));
+    /// ```
     pub fn resume(&mut self, value: S) -> GeneratorState<Y, R> {
         assert!(!self.done, "grove: resumed a generator that already completed");
         // Refused before anything changes (the generator stays usable).
@@ -132,6 +206,16 @@ impl<S: 'static, Y: 'static, R: 'static> Generator<S, Y, R> {
     }
 
     /// Whether the body has returned (or panicked).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut g = grove::Generator::new(|co, ()| co.yield_(()));
+    /// g.resume(());
+    /// assert!(!g.is_finished());
+    /// g.resume(());
+    /// assert!(g.is_finished());
+    /// ```
     pub fn is_finished(&self) -> bool {
         self.done
     }

@@ -90,6 +90,17 @@ pub use time::{current_deadline, sleep, sleep_until, timeout, timeout_at, yield_
 /// # Panics
 /// If called from inside a greenlet (greenlets are already inside a hub), or if `f` panics
 /// (after the cleanup).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// let n = grove::run(|| {
+///     let _forgotten = grove::spawn(|| grove::sleep(Duration::from_secs(3600)));
+///     grove::spawn(|| 40 + 2).join().unwrap()
+/// }); // the sleeper is killed here, not leaked
+/// assert_eq!(n, 42);
+/// ```
 pub fn run<T>(f: impl FnOnce() -> T) -> T {
     assert!(
         hub::current().is_main(),

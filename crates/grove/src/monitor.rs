@@ -89,6 +89,20 @@ fn is_main(id: u64) -> bool {
 /// greenlets' ids: `greenlet >> 40`) and their thread's name; a
 /// [`Runtime`](crate::Runtime)'s hub with index `i` runs on thread `{thread_name}-{i}` and
 /// [`Handle::hub_ids`](crate::Handle::hub_ids) maps its indexes to these ids.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// grove::monitor::set_hook(|r| {
+///     eprintln!(
+///         "hub {} held {:?} by greenlet {} ({:?}, spawned at {:?})",
+///         r.hub, r.blocked_for, r.greenlet, r.name, r.location
+///     );
+/// });
+/// grove::monitor::enable(Duration::from_millis(100));
+/// # grove::monitor::disable();
+/// ```
 #[derive(Debug, Clone)]
 pub struct BlockingReport {
     /// The process-wide id of the hub (thread) that is blocked.
@@ -170,6 +184,23 @@ static SUPPRESSED: AtomicU64 = AtomicU64::new(0);
 /// Starts (or reconfigures) the monitor: report any hub held by one greenlet for longer than
 /// `max_blocking_time` (gevent's default: 100 ms). Applies to every hub in the process.
 /// Also restarts the monitor thread if it ever stopped.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use std::time::Duration;
+/// let names = Arc::new(Mutex::new(Vec::new()));
+/// let n = names.clone();
+/// grove::monitor::set_hook(move |r| n.lock().unwrap().push(r.name.clone()));
+/// grove::monitor::enable(Duration::from_millis(50));
+/// let h = grove::Builder::new().name("cruncher").spawn(|| {
+///     std::thread::sleep(Duration::from_millis(300)); // holds the hub: reported
+/// });
+/// h.join().unwrap();
+/// grove::monitor::disable();
+/// assert!(names.lock().unwrap().contains(&Some("cruncher".to_string())));
+/// ```
 pub fn enable(max_blocking_time: Duration) {
     start(max_blocking_time, true);
 }
@@ -198,14 +229,32 @@ fn ensure_thread(c: &mut Config) {
 }
 
 /// Stops reporting (the thread idles).
+///
+/// # Examples
+///
+/// ```
+/// grove::monitor::enable(std::time::Duration::from_millis(100));
+/// grove::monitor::disable(); // e.g. around a known CPU-bound phase
+/// ```
 pub fn disable() {
     let mut c = config();
     c.configured = true;
     c.max_blocking = None;
 }
 
-/// Sends reports to `hook` instead of stderr. A hook that panics loses that report (the panic
-/// is reported on stderr); monitoring goes on.
+/// Sends reports to `hook` instead of [`diag`](crate::diag) (the log facade or stderr). A
+/// hook that panics loses that report (the panic is reported on stderr); monitoring goes on.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// static BLOCKED: AtomicU64 = AtomicU64::new(0);
+/// // Count episodes as a metric instead of logging them.
+/// grove::monitor::set_hook(|_report| {
+///     BLOCKED.fetch_add(1, Ordering::Relaxed);
+/// });
+/// ```
 pub fn set_hook(hook: impl Fn(&BlockingReport) + Send + Sync + 'static) {
     let mut c = config();
     c.hook = Some(Arc::new(Box::new(hook)));
@@ -218,11 +267,26 @@ pub fn set_hook(hook: impl Fn(&BlockingReport) + Send + Sync + 'static) {
 /// 0 means no limit). Each hub's blocking episode is reported once; reports beyond the limit
 /// are counted ([`suppressed_reports`], and the next delivered report's
 /// [`suppressed`](BlockingReport::suppressed)) instead of delivered.
+///
+/// # Examples
+///
+/// ```
+/// grove::monitor::set_rate_limit(1); // at most one report per second
+/// println!("{} reports dropped so far", grove::monitor::suppressed_reports());
+/// ```
 pub fn set_rate_limit(max_reports_per_second: u32) {
     config().rate_limit = max_reports_per_second;
 }
 
 /// Reports dropped by the rate limit since the process started.
+///
+/// # Examples
+///
+/// ```
+/// grove::monitor::set_rate_limit(0); // no limit: nothing is dropped from now on
+/// let dropped_before = grove::monitor::suppressed_reports();
+/// assert_eq!(grove::monitor::suppressed_reports(), dropped_before);
+/// ```
 pub fn suppressed_reports() -> u64 {
     SUPPRESSED.load(Relaxed)
 }

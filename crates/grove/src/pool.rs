@@ -27,6 +27,20 @@ use crate::sync::{Event, Queue, RecvError, Semaphore, SemaphorePermit, WaitError
 use crate::{hub, Builder, GreenletExit, JoinError, JoinHandle};
 
 /// A set of greenlets that can be waited for and killed together.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use grove::pool::Group;
+/// let group = Group::new();
+/// for i in 0..3 {
+///     group.spawn(move || grove::sleep(Duration::from_millis(5 * i)));
+/// }
+/// assert_eq!(group.len(), 3);
+/// group.join().unwrap();
+/// assert!(group.is_empty());
+/// ```
 #[derive(Clone, Default)]
 pub struct Group {
     inner: Rc<GroupInner>,
@@ -86,16 +100,43 @@ impl Drop for Membership {
 
 impl Group {
     /// An empty group.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let group = grove::pool::Group::new();
+    /// assert!(group.is_empty());
+    /// ```
     pub fn new() -> Group {
         Group::default()
     }
 
     /// Greenlets of the group still running (or not yet started).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let group = grove::pool::Group::new();
+    /// let h = group.spawn(|| ());
+    /// assert_eq!(group.len(), 1);
+    /// h.join().unwrap();
+    /// assert_eq!(group.len(), 0);
+    /// ```
     pub fn len(&self) -> usize {
         self.inner.running.get()
     }
 
     /// Whether no greenlet of the group is running.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let group = grove::pool::Group::new();
+    /// group.spawn(|| ());
+    /// assert!(!group.is_empty());
+    /// group.join().unwrap();
+    /// assert!(group.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -127,6 +168,19 @@ impl Group {
     ///
     /// # Errors
     /// [`Elapsed`](crate::Elapsed) when the deadline cut `f` short.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use grove::pool::Group;
+    /// let deadline = Instant::now() + Duration::from_millis(20);
+    /// let r = Group::scope_deadline(deadline, |g| {
+    ///     let slow = g.spawn(|| grove::sleep(Duration::from_secs(10)));
+    ///     slow.join() // cut short by the deadline
+    /// });
+    /// assert!(r.is_err());
+    /// ```
     pub fn scope_deadline<R>(
         deadline: Instant,
         f: impl FnOnce(&Group) -> R,
@@ -138,6 +192,14 @@ impl Group {
     }
 
     /// Spawns `f` into the group.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let group = grove::pool::Group::new();
+    /// let h = group.spawn(|| "member");
+    /// assert_eq!(h.join().unwrap(), "member");
+    /// ```
     #[track_caller]
     pub fn spawn<T: 'static>(&self, f: impl FnOnce() -> T + 'static) -> JoinHandle<T> {
         self.spawn_with(None, None, f)
@@ -178,6 +240,15 @@ impl Group {
     /// # Errors
     /// [`WaitError::Deadlock`] on the main greenlet when nothing can ever finish them;
     /// [`WaitError::Interrupted`] when the caller is unwinding.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let group = grove::pool::Group::new();
+    /// let hs: Vec<_> = (0..3).map(|i| group.spawn(move || i)).collect();
+    /// group.join().unwrap();
+    /// assert!(hs.iter().all(|h| h.is_finished()));
+    /// ```
     pub fn join(&self) -> Result<(), WaitError> {
         self.join_until(None)
     }
@@ -186,6 +257,17 @@ impl Group {
     ///
     /// # Errors
     /// As [`join`](Self::join).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use grove::WaitError;
+    /// let group = grove::pool::Group::new();
+    /// group.spawn(|| grove::sleep(Duration::from_secs(10)));
+    /// assert_eq!(group.join_timeout(Duration::from_millis(5)), Err(WaitError::TimedOut));
+    /// group.kill().unwrap();
+    /// ```
     pub fn join_timeout(&self, timeout: Duration) -> Result<(), WaitError> {
         self.join_until(crate::time::deadline_after(timeout))
     }
@@ -194,6 +276,15 @@ impl Group {
     ///
     /// # Errors
     /// As [`join`](Self::join).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let group = grove::pool::Group::new();
+    /// group.spawn(|| grove::sleep(Duration::from_millis(1)));
+    /// group.join_deadline(Instant::now() + Duration::from_secs(5)).unwrap();
+    /// ```
     pub fn join_deadline(&self, deadline: Instant) -> Result<(), WaitError> {
         self.join_until(Some(deadline))
     }
@@ -216,6 +307,17 @@ impl Group {
     ///
     /// # Errors
     /// As [`join`](Self::join): the kills are requested either way.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let group = grove::pool::Group::new();
+    /// let h = group.spawn(|| grove::sleep(Duration::from_secs(60)));
+    /// group.kill().unwrap();
+    /// assert!(group.is_empty());
+    /// assert!(h.join().unwrap_err().is_killed());
+    /// ```
     pub fn kill(&self) -> Result<(), WaitError> {
         let members: Vec<FiberRef> =
             self.inner.members.borrow().iter().map(|(_, f)| f.clone()).collect();
@@ -232,6 +334,18 @@ impl Group {
     }
 
     /// Runs `f` on every item concurrently and returns the results in input order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let group = grove::pool::Group::new();
+    /// let lens: Vec<usize> = group
+    ///     .map(["a", "bb", "ccc"], |s: &str| s.len())
+    ///     .into_iter()
+    ///     .map(Result::unwrap)
+    ///     .collect();
+    /// assert_eq!(lens, [1, 2, 3]);
+    /// ```
     pub fn map<I, T, R>(&self, items: I, f: impl Fn(T) -> R + 'static) -> Vec<Result<R, JoinError>>
     where
         I: IntoIterator<Item = T>,
@@ -276,6 +390,18 @@ where
 }
 
 /// A [`Group`] that runs at most `size` greenlets at once: `spawn` waits for a free slot.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use grove::pool::Pool;
+/// let pool = Pool::new(2); // at most two at a time
+/// for _ in 0..4 {
+///     pool.spawn(|| grove::sleep(Duration::from_millis(5))).unwrap(); // waits for a slot
+/// }
+/// pool.join().unwrap();
+/// ```
 #[derive(Clone)]
 pub struct Pool {
     group: Group,
@@ -297,17 +423,41 @@ impl Pool {
     ///
     /// # Panics
     /// If `size` is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = grove::pool::Pool::new(8);
+    /// assert_eq!(pool.size(), 8);
+    /// ```
     pub fn new(size: usize) -> Pool {
         assert!(size > 0, "grove: a Pool needs at least one slot");
         Pool { group: Group::new(), feeders: Group::new(), slots: Semaphore::new(size), size }
     }
 
     /// The pool's size.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = grove::pool::Pool::new(4);
+    /// assert_eq!(pool.size(), 4);
+    /// ```
     pub fn size(&self) -> usize {
         self.size
     }
 
     /// Free slots right now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = grove::pool::Pool::new(2);
+    /// pool.spawn(|| ()).unwrap();
+    /// assert_eq!(pool.available(), 1);
+    /// pool.join().unwrap();
+    /// assert_eq!(pool.available(), 2);
+    /// ```
     pub fn available(&self) -> usize {
         self.slots.available()
     }
@@ -316,6 +466,16 @@ impl Pool {
     ///
     /// # Errors
     /// As [`Semaphore::acquire`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let pool = grove::pool::Pool::new(1);
+    /// pool.spawn(|| grove::sleep(Duration::from_millis(5))).unwrap();
+    /// pool.wait_available().unwrap(); // returns once the sleeper is done
+    /// assert_eq!(pool.available(), 1);
+    /// ```
     pub fn wait_available(&self) -> Result<(), WaitError> {
         self.slots.acquire().map(drop)
     }
@@ -329,6 +489,16 @@ impl Pool {
     ///
     /// # Panics
     /// As [`crate::spawn`], when the kernel refuses another stack.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::pool::Pool;
+    /// let pool = Pool::new(1);
+    /// let a = pool.spawn(|| 1).unwrap();
+    /// let b = pool.spawn(|| 2).unwrap(); // waits until `a` is done
+    /// assert_eq!(a.join().unwrap() + b.join().unwrap(), 3);
+    /// ```
     #[track_caller]
     pub fn spawn<T: 'static>(
         &self,
@@ -339,6 +509,15 @@ impl Pool {
     }
 
     /// Runs `f` on every item, at most `size` at a time; results in input order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = grove::pool::Pool::new(2);
+    /// let squares: Vec<u32> =
+    ///     pool.map(1..=4, |x: u32| x * x).into_iter().map(Result::unwrap).collect();
+    /// assert_eq!(squares, [1, 4, 9, 16]);
+    /// ```
     pub fn map<I, T, R>(&self, items: I, f: impl Fn(T) -> R + 'static) -> Vec<Result<R, JoinError>>
     where
         I: IntoIterator<Item = T>,
@@ -358,7 +537,23 @@ impl Pool {
     /// call is still running or waiting to be fed. A panic of the `items` iterator itself
     /// continues in the consumer's `next()` (after killing this call's workers), as it would
     /// have in a plain loop. If the main greenlet waits for a result nothing can produce, the
-    /// iterator yields `Err(JoinError::Deadlock)` and ends.
+    /// iterator yields `Err(JoinError::Wait(WaitError::Deadlock))` and ends.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let pool = grove::pool::Pool::new(3);
+    /// let mut done: Vec<u64> = pool
+    ///     .imap_unordered([30, 10, 20], |ms: u64| {
+    ///         grove::sleep(Duration::from_millis(ms));
+    ///         ms
+    ///     })
+    ///     .map(Result::unwrap)
+    ///     .collect(); // in completion order: [10, 20, 30]
+    /// done.sort();
+    /// assert_eq!(done, [10, 20, 30]);
+    /// ```
     pub fn imap_unordered<I, T, R>(
         &self,
         items: I,
@@ -415,6 +610,15 @@ impl Pool {
     ///
     /// # Errors
     /// As [`Group::join`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = grove::pool::Pool::new(2);
+    /// let h = pool.spawn(|| 5).unwrap();
+    /// pool.join().unwrap();
+    /// assert!(h.is_finished());
+    /// ```
     pub fn join(&self) -> Result<(), WaitError> {
         self.group.join()
     }
@@ -424,17 +628,42 @@ impl Pool {
     ///
     /// # Errors
     /// As [`Group::join`]: the kills are requested either way.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let pool = grove::pool::Pool::new(2);
+    /// let h = pool.spawn(|| grove::sleep(Duration::from_secs(60))).unwrap();
+    /// pool.kill().unwrap();
+    /// assert!(h.join().unwrap_err().is_killed());
+    /// ```
     pub fn kill(&self) -> Result<(), WaitError> {
         let feeders = self.feeders.kill();
         self.group.kill().and(feeders)
     }
 
     /// Greenlets running in the pool.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = grove::pool::Pool::new(4);
+    /// pool.spawn(|| ()).unwrap();
+    /// assert_eq!(pool.len(), 1);
+    /// ```
     pub fn len(&self) -> usize {
         self.group.len()
     }
 
     /// Whether no greenlet is running in the pool.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = grove::pool::Pool::new(4);
+    /// assert!(pool.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.group.is_empty()
     }

@@ -33,6 +33,15 @@ use crate::hub::fiber::Wake;
 use crate::io::{Direction, Registered};
 
 /// A process builder mirroring `std::process::Command`.
+///
+/// # Examples
+///
+/// ```
+/// use grove::process::Command;
+/// let out = Command::new("sh").args(["-c", "echo $GREETING"]).env("GREETING", "hi").output()?;
+/// assert_eq!(out.stdout, b"hi\n");
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Command {
     inner: std::process::Command,
@@ -40,53 +49,147 @@ pub struct Command {
 
 impl Command {
     /// A command running `program`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let status = grove::process::Command::new("true").status()?;
+    /// assert!(status.success());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new(program: impl AsRef<OsStr>) -> Command {
         Command { inner: std::process::Command::new(program) }
     }
 
     /// Adds an argument.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let out = grove::process::Command::new("echo").arg("-n").arg("x").output()?;
+    /// assert_eq!(out.stdout, b"x");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn arg(&mut self, a: impl AsRef<OsStr>) -> &mut Command {
         self.inner.arg(a);
         self
     }
 
     /// Adds arguments.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let out = grove::process::Command::new("echo").args(["a", "b"]).output()?;
+    /// assert_eq!(out.stdout, b"a b\n");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn args<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(&mut self, args: I) -> &mut Command {
         self.inner.args(args);
         self
     }
 
     /// Sets an environment variable.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::process::Command;
+    /// let out = Command::new("sh")
+    ///     .args(["-c", "printf %s \"$MODE\""])
+    ///     .env("MODE", "test")
+    ///     .output()?;
+    /// assert_eq!(out.stdout, b"test");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn env(&mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> &mut Command {
         self.inner.env(k, v);
         self
     }
 
     /// Sets the working directory.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let out = grove::process::Command::new("pwd").current_dir("/").output()?;
+    /// assert_eq!(out.stdout, b"/\n");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Command {
         self.inner.current_dir(dir);
         self
     }
 
     /// Configures stdin (`Stdio::piped()` gives [`Child::stdin`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use std::process::Stdio;
+    /// let mut child = grove::process::Command::new("cat")
+    ///     .stdin(Stdio::piped())
+    ///     .stdout(Stdio::piped())
+    ///     .spawn()?;
+    /// child.stdin.as_mut().unwrap().write_all(b"echoed")?;
+    /// let out = child.wait_with_output()?; // closes stdin first
+    /// assert_eq!(out.stdout, b"echoed");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn stdin(&mut self, s: impl Into<Stdio>) -> &mut Command {
         self.inner.stdin(s);
         self
     }
 
     /// Configures stdout (`Stdio::piped()` gives [`Child::stdout`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// use std::process::Stdio;
+    /// let mut child =
+    ///     grove::process::Command::new("echo").arg("hi").stdout(Stdio::piped()).spawn()?;
+    /// let mut s = String::new();
+    /// child.stdout.take().unwrap().read_to_string(&mut s)?; // parks, not blocks
+    /// assert_eq!(s, "hi\n");
+    /// child.wait()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn stdout(&mut self, s: impl Into<Stdio>) -> &mut Command {
         self.inner.stdout(s);
         self
     }
 
     /// Configures stderr (`Stdio::piped()` gives [`Child::stderr`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::process::Stdio;
+    /// let status = grove::process::Command::new("sh")
+    ///     .args(["-c", "echo noise >&2"])
+    ///     .stderr(Stdio::null())
+    ///     .status()?;
+    /// assert!(status.success());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn stderr(&mut self, s: impl Into<Stdio>) -> &mut Command {
         self.inner.stderr(s);
         self
     }
 
     /// The underlying std builder, for options not mirrored here.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut cmd = grove::process::Command::new("env");
+    /// cmd.as_std_mut().env_clear(); // any std option grove does not mirror
+    /// assert!(cmd.output()?.stdout.is_empty());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn as_std_mut(&mut self) -> &mut std::process::Command {
         &mut self.inner
     }
@@ -95,6 +198,18 @@ impl Command {
     ///
     /// # Errors
     /// The OS error (program not found, EMFILE...).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// use grove::process::Command;
+    /// let mut child = Command::new("sleep").arg("0.01").spawn()?;
+    /// assert!(child.wait()?.success());
+    /// let err = Command::new("/nonexistent/program").spawn().unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::NotFound);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn spawn(&mut self) -> io::Result<Child> {
         Child::from_std(self.inner.spawn()?)
     }
@@ -103,6 +218,17 @@ impl Command {
     ///
     /// # Errors
     /// As [`spawn`](Self::spawn), plus pipe errors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let out = grove::process::Command::new("sh")
+    ///     .args(["-c", "echo out; echo err >&2; exit 3"])
+    ///     .output()?;
+    /// assert_eq!((out.stdout, out.stderr), (b"out\n".to_vec(), b"err\n".to_vec()));
+    /// assert_eq!(out.status.code(), Some(3));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn output(&mut self) -> io::Result<Output> {
         self.inner.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         self.spawn()?.wait_with_output()
@@ -112,6 +238,14 @@ impl Command {
     ///
     /// # Errors
     /// As [`spawn`](Self::spawn).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let status = grove::process::Command::new("false").status()?;
+    /// assert!(!status.success());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn status(&mut self) -> io::Result<ExitStatus> {
         self.spawn()?.wait()
     }
@@ -139,19 +273,63 @@ pipe_end!(
     ChildStdin,
     mio::unix::pipe::Sender,
     std::process::ChildStdin,
-    "The child's stdin; `Write` parks while the pipe is full."
+    r#"The child's stdin; `Write` parks while the pipe is full.
+
+```
+use std::io::Write;
+use std::process::Stdio;
+let mut child = grove::process::Command::new("wc")
+    .arg("-c")
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .spawn()?;
+let mut stdin = child.stdin.take().unwrap();
+stdin.write_all(b"12345")?;
+drop(stdin); // end of input
+let out = child.wait_with_output()?;
+assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "5");
+# Ok::<(), std::io::Error>(())
+```"#
 );
 pipe_end!(
     ChildStdout,
     mio::unix::pipe::Receiver,
     std::process::ChildStdout,
-    "The child's stdout; `Read` parks while the pipe is empty."
+    r#"The child's stdout; `Read` parks while the pipe is empty.
+
+```
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+let mut child = grove::process::Command::new("seq")
+    .arg("3")
+    .stdout(Stdio::piped())
+    .spawn()?;
+let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+let lines: Vec<String> = lines.collect::<Result<_, _>>()?; // other greenlets run meanwhile
+assert_eq!(lines, ["1", "2", "3"]);
+child.wait()?;
+# Ok::<(), std::io::Error>(())
+```"#
 );
 pipe_end!(
     ChildStderr,
     mio::unix::pipe::Receiver,
     std::process::ChildStderr,
-    "The child's stderr; `Read` parks while the pipe is empty."
+    r#"The child's stderr; `Read` parks while the pipe is empty.
+
+```
+use std::io::Read;
+use std::process::Stdio;
+let mut child = grove::process::Command::new("sh")
+    .args(["-c", "echo oops >&2"])
+    .stderr(Stdio::piped())
+    .spawn()?;
+let mut err = String::new();
+child.stderr.take().unwrap().read_to_string(&mut err)?;
+assert_eq!(err, "oops\n");
+child.wait()?;
+# Ok::<(), std::io::Error>(())
+```"#
 );
 
 impl Write for ChildStdin {
@@ -178,6 +356,19 @@ impl Read for ChildStderr {
 }
 
 /// A running child process.
+///
+/// # Examples
+///
+/// ```
+/// // Children run concurrently; each wait parks only its own greenlet.
+/// let hs: Vec<_> = (0..3)
+///     .map(|_| grove::spawn(|| grove::process::Command::new("sleep").arg("0.05").status()))
+///     .collect();
+/// for h in hs {
+///     assert!(h.join().unwrap()?.success());
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Child {
     proc: Proc,
@@ -215,6 +406,15 @@ impl Child {
     }
 
     /// The OS process id (valid for `kill(2)` until the exit has been collected).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut child = grove::process::Command::new("true").spawn()?;
+    /// assert!(child.id() > 0);
+    /// child.wait()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn id(&self) -> u32 {
         self.proc.std.as_ref().expect("grove: child present until dropped").id()
     }
@@ -224,6 +424,16 @@ impl Child {
     ///
     /// # Errors
     /// The OS error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::unix::process::ExitStatusExt;
+    /// let mut child = grove::process::Command::new("sleep").arg("60").spawn()?;
+    /// child.kill()?;
+    /// assert_eq!(child.wait()?.signal(), Some(9)); // SIGKILL
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn kill(&mut self) -> io::Result<()> {
         self.std().kill()
     }
@@ -232,6 +442,16 @@ impl Child {
     ///
     /// # Errors
     /// The OS error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut child = grove::process::Command::new("sleep").arg("60").spawn()?;
+    /// assert!(child.try_wait()?.is_none()); // still running
+    /// child.kill()?;
+    /// child.wait()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
         self.std().try_wait()
     }
@@ -242,6 +462,14 @@ impl Child {
     /// The OS error; `TimedOut` inside an expired `timeout` scope, `Interrupted` when called
     /// while unwinding. A wait cut short by a scope or a kill leaves the child untouched:
     /// wait again, `try_wait`, `kill` and `id` work as before.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut child = grove::process::Command::new("sh").args(["-c", "exit 7"]).spawn()?;
+    /// assert_eq!(child.wait()?.code(), Some(7));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn wait(&mut self) -> io::Result<ExitStatus> {
         self.wait_until(None)
     }
@@ -251,6 +479,19 @@ impl Child {
     ///
     /// # Errors
     /// As [`wait`](Self::wait).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// use std::time::Duration;
+    /// let mut child = grove::process::Command::new("sleep").arg("60").spawn()?;
+    /// let err = child.wait_timeout(Duration::from_millis(10)).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::TimedOut);
+    /// child.kill()?; // the child is still there: kill it, wait again
+    /// child.wait()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn wait_timeout(&mut self, timeout: Duration) -> io::Result<ExitStatus> {
         self.wait_until(Instant::now().checked_add(timeout))
     }
@@ -259,6 +500,16 @@ impl Child {
     ///
     /// # Errors
     /// As [`wait`](Self::wait).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let mut child = grove::process::Command::new("true").spawn()?;
+    /// let status = child.wait_deadline(Instant::now() + Duration::from_secs(10))?;
+    /// assert!(status.success());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn wait_deadline(&mut self, deadline: Instant) -> io::Result<ExitStatus> {
         self.wait_until(Some(deadline))
     }
@@ -296,6 +547,17 @@ impl Child {
     ///
     /// # Errors
     /// Pipe or wait errors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::process::Stdio;
+    /// let child =
+    ///     grove::process::Command::new("echo").arg("done").stdout(Stdio::piped()).spawn()?;
+    /// let out = child.wait_with_output()?;
+    /// assert_eq!(out.stdout, b"done\n");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn wait_with_output(mut self) -> io::Result<Output> {
         drop(self.stdin.take());
         fn drain<R: Read + 'static>(r: Option<R>) -> crate::JoinHandle<io::Result<Vec<u8>>> {

@@ -107,6 +107,25 @@ impl<T: 'static> Source for Join<'_, T> {
 
 /// A set of operations to wait on; each `recv`/`send`/`event`/`join` returns the index `wait`
 /// reports when that operation is the ready one.
+///
+/// # Examples
+///
+/// ```
+/// use grove::select::Select;
+/// use grove::sync::{Event, Queue};
+/// let jobs: Queue<u32> = Queue::unbounded();
+/// let stop = Event::new();
+/// let mut sel = Select::new();
+/// let job = sel.recv(&jobs);
+/// let stopped = sel.event(&stop);
+/// jobs.put(7).unwrap();
+/// let ready = sel.wait().unwrap(); // the index of a ready operation
+/// if ready == job {
+///     assert_eq!(jobs.try_get(), Ok(7));
+/// } else {
+///     assert_eq!(ready, stopped);
+/// }
+/// ```
 #[derive(Default)]
 pub struct Select<'a> {
     ops: Vec<Box<dyn Source + 'a>>,
@@ -120,6 +139,16 @@ impl fmt::Debug for Select<'_> {
 
 impl<'a> Select<'a> {
     /// An empty set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::select::Select;
+    /// use grove::WaitError;
+    /// let sel = Select::new();
+    /// assert_eq!(sel.try_ready(), None);
+    /// assert_eq!(sel.wait(), Err(WaitError::Deadlock)); // an empty set never becomes ready
+    /// ```
     pub fn new() -> Select<'a> {
         Select::default()
     }
@@ -130,24 +159,73 @@ impl<'a> Select<'a> {
     }
 
     /// Ready when `q.try_get()` would not say `Empty` (an item, or closed and drained).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::sync::Queue;
+    /// let (a, b): (Queue<&str>, Queue<&str>) = (Queue::unbounded(), Queue::unbounded());
+    /// let mut sel = grove::select::Select::new();
+    /// let ia = sel.recv(&a);
+    /// let ib = sel.recv(&b);
+    /// b.put("b").unwrap();
+    /// assert_eq!(sel.wait(), Ok(ib));
+    /// assert_ne!(ia, ib);
+    /// ```
     pub fn recv<T: 'a, S: Store<T> + 'a>(&mut self, q: &'a Queue<T, S>) -> usize {
         let (_, list) = q.recv_readiness();
         self.add(Box::new(List { ready: Box::new(move || q.recv_readiness().0), list }))
     }
 
     /// Ready when `q.try_put(..)` would not say `Full` (room, or closed).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = grove::sync::Queue::bounded(1);
+    /// let mut sel = grove::select::Select::new();
+    /// let i = sel.send(&q);
+    /// assert_eq!(sel.try_ready(), Some(i)); // room for one
+    /// q.put(1).unwrap();
+    /// assert_eq!(sel.try_ready(), None); // full
+    /// ```
     pub fn send<T: 'a, S: Store<T> + 'a>(&mut self, q: &'a Queue<T, S>) -> usize {
         let (_, list) = q.send_readiness();
         self.add(Box::new(List { ready: Box::new(move || q.send_readiness().0), list }))
     }
 
     /// Ready when the event is set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let ev = grove::sync::Event::new();
+    /// let e = ev.clone();
+    /// let _h = grove::spawn(move || e.set());
+    /// let mut sel = grove::select::Select::new();
+    /// let i = sel.event(&ev);
+    /// assert_eq!(sel.wait_timeout(Duration::from_secs(1)), Ok(i));
+    /// ```
     pub fn event(&mut self, ev: &'a Event) -> usize {
         let (_, list) = ev.readiness();
         self.add(Box::new(List { ready: Box::new(move || ev.readiness().0), list }))
     }
 
     /// Ready when the greenlet has finished (`join` returns at once).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let fast = grove::spawn(|| grove::sleep(Duration::from_millis(1)));
+    /// let slow = grove::spawn(|| grove::sleep(Duration::from_secs(10)));
+    /// let mut sel = grove::select::Select::new();
+    /// let f = sel.join(&fast);
+    /// sel.join(&slow);
+    /// assert_eq!(sel.wait(), Ok(f));
+    /// slow.kill().unwrap();
+    /// ```
     pub fn join<T: 'static>(&mut self, h: &'a JoinHandle<T>) -> usize {
         self.add(Box::new(Join { h }))
     }
@@ -158,6 +236,18 @@ impl<'a> Select<'a> {
     /// # Errors
     /// [`WaitError::Deadlock`] on the main greenlet when nothing can ever make one ready (an
     /// empty set included); [`WaitError::Interrupted`] when the caller is unwinding.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::sync::Queue;
+    /// let q = Queue::unbounded();
+    /// let tx = q.clone();
+    /// let _h = grove::spawn(move || tx.put(1).unwrap());
+    /// let mut sel = grove::select::Select::new();
+    /// let i = sel.recv(&q);
+    /// assert_eq!(sel.wait(), Ok(i)); // blocks until the greenlet has put
+    /// ```
     pub fn wait(&self) -> Result<usize, WaitError> {
         self.wait_until(None)
     }
@@ -166,6 +256,17 @@ impl<'a> Select<'a> {
     ///
     /// # Errors
     /// As [`wait`](Self::wait).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use grove::WaitError;
+    /// let q: grove::sync::Queue<u8> = grove::sync::Queue::unbounded();
+    /// let mut sel = grove::select::Select::new();
+    /// sel.recv(&q);
+    /// assert_eq!(sel.wait_timeout(Duration::from_millis(5)), Err(WaitError::TimedOut));
+    /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> Result<usize, WaitError> {
         self.wait_until(crate::time::deadline_after(timeout))
     }
@@ -174,11 +275,33 @@ impl<'a> Select<'a> {
     ///
     /// # Errors
     /// As [`wait`](Self::wait).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let ev = grove::sync::Event::new();
+    /// ev.set();
+    /// let mut sel = grove::select::Select::new();
+    /// let i = sel.event(&ev);
+    /// assert_eq!(sel.wait_deadline(Instant::now() + Duration::from_millis(5)), Ok(i));
+    /// ```
     pub fn wait_deadline(&self, deadline: Instant) -> Result<usize, WaitError> {
         self.wait_until(Some(deadline))
     }
 
     /// The index of the first operation that is ready now, without waiting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ev = grove::sync::Event::new();
+    /// let mut sel = grove::select::Select::new();
+    /// let i = sel.event(&ev);
+    /// assert_eq!(sel.try_ready(), None);
+    /// ev.set();
+    /// assert_eq!(sel.try_ready(), Some(i));
+    /// ```
     pub fn try_ready(&self) -> Option<usize> {
         self.ops.iter().position(|op| op.ready())
     }

@@ -33,6 +33,22 @@ use crate::net::UnixStream;
 
 /// A registration for one signal; [`recv`](Self::recv) waits for each delivery. Deliveries
 /// that arrive while nobody waits are remembered (coalesced by the pipe).
+///
+/// # Examples
+///
+/// ```
+/// use grove::signal::{consts::SIGUSR1, Signal};
+/// let usr1 = Signal::new(SIGUSR1)?;
+/// let reloader = grove::spawn(move || -> std::io::Result<()> {
+///     usr1.recv()?; // parks until SIGUSR1 arrives
+///     println!("reloading configuration");
+///     Ok(())
+/// });
+/// grove::yield_now();
+/// signal_hook::low_level::raise(SIGUSR1)?; // as `kill -USR1 <pid>` would
+/// reloader.join().unwrap()?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Signal {
     sig: i32,
@@ -109,6 +125,17 @@ impl Signal {
     ///
     /// # Errors
     /// Forbidden signals (SIGKILL, SIGSTOP, SIGSEGV...) and socket errors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::signal::{consts, Signal};
+    /// let sig = Signal::new(consts::SIGUSR2)?;
+    /// signal_hook::low_level::raise(consts::SIGUSR2)?;
+    /// sig.recv()?; // a delivery nobody waited for is remembered
+    /// assert!(Signal::new(consts::SIGKILL).is_err()); // cannot be caught
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new(sig: i32) -> io::Result<Signal> {
         if signal_hook::consts::FORBIDDEN.contains(&sig) {
             return Err(io::Error::new(
@@ -135,6 +162,15 @@ impl Signal {
     }
 
     /// The signal number.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::signal::{consts::SIGHUP, Signal};
+    /// let sig = Signal::new(SIGHUP)?;
+    /// assert_eq!(sig.signal(), SIGHUP);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn signal(&self) -> i32 {
         self.sig
     }
@@ -143,6 +179,18 @@ impl Signal {
     ///
     /// # Errors
     /// `TimedOut` inside an expired `timeout` scope; socket errors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use grove::signal::{consts::SIGUSR1, Signal};
+    /// let sig = Signal::new(SIGUSR1)?;
+    /// // Nothing arrives: an enclosing `timeout` scope ends the wait.
+    /// let r = grove::timeout(Duration::from_millis(10), || sig.recv());
+    /// assert!(r.is_err());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn recv(&self) -> io::Result<()> {
         let mut b = [0u8; 64];
         match (&self.rx).read(&mut b)? {
@@ -165,6 +213,17 @@ impl Drop for Signal {
 ///
 /// # Errors
 /// As [`Signal::new`] and [`Signal::recv`].
+///
+/// # Examples
+///
+/// ```
+/// use grove::signal::consts::SIGUSR2;
+/// let waiter = grove::spawn(|| grove::signal::wait(SIGUSR2));
+/// grove::yield_now(); // the greenlet is registered and waiting
+/// signal_hook::low_level::raise(SIGUSR2)?;
+/// waiter.join().unwrap()?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn wait(sig: i32) -> io::Result<()> {
     Signal::new(sig)?.recv()
 }

@@ -16,6 +16,21 @@ use crate::hub::{self, TimerAction};
 use crate::GreenletExit;
 
 /// Why [`JoinHandle::join`] has no value.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use grove::{JoinError, WaitError};
+/// let killed = grove::spawn(|| grove::sleep(Duration::from_secs(60)));
+/// killed.kill().unwrap();
+/// assert!(matches!(killed.join(), Err(JoinError::Killed)));
+/// let panicked = grove::spawn(|| -> () { panic!("boom") });
+/// assert!(matches!(panicked.join(), Err(JoinError::Panicked(_))));
+/// let slow = grove::spawn(|| grove::sleep(Duration::from_secs(60)));
+/// let r = slow.join_timeout(Duration::from_millis(1));
+/// assert!(matches!(r, Err(JoinError::Wait(WaitError::TimedOut))));
+/// ```
 pub enum JoinError {
     /// The greenlet was killed (it unwound with `GreenletExit`, or never ran).
     Killed,
@@ -35,16 +50,41 @@ impl From<WaitError> for JoinError {
 
 impl JoinError {
     /// Whether the greenlet was killed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let h = grove::spawn(|| grove::sleep(std::time::Duration::from_secs(10)));
+    /// h.kill().unwrap();
+    /// assert!(h.join().unwrap_err().is_killed());
+    /// ```
     pub fn is_killed(&self) -> bool {
         matches!(self, JoinError::Killed)
     }
 
     /// Whether the greenlet panicked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let h = grove::spawn(|| panic!("boom"));
+    /// assert!(h.join().unwrap_err().is_panic());
+    /// ```
     pub fn is_panic(&self) -> bool {
         matches!(self, JoinError::Panicked(_))
     }
 
     /// Why the join stopped waiting, if it did.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use grove::WaitError;
+    /// let h = grove::spawn(|| grove::sleep(Duration::from_secs(10)));
+    /// let e = h.join_timeout(Duration::from_millis(5)).unwrap_err();
+    /// assert_eq!(e.wait_error(), Some(WaitError::TimedOut));
+    /// ```
     pub fn wait_error(&self) -> Option<WaitError> {
         match self {
             JoinError::Wait(e) => Some(*e),
@@ -53,6 +93,14 @@ impl JoinError {
     }
 
     /// The panic payload, if the greenlet panicked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let h = grove::spawn(|| -> () { std::panic::panic_any(42_u32) });
+    /// let payload = h.join().unwrap_err().into_panic().unwrap();
+    /// assert_eq!(payload.downcast_ref::<u32>(), Some(&42));
+    /// ```
     pub fn into_panic(self) -> Option<Box<dyn Any + Send>> {
         match self {
             JoinError::Panicked(p) => Some(p),
@@ -95,6 +143,18 @@ fn report_unjoined(f: &Fiber, message: &str) {
 }
 
 /// Options for a new greenlet: name, stack size, start delay.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// let h = grove::Builder::new()
+///     .name("worker")
+///     .stack_size(256 * 1024)
+///     .delay(Duration::from_millis(5))
+///     .spawn(|| grove::getcurrent().name());
+/// assert_eq!(h.join().unwrap().as_deref(), Some("worker"));
+/// ```
 #[derive(Debug, Default, Clone)]
 #[must_use = "a Builder does nothing until `spawn` is called"]
 pub struct Builder {
@@ -105,11 +165,25 @@ pub struct Builder {
 
 impl Builder {
     /// Default options: unnamed, the hub's default stack size, runs at the next opportunity.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let h = grove::Builder::new().spawn(|| 1 + 1);
+    /// assert_eq!(h.join().unwrap(), 2);
+    /// ```
     pub fn new() -> Builder {
         Builder::default()
     }
 
     /// Names the greenlet (shown in panic reports, overflow reports and run info).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let h = grove::Builder::new().name("fetcher").spawn(|| ());
+    /// assert_eq!(h.name().as_deref(), Some("fetcher"));
+    /// ```
     pub fn name(mut self, name: impl Into<String>) -> Builder {
         self.name = Some(name.into());
         self
@@ -117,12 +191,29 @@ impl Builder {
 
     /// Usable stack size in bytes (rounded up to whole pages; default: the hub's,
     /// [`hub::stack_size`](crate::hub::stack_size)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// // A deeper stack for recursive work.
+    /// let h = grove::Builder::new().stack_size(1 << 20).spawn(|| [0u8; 300_000].len());
+    /// assert_eq!(h.join().unwrap(), 300_000);
+    /// ```
     pub fn stack_size(mut self, bytes: usize) -> Builder {
         self.stack_size = Some(bytes);
         self
     }
 
     /// Starts the greenlet only after `delay` (gevent's `spawn_later`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let start = Instant::now();
+    /// let h = grove::Builder::new().delay(Duration::from_millis(20)).spawn(Instant::now);
+    /// assert!(h.join().unwrap() - start >= Duration::from_millis(20));
+    /// ```
     pub fn delay(mut self, delay: Duration) -> Builder {
         self.delay = Some(delay);
         self
@@ -133,6 +224,13 @@ impl Builder {
     /// # Panics
     /// When the kernel refuses another stack; the message names the limit. Use
     /// [`Builder::try_spawn`] to get the error instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let h = grove::Builder::new().name("adder").spawn(|| 2 + 3);
+    /// assert_eq!(h.join().unwrap(), 5);
+    /// ```
     #[track_caller]
     pub fn spawn<T: 'static>(self, f: impl FnOnce() -> T + 'static) -> JoinHandle<T> {
         self.spawn_at(Location::caller(), f).unwrap_or_else(|e| panic!("{e}"))
@@ -143,6 +241,15 @@ impl Builder {
     /// # Errors
     /// The kernel refused another stack (mmap/mprotect failed): typically `vm.max_map_count`
     /// or `RLIMIT_AS` reached; the error's message says which limit and how to raise it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// match grove::Builder::new().try_spawn(|| 7) {
+    ///     Ok(h) => assert_eq!(h.join().unwrap(), 7),
+    ///     Err(e) => eprintln!("no stack for a greenlet: {e}"),
+    /// }
+    /// ```
     #[track_caller]
     pub fn try_spawn<T: 'static>(
         self,
@@ -213,12 +320,29 @@ pub fn spawn<T: 'static>(f: impl FnOnce() -> T + 'static) -> JoinHandle<T> {
 ///
 /// # Errors
 /// See [`Builder::try_spawn`].
+///
+/// # Examples
+///
+/// ```
+/// let h = grove::try_spawn(|| "ok")?;
+/// assert_eq!(h.join().unwrap(), "ok");
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[track_caller]
 pub fn try_spawn<T: 'static>(f: impl FnOnce() -> T + 'static) -> io::Result<JoinHandle<T>> {
     Builder::new().spawn_at(Location::caller(), f)
 }
 
 /// Spawns `f` to start after `delay` (gevent's `spawn_later`).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// let start = Instant::now();
+/// let h = grove::spawn_later(Duration::from_millis(20), Instant::now);
+/// assert!(h.join().unwrap() - start >= Duration::from_millis(20));
+/// ```
 #[track_caller]
 pub fn spawn_later<T: 'static>(delay: Duration, f: impl FnOnce() -> T + 'static) -> JoinHandle<T> {
     Builder::new().delay(delay).spawn_at(Location::caller(), f).unwrap_or_else(|e| panic!("{e}"))
@@ -269,6 +393,15 @@ impl<T: 'static> JoinHandle<T> {
     /// # Errors
     /// [`WaitError::Deadlock`] when called on the main greenlet and nothing can ever finish
     /// the greenlet; [`WaitError::Interrupted`] when the caller is unwinding.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let h = grove::spawn(|| 5);
+    /// h.wait().unwrap();
+    /// assert!(h.is_finished());
+    /// assert_eq!(h.join().unwrap(), 5); // the value is still there
+    /// ```
     pub fn wait(&self) -> Result<(), WaitError> {
         self.wait_until(None)
     }
@@ -278,6 +411,16 @@ impl<T: 'static> JoinHandle<T> {
     ///
     /// # Errors
     /// As [`wait`](Self::wait), and `TimedOut`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use grove::WaitError;
+    /// let h = grove::spawn(|| grove::sleep(Duration::from_millis(50)));
+    /// assert_eq!(h.wait_timeout(Duration::from_millis(1)), Err(WaitError::TimedOut));
+    /// assert_eq!(h.wait_timeout(Duration::from_secs(5)), Ok(()));
+    /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> Result<(), WaitError> {
         self.wait_until(crate::time::deadline_after(timeout))
     }
@@ -286,6 +429,14 @@ impl<T: 'static> JoinHandle<T> {
     ///
     /// # Errors
     /// As [`wait`](Self::wait), and `TimedOut`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let h = grove::spawn(|| grove::sleep(Duration::from_millis(5)));
+    /// h.wait_deadline(Instant::now() + Duration::from_secs(5)).unwrap();
+    /// ```
     pub fn wait_deadline(&self, deadline: Instant) -> Result<(), WaitError> {
         self.wait_until(Some(deadline))
     }
@@ -295,6 +446,15 @@ impl<T: 'static> JoinHandle<T> {
     /// # Errors
     /// [`JoinError::Killed`], [`JoinError::Panicked`] with the payload, or
     /// [`JoinError::Wait`] (as [`wait`](Self::wait)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::JoinError;
+    /// assert_eq!(grove::spawn(|| 42).join().unwrap(), 42);
+    /// let h = grove::spawn(|| -> u32 { panic!("boom") });
+    /// assert!(matches!(h.join(), Err(JoinError::Panicked(_))));
+    /// ```
     pub fn join(self) -> Result<T, JoinError> {
         self.wait_until(None)?;
         self.take_result()
@@ -306,6 +466,16 @@ impl<T: 'static> JoinHandle<T> {
     ///
     /// # Errors
     /// As [`join`](Self::join).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use grove::{JoinError, WaitError};
+    /// let h = grove::spawn(|| grove::sleep(Duration::from_secs(10)));
+    /// let r = h.join_timeout(Duration::from_millis(5));
+    /// assert!(matches!(r, Err(JoinError::Wait(WaitError::TimedOut))));
+    /// ```
     pub fn join_timeout(self, timeout: Duration) -> Result<T, JoinError> {
         self.wait_timeout(timeout)?;
         self.take_result()
@@ -315,6 +485,14 @@ impl<T: 'static> JoinHandle<T> {
     ///
     /// # Errors
     /// As [`join`](Self::join).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let h = grove::spawn(|| 3);
+    /// assert_eq!(h.join_deadline(Instant::now() + Duration::from_secs(1)).unwrap(), 3);
+    /// ```
     pub fn join_deadline(self, deadline: Instant) -> Result<T, JoinError> {
         self.wait_deadline(deadline)?;
         self.take_result()
@@ -354,6 +532,15 @@ impl<T: 'static> JoinHandle<T> {
     }
 
     /// Whether the greenlet has finished (returned, panicked or been killed).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let h = grove::spawn(|| ());
+    /// assert!(!h.is_finished()); // not started yet
+    /// h.wait().unwrap();
+    /// assert!(h.is_finished());
+    /// ```
     pub fn is_finished(&self) -> bool {
         self.fiber.state.get() == State::Dead
     }
@@ -365,12 +552,31 @@ impl<T: 'static> JoinHandle<T> {
     ///
     /// # Errors
     /// As [`wait`](Self::wait): the kill is requested either way.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let h = grove::spawn(|| grove::sleep(Duration::from_secs(60)));
+    /// grove::yield_now(); // let it start and block
+    /// h.kill().unwrap(); // it unwinds out of `sleep`
+    /// assert!(h.join().unwrap_err().is_killed());
+    /// ```
     pub fn kill(&self) -> Result<(), WaitError> {
         self.kill_nowait();
         self.wait_until(None)
     }
 
     /// Asks the greenlet to die and returns at once; it unwinds the next time the hub runs it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let h = grove::spawn(|| grove::sleep(Duration::from_secs(60)));
+    /// h.kill_nowait();
+    /// assert!(h.join().unwrap_err().is_killed());
+    /// ```
     pub fn kill_nowait(&self) {
         hub::with(|h| h.kill(&self.fiber));
     }
@@ -380,16 +586,41 @@ impl<T: 'static> JoinHandle<T> {
     }
 
     /// The greenlet's process-unique id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (a, b) = (grove::spawn(|| ()), grove::spawn(|| ()));
+    /// assert_ne!(a.id(), b.id());
+    /// ```
     pub fn id(&self) -> u64 {
         self.fiber.id
     }
 
     /// The greenlet's name, if it has one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let h = grove::Builder::new().name("db").spawn(|| ());
+    /// assert_eq!(h.name().as_deref(), Some("db"));
+    /// assert_eq!(grove::spawn(|| ()).name(), None);
+    /// ```
     pub fn name(&self) -> Option<String> {
         self.fiber.name()
     }
 
     /// A greenlet-level handle (for `switch`-free inspection: name, state, parent).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let h = grove::spawn(|| ());
+    /// let g = h.greenlet();
+    /// assert_eq!(g.id(), h.id());
+    /// h.wait().unwrap();
+    /// assert!(g.is_finished());
+    /// ```
     pub fn greenlet(&self) -> Greenlet {
         Greenlet::from_fiber(self.fiber.clone())
     }
@@ -426,6 +657,14 @@ impl<T> Drop for JoinHandle<T> {
 ///
 /// # Errors
 /// As [`JoinHandle::wait`].
+///
+/// # Examples
+///
+/// ```
+/// let hs: Vec<_> = (0..3).map(|i| grove::spawn(move || i)).collect();
+/// grove::wait_all(&hs).unwrap();
+/// assert!(hs.iter().all(|h| h.is_finished()));
+/// ```
 pub fn wait_all<T: 'static>(handles: &[JoinHandle<T>]) -> Result<(), WaitError> {
     handles.iter().try_for_each(JoinHandle::wait)
 }
@@ -436,6 +675,17 @@ pub fn wait_all<T: 'static>(handles: &[JoinHandle<T>]) -> Result<(), WaitError> 
 ///
 /// # Errors
 /// As [`JoinHandle::wait`], and `TimedOut`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use grove::WaitError;
+/// let hs = [grove::spawn(|| ()), grove::spawn(|| grove::sleep(Duration::from_secs(10)))];
+/// let r = grove::wait_all_timeout(&hs, Duration::from_millis(10));
+/// assert_eq!(r, Err(WaitError::TimedOut));
+/// assert!(hs[0].is_finished() && !hs[1].is_finished());
+/// ```
 pub fn wait_all_timeout<T: 'static>(
     handles: &[JoinHandle<T>],
     timeout: Duration,
@@ -448,6 +698,14 @@ pub fn wait_all_timeout<T: 'static>(
 
 /// Waits for every greenlet and returns their results in order (gevent's `joinall`). The
 /// total wait is that of the slowest, since they all run concurrently.
+///
+/// # Examples
+///
+/// ```
+/// let hs = (1..=3).map(|i| grove::spawn(move || i * 2));
+/// let results: Vec<i32> = grove::joinall(hs).into_iter().map(Result::unwrap).collect();
+/// assert_eq!(results, [2, 4, 6]);
+/// ```
 pub fn joinall<T: 'static>(
     handles: impl IntoIterator<Item = JoinHandle<T>>,
 ) -> Vec<Result<T, JoinError>> {

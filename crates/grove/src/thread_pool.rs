@@ -67,11 +67,27 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Sets the most OS threads the pool runs at once (default 64). Jobs beyond wait in a queue.
+///
+/// # Examples
+///
+/// ```
+/// grove::thread_pool::set_max_threads(16);
+/// assert_eq!(grove::thread_pool::spawn_blocking(|| 1 + 1)?, 2);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn set_max_threads(n: usize) {
     pool().max.store(n.max(1), Ordering::Relaxed);
 }
 
 /// Threads currently in the pool (busy or idle).
+///
+/// # Examples
+///
+/// ```
+/// grove::thread_pool::spawn_blocking(|| ())?;
+/// assert!(grove::thread_pool::threads() >= 1); // the idle thread stays for a while
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn threads() -> usize {
     lock(&pool().queue).threads
 }
@@ -371,6 +387,17 @@ pub fn spawn_blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static)
 ///
 /// # Errors
 /// As [`spawn_blocking`].
+///
+/// # Examples
+///
+/// ```
+/// use std::io::ErrorKind;
+/// use std::time::Duration;
+/// let slow = || std::thread::sleep(Duration::from_millis(200));
+/// let r = grove::thread_pool::spawn_blocking_timeout(Duration::from_millis(5), slow);
+/// let err = r.unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::TimedOut); // the thread finishes the call on its own
+/// ```
 pub fn spawn_blocking_timeout<T: Send + 'static>(
     timeout: Duration,
     f: impl FnOnce() -> T + Send + 'static,

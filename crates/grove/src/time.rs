@@ -13,6 +13,15 @@ pub(crate) use crate::hub::deadline_after;
 /// [`yield_now`]; a duration too large for `Instant` sleeps until killed. Returns at once if
 /// the greenlet is unwinding; inside a [`timeout`] scope whose deadline passes first, unwinds
 /// to that scope.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// let start = Instant::now();
+/// grove::sleep(Duration::from_millis(20));
+/// assert!(start.elapsed() >= Duration::from_millis(20));
+/// ```
 pub fn sleep(dur: Duration) {
     if dur.is_zero() {
         return yield_now();
@@ -24,6 +33,15 @@ pub fn sleep(dur: Duration) {
 }
 
 /// Blocks the running greenlet until `deadline` (see [`sleep`]).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// let deadline = Instant::now() + Duration::from_millis(20);
+/// grove::sleep_until(deadline);
+/// assert!(Instant::now() >= deadline);
+/// ```
 pub fn sleep_until(deadline: Instant) {
     hub::with(|h| loop {
         match h.park(Some(deadline), "sleep") {
@@ -36,11 +54,35 @@ pub fn sleep_until(deadline: Instant) {
 /// Lets every other ready greenlet run once, then continues (gevent's `sleep(0)`). Callbacks
 /// added before the call have run when it returns. Inside an expired [`timeout`] scope it
 /// unwinds to the scope, like every blocking call.
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::Cell;
+/// use std::rc::Rc;
+/// let ran = Rc::new(Cell::new(false));
+/// let r = ran.clone();
+/// let _h = grove::spawn(move || r.set(true));
+/// assert!(!ran.get()); // spawned greenlets start only when the caller blocks or yields
+/// grove::yield_now();
+/// assert!(ran.get());
+/// ```
 pub fn yield_now() {
     hub::with(|h| h.yield_now())
 }
 
 /// The deadline of a [`timeout`] scope passed while its closure was blocked.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// let err = grove::timeout(Duration::from_millis(5), || grove::sleep(Duration::from_secs(5)))
+///     .unwrap_err();
+/// assert_eq!(err.to_string(), "deadline has elapsed");
+/// let io: std::io::Error = err.into(); // `?` in functions returning io::Result
+/// assert_eq!(io.kind(), std::io::ErrorKind::TimedOut);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Elapsed(());
 
@@ -89,6 +131,16 @@ pub fn timeout<T>(dur: Duration, f: impl FnOnce() -> T) -> Result<T, Elapsed> {
 }
 
 /// [`timeout`] with an absolute deadline.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// let deadline = Instant::now() + Duration::from_millis(50);
+/// assert_eq!(grove::timeout_at(deadline, || 7), Ok(7));
+/// let r = grove::timeout_at(deadline, || grove::sleep(Duration::from_secs(10)));
+/// assert!(r.is_err());
+/// ```
 pub fn timeout_at<T>(deadline: Instant, f: impl FnOnce() -> T) -> Result<T, Elapsed> {
     /// Restores the enclosing scope's deadline when `f` returns or unwinds.
     struct Scope {
@@ -126,6 +178,17 @@ pub fn timeout_at<T>(deadline: Instant, f: impl FnOnce() -> T) -> Result<T, Elap
 }
 
 /// The deadline of the innermost enclosing [`timeout`] scope of the running greenlet.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(grove::current_deadline(), None);
+/// grove::timeout(Duration::from_secs(1), || {
+///     assert!(grove::current_deadline().is_some());
+/// })
+/// .unwrap();
+/// ```
 pub fn current_deadline() -> Option<Instant> {
     hub::current().deadline.get()
 }

@@ -40,9 +40,63 @@ use crate::net::TcpStream;
 /// A TLS stream over a grove socket: `Read` and `Write` park the greenlet while the socket is
 /// not ready, like the socket itself. One greenlet at a time: for reading in one greenlet
 /// while another writes, convert it into a [`Duplex`].
+///
+/// # Examples
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use grove::tls::rustls;
+/// # use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+/// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+/// # let cert: CertificateDer<'static> = ck.cert.der().clone();
+/// # let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der()));
+/// # let server_config = Arc::new(
+/// #     rustls::ServerConfig::builder_with_provider(grove::tls::provider())
+/// #         .with_safe_default_protocol_versions()
+/// #         .unwrap()
+/// #         .with_no_client_auth()
+/// #         .with_single_cert(vec![cert.clone()], key)
+/// #         .unwrap(),
+/// # );
+/// # let mut roots = rustls::RootCertStore::empty();
+/// # roots.add(cert).unwrap();
+/// # let client_config = Arc::new(
+/// #     rustls::ClientConfig::builder_with_provider(grove::tls::provider())
+/// #         .with_safe_default_protocol_versions()
+/// #         .unwrap()
+/// #         .with_root_certificates(roots)
+/// #         .with_no_client_auth(),
+/// # );
+/// # let listener = grove::net::TcpListener::bind("127.0.0.1:0")?;
+/// # let addr = listener.local_addr()?;
+/// # let acceptor = grove::spawn(move || {
+/// #     grove::tls::accept(server_config, listener.accept()?.0, None)
+/// # });
+/// # let tcp = grove::net::TcpStream::connect(addr)?;
+/// # let client = grove::tls::connect(client_config, "localhost", tcp, None)?;
+/// # let server = acceptor.join().unwrap()?;
+/// use std::io::{Read, Write};
+/// # let (mut client, mut server) = (client, server);
+/// // `client` came from `connect`, `server` from `accept`:
+/// client.write_all(b"ping")?;
+/// let mut buf = [0; 4];
+/// server.read_exact(&mut buf)?; // parks until the record arrives
+/// assert_eq!(&buf, b"ping");
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub type TlsStream<C> = rustls::StreamOwned<C, TcpStream>;
 
 /// The crypto provider grove builds rustls with.
+///
+/// # Examples
+///
+/// ```
+/// use grove::tls::rustls;
+/// let builder = rustls::ClientConfig::builder_with_provider(grove::tls::provider())
+///     .with_safe_default_protocol_versions()
+///     .expect("ring supports the default versions");
+/// # drop(builder);
+/// ```
 pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
@@ -76,6 +130,50 @@ where
 /// # Errors
 /// An invalid server name, handshake failures (certificate errors come as `InvalidData`),
 /// `TimedOut`, peer resets.
+///
+/// # Examples
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use grove::tls::rustls;
+/// # use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+/// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+/// # let cert: CertificateDer<'static> = ck.cert.der().clone();
+/// # let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der()));
+/// # let server_config = Arc::new(
+/// #     rustls::ServerConfig::builder_with_provider(grove::tls::provider())
+/// #         .with_safe_default_protocol_versions()
+/// #         .unwrap()
+/// #         .with_no_client_auth()
+/// #         .with_single_cert(vec![cert.clone()], key)
+/// #         .unwrap(),
+/// # );
+/// # let mut roots = rustls::RootCertStore::empty();
+/// # roots.add(cert).unwrap();
+/// # let client_config = Arc::new(
+/// #     rustls::ClientConfig::builder_with_provider(grove::tls::provider())
+/// #         .with_safe_default_protocol_versions()
+/// #         .unwrap()
+/// #         .with_root_certificates(roots)
+/// #         .with_no_client_auth(),
+/// # );
+/// use std::io::{Read, Write};
+/// use std::time::Duration;
+/// let listener = grove::net::TcpListener::bind("127.0.0.1:0")?;
+/// let addr = listener.local_addr()?;
+/// let server = grove::spawn(move || -> std::io::Result<()> {
+///     let mut tls = grove::tls::accept(server_config, listener.accept()?.0, None)?;
+///     tls.write_all(b"hello")
+/// });
+/// let tcp = grove::net::TcpStream::connect(addr)?;
+/// let timeout = Some(Duration::from_secs(5));
+/// let mut tls = grove::tls::connect(client_config, "localhost", tcp, timeout)?;
+/// let mut buf = [0; 5];
+/// tls.read_exact(&mut buf)?;
+/// assert_eq!(&buf, b"hello");
+/// server.join().unwrap()?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn connect(
     config: Arc<ClientConfig>,
     server_name: &str,
@@ -92,6 +190,44 @@ pub fn connect(
 ///
 /// # Errors
 /// Handshake failures, `TimedOut` (a peer that stalls in the handshake), peer resets.
+///
+/// # Examples
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use grove::tls::rustls;
+/// # use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+/// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+/// # let cert: CertificateDer<'static> = ck.cert.der().clone();
+/// # let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der()));
+/// # let server_config = Arc::new(
+/// #     rustls::ServerConfig::builder_with_provider(grove::tls::provider())
+/// #         .with_safe_default_protocol_versions()
+/// #         .unwrap()
+/// #         .with_no_client_auth()
+/// #         .with_single_cert(vec![cert.clone()], key)
+/// #         .unwrap(),
+/// # );
+/// # let mut roots = rustls::RootCertStore::empty();
+/// # roots.add(cert).unwrap();
+/// # let client_config = Arc::new(
+/// #     rustls::ClientConfig::builder_with_provider(grove::tls::provider())
+/// #         .with_safe_default_protocol_versions()
+/// #         .unwrap()
+/// #         .with_root_certificates(roots)
+/// #         .with_no_client_auth(),
+/// # );
+/// use std::io::ErrorKind;
+/// use std::time::Duration;
+/// let listener = grove::net::TcpListener::bind("127.0.0.1:0")?;
+/// // A client that connects and never speaks TLS: the handshake times out.
+/// let _silent = grove::net::TcpStream::connect(listener.local_addr()?)?;
+/// let (tcp, _) = listener.accept()?;
+/// let err = grove::tls::accept(server_config, tcp, Some(Duration::from_millis(50))).unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::TimedOut);
+/// # drop(client_config);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn accept(
     config: Arc<ServerConfig>,
     tcp: TcpStream,
@@ -182,18 +318,155 @@ where
     D: rustls::SideData,
 {
     /// Shares `stream` (normally handshaken already by [`connect`] or [`accept`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use grove::tls::rustls;
+    /// # use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert: CertificateDer<'static> = ck.cert.der().clone();
+    /// # let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der()));
+    /// # let server_config = Arc::new(
+    /// #     rustls::ServerConfig::builder_with_provider(grove::tls::provider())
+    /// #         .with_safe_default_protocol_versions()
+    /// #         .unwrap()
+    /// #         .with_no_client_auth()
+    /// #         .with_single_cert(vec![cert.clone()], key)
+    /// #         .unwrap(),
+    /// # );
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = Arc::new(
+    /// #     rustls::ClientConfig::builder_with_provider(grove::tls::provider())
+    /// #         .with_safe_default_protocol_versions()
+    /// #         .unwrap()
+    /// #         .with_root_certificates(roots)
+    /// #         .with_no_client_auth(),
+    /// # );
+    /// # let listener = grove::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let addr = listener.local_addr()?;
+    /// # let acceptor = grove::spawn(move || {
+    /// #     grove::tls::accept(server_config, listener.accept()?.0, None)
+    /// # });
+    /// # let tcp = grove::net::TcpStream::connect(addr)?;
+    /// # let client = grove::tls::connect(client_config, "localhost", tcp, None)?;
+    /// # let server = acceptor.join().unwrap()?;
+    /// use std::io::{Read, Write};
+    /// let duplex = grove::tls::Duplex::new(server);
+    /// let reader = duplex.clone();
+    /// let echo = grove::spawn(move || {
+    ///     let mut buf = [0; 4];
+    ///     (&reader).read_exact(&mut buf).map(|_| buf)
+    /// });
+    /// (&duplex).write_all(b"sent")?; // fine while `echo` is parked reading the same stream
+    /// # let mut client = client;
+    /// # client.write_all(b"data")?;
+    /// assert_eq!(&echo.join().unwrap()?, b"data");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new(stream: TlsStream<C>) -> Duplex<C> {
         let rustls::StreamOwned { conn, sock } = stream;
         Duplex { shared: Rc::new(Shared { conn: RefCell::new(conn), sock }) }
     }
 
     /// A read half and a write half of the same connection.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use grove::tls::rustls;
+    /// # use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert: CertificateDer<'static> = ck.cert.der().clone();
+    /// # let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der()));
+    /// # let server_config = Arc::new(
+    /// #     rustls::ServerConfig::builder_with_provider(grove::tls::provider())
+    /// #         .with_safe_default_protocol_versions()
+    /// #         .unwrap()
+    /// #         .with_no_client_auth()
+    /// #         .with_single_cert(vec![cert.clone()], key)
+    /// #         .unwrap(),
+    /// # );
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = Arc::new(
+    /// #     rustls::ClientConfig::builder_with_provider(grove::tls::provider())
+    /// #         .with_safe_default_protocol_versions()
+    /// #         .unwrap()
+    /// #         .with_root_certificates(roots)
+    /// #         .with_no_client_auth(),
+    /// # );
+    /// # let listener = grove::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let addr = listener.local_addr()?;
+    /// # let acceptor = grove::spawn(move || {
+    /// #     grove::tls::accept(server_config, listener.accept()?.0, None)
+    /// # });
+    /// # let tcp = grove::net::TcpStream::connect(addr)?;
+    /// # let client = grove::tls::connect(client_config, "localhost", tcp, None)?;
+    /// # let server = acceptor.join().unwrap()?;
+    /// use std::io::{Read, Write};
+    /// let (mut rd, mut wr) = grove::tls::Duplex::new(client).split();
+    /// let reader = grove::spawn(move || {
+    ///     let mut buf = [0; 2];
+    ///     rd.read_exact(&mut buf).map(|_| buf)
+    /// });
+    /// wr.write_all(b"hi")?;
+    /// # let mut server = server;
+    /// # server.write_all(b"yo")?;
+    /// assert_eq!(&reader.join().unwrap()?, b"yo");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn split(self) -> (ReadHalf<C>, WriteHalf<C>) {
         (ReadHalf(self.clone()), WriteHalf(self))
     }
 
     /// The socket (timeouts, addresses). Reading or writing it directly corrupts the TLS
     /// stream.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use grove::tls::rustls;
+    /// # use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert: CertificateDer<'static> = ck.cert.der().clone();
+    /// # let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der()));
+    /// # let server_config = Arc::new(
+    /// #     rustls::ServerConfig::builder_with_provider(grove::tls::provider())
+    /// #         .with_safe_default_protocol_versions()
+    /// #         .unwrap()
+    /// #         .with_no_client_auth()
+    /// #         .with_single_cert(vec![cert.clone()], key)
+    /// #         .unwrap(),
+    /// # );
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = Arc::new(
+    /// #     rustls::ClientConfig::builder_with_provider(grove::tls::provider())
+    /// #         .with_safe_default_protocol_versions()
+    /// #         .unwrap()
+    /// #         .with_root_certificates(roots)
+    /// #         .with_no_client_auth(),
+    /// # );
+    /// # let listener = grove::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let addr = listener.local_addr()?;
+    /// # let acceptor = grove::spawn(move || {
+    /// #     grove::tls::accept(server_config, listener.accept()?.0, None)
+    /// # });
+    /// # let tcp = grove::net::TcpStream::connect(addr)?;
+    /// # let client = grove::tls::connect(client_config, "localhost", tcp, None)?;
+    /// # let server = acceptor.join().unwrap()?;
+    /// use std::time::Duration;
+    /// let duplex = grove::tls::Duplex::new(client);
+    /// duplex.get_ref().set_read_timeout(Some(Duration::from_secs(30)))?;
+    /// let _peer = duplex.get_ref().peer_addr()?;
+    /// # drop(server);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn get_ref(&self) -> &TcpStream {
         &self.shared.sock
     }
@@ -203,6 +476,47 @@ where
     ///
     /// # Panics
     /// If called from within `f`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use grove::tls::rustls;
+    /// # use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert: CertificateDer<'static> = ck.cert.der().clone();
+    /// # let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der()));
+    /// # let server_config = Arc::new(
+    /// #     rustls::ServerConfig::builder_with_provider(grove::tls::provider())
+    /// #         .with_safe_default_protocol_versions()
+    /// #         .unwrap()
+    /// #         .with_no_client_auth()
+    /// #         .with_single_cert(vec![cert.clone()], key)
+    /// #         .unwrap(),
+    /// # );
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = Arc::new(
+    /// #     rustls::ClientConfig::builder_with_provider(grove::tls::provider())
+    /// #         .with_safe_default_protocol_versions()
+    /// #         .unwrap()
+    /// #         .with_root_certificates(roots)
+    /// #         .with_no_client_auth(),
+    /// # );
+    /// # let listener = grove::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let addr = listener.local_addr()?;
+    /// # let acceptor = grove::spawn(move || {
+    /// #     grove::tls::accept(server_config, listener.accept()?.0, None)
+    /// # });
+    /// # let tcp = grove::net::TcpStream::connect(addr)?;
+    /// # let client = grove::tls::connect(client_config, "localhost", tcp, None)?;
+    /// # let server = acceptor.join().unwrap()?;
+    /// let duplex = grove::tls::Duplex::new(client);
+    /// let version = duplex.with_conn(|conn| conn.protocol_version());
+    /// assert!(version.is_some());
+    /// # drop(server);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn with_conn<R>(&self, f: impl FnOnce(&mut C) -> R) -> R {
         f(&mut self.shared.conn.borrow_mut())
     }
@@ -212,6 +526,50 @@ where
     ///
     /// # Errors
     /// Socket errors, `TimedOut`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use grove::tls::rustls;
+    /// # use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert: CertificateDer<'static> = ck.cert.der().clone();
+    /// # let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der()));
+    /// # let server_config = Arc::new(
+    /// #     rustls::ServerConfig::builder_with_provider(grove::tls::provider())
+    /// #         .with_safe_default_protocol_versions()
+    /// #         .unwrap()
+    /// #         .with_no_client_auth()
+    /// #         .with_single_cert(vec![cert.clone()], key)
+    /// #         .unwrap(),
+    /// # );
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = Arc::new(
+    /// #     rustls::ClientConfig::builder_with_provider(grove::tls::provider())
+    /// #         .with_safe_default_protocol_versions()
+    /// #         .unwrap()
+    /// #         .with_root_certificates(roots)
+    /// #         .with_no_client_auth(),
+    /// # );
+    /// # let listener = grove::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let addr = listener.local_addr()?;
+    /// # let acceptor = grove::spawn(move || {
+    /// #     grove::tls::accept(server_config, listener.accept()?.0, None)
+    /// # });
+    /// # let tcp = grove::net::TcpStream::connect(addr)?;
+    /// # let client = grove::tls::connect(client_config, "localhost", tcp, None)?;
+    /// # let server = acceptor.join().unwrap()?;
+    /// use std::io::Read;
+    /// let duplex = grove::tls::Duplex::new(client);
+    /// duplex.shutdown_write()?; // close_notify: the peer reads end of stream
+    /// let mut rest = Vec::new();
+    /// # let mut server = server;
+    /// server.read_to_end(&mut rest)?;
+    /// assert!(rest.is_empty());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn shutdown_write(&self) -> io::Result<()> {
         self.shared.conn.borrow_mut().send_close_notify();
         self.flush_tls()?;
@@ -348,15 +706,142 @@ where
 }
 
 /// The reading half of a [`Duplex`] (see [`Duplex::split`]).
+///
+/// # Examples
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use grove::tls::rustls;
+/// # use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+/// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+/// # let cert: CertificateDer<'static> = ck.cert.der().clone();
+/// # let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der()));
+/// # let server_config = Arc::new(
+/// #     rustls::ServerConfig::builder_with_provider(grove::tls::provider())
+/// #         .with_safe_default_protocol_versions()
+/// #         .unwrap()
+/// #         .with_no_client_auth()
+/// #         .with_single_cert(vec![cert.clone()], key)
+/// #         .unwrap(),
+/// # );
+/// # let mut roots = rustls::RootCertStore::empty();
+/// # roots.add(cert).unwrap();
+/// # let client_config = Arc::new(
+/// #     rustls::ClientConfig::builder_with_provider(grove::tls::provider())
+/// #         .with_safe_default_protocol_versions()
+/// #         .unwrap()
+/// #         .with_root_certificates(roots)
+/// #         .with_no_client_auth(),
+/// # );
+/// # let listener = grove::net::TcpListener::bind("127.0.0.1:0")?;
+/// # let addr = listener.local_addr()?;
+/// # let acceptor = grove::spawn(move || {
+/// #     grove::tls::accept(server_config, listener.accept()?.0, None)
+/// # });
+/// # let tcp = grove::net::TcpStream::connect(addr)?;
+/// # let client = grove::tls::connect(client_config, "localhost", tcp, None)?;
+/// # let server = acceptor.join().unwrap()?;
+/// use std::io::Read;
+/// let (mut rd, wr) = grove::tls::Duplex::new(server).split();
+/// # let mut client = client;
+/// # std::io::Write::write_all(&mut client, b"x")?;
+/// let mut byte = [0; 1];
+/// rd.read_exact(&mut byte)?;
+/// # drop(wr);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct ReadHalf<C>(Duplex<C>);
 
 /// The writing half of a [`Duplex`] (see [`Duplex::split`]).
+///
+/// # Examples
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use grove::tls::rustls;
+/// # use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+/// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+/// # let cert: CertificateDer<'static> = ck.cert.der().clone();
+/// # let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der()));
+/// # let server_config = Arc::new(
+/// #     rustls::ServerConfig::builder_with_provider(grove::tls::provider())
+/// #         .with_safe_default_protocol_versions()
+/// #         .unwrap()
+/// #         .with_no_client_auth()
+/// #         .with_single_cert(vec![cert.clone()], key)
+/// #         .unwrap(),
+/// # );
+/// # let mut roots = rustls::RootCertStore::empty();
+/// # roots.add(cert).unwrap();
+/// # let client_config = Arc::new(
+/// #     rustls::ClientConfig::builder_with_provider(grove::tls::provider())
+/// #         .with_safe_default_protocol_versions()
+/// #         .unwrap()
+/// #         .with_root_certificates(roots)
+/// #         .with_no_client_auth(),
+/// # );
+/// # let listener = grove::net::TcpListener::bind("127.0.0.1:0")?;
+/// # let addr = listener.local_addr()?;
+/// # let acceptor = grove::spawn(move || {
+/// #     grove::tls::accept(server_config, listener.accept()?.0, None)
+/// # });
+/// # let tcp = grove::net::TcpStream::connect(addr)?;
+/// # let client = grove::tls::connect(client_config, "localhost", tcp, None)?;
+/// # let server = acceptor.join().unwrap()?;
+/// use std::io::Write;
+/// let (_rd, mut wr) = grove::tls::Duplex::new(client).split();
+/// wr.write_all(b"request")?;
+/// wr.flush()?; // waits until the bytes reached the socket
+/// # drop(server);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct WriteHalf<C>(Duplex<C>);
 
 impl<C> ReadHalf<C> {
     /// The shared stream.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use grove::tls::rustls;
+    /// # use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert: CertificateDer<'static> = ck.cert.der().clone();
+    /// # let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der()));
+    /// # let server_config = Arc::new(
+    /// #     rustls::ServerConfig::builder_with_provider(grove::tls::provider())
+    /// #         .with_safe_default_protocol_versions()
+    /// #         .unwrap()
+    /// #         .with_no_client_auth()
+    /// #         .with_single_cert(vec![cert.clone()], key)
+    /// #         .unwrap(),
+    /// # );
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = Arc::new(
+    /// #     rustls::ClientConfig::builder_with_provider(grove::tls::provider())
+    /// #         .with_safe_default_protocol_versions()
+    /// #         .unwrap()
+    /// #         .with_root_certificates(roots)
+    /// #         .with_no_client_auth(),
+    /// # );
+    /// # let listener = grove::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let addr = listener.local_addr()?;
+    /// # let acceptor = grove::spawn(move || {
+    /// #     grove::tls::accept(server_config, listener.accept()?.0, None)
+    /// # });
+    /// # let tcp = grove::net::TcpStream::connect(addr)?;
+    /// # let client = grove::tls::connect(client_config, "localhost", tcp, None)?;
+    /// # let server = acceptor.join().unwrap()?;
+    /// let (rd, _wr) = grove::tls::Duplex::new(client).split();
+    /// let peer = rd.duplex().get_ref().peer_addr()?;
+    /// assert_eq!(peer, addr);
+    /// # drop(server);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn duplex(&self) -> &Duplex<C> {
         &self.0
     }
@@ -364,6 +849,46 @@ impl<C> ReadHalf<C> {
 
 impl<C> WriteHalf<C> {
     /// The shared stream.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use grove::tls::rustls;
+    /// # use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    /// # let cert: CertificateDer<'static> = ck.cert.der().clone();
+    /// # let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der()));
+    /// # let server_config = Arc::new(
+    /// #     rustls::ServerConfig::builder_with_provider(grove::tls::provider())
+    /// #         .with_safe_default_protocol_versions()
+    /// #         .unwrap()
+    /// #         .with_no_client_auth()
+    /// #         .with_single_cert(vec![cert.clone()], key)
+    /// #         .unwrap(),
+    /// # );
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(cert).unwrap();
+    /// # let client_config = Arc::new(
+    /// #     rustls::ClientConfig::builder_with_provider(grove::tls::provider())
+    /// #         .with_safe_default_protocol_versions()
+    /// #         .unwrap()
+    /// #         .with_root_certificates(roots)
+    /// #         .with_no_client_auth(),
+    /// # );
+    /// # let listener = grove::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let addr = listener.local_addr()?;
+    /// # let acceptor = grove::spawn(move || {
+    /// #     grove::tls::accept(server_config, listener.accept()?.0, None)
+    /// # });
+    /// # let tcp = grove::net::TcpStream::connect(addr)?;
+    /// # let client = grove::tls::connect(client_config, "localhost", tcp, None)?;
+    /// # let server = acceptor.join().unwrap()?;
+    /// let (_rd, wr) = grove::tls::Duplex::new(client).split();
+    /// wr.duplex().shutdown_write()?; // through the half, on the shared stream
+    /// # drop(server);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn duplex(&self) -> &Duplex<C> {
         &self.0
     }

@@ -42,6 +42,18 @@ pub use crate::hub::fiber::GreenletExit;
 use crate::hub::fiber::{create, FiberRef, Kind, Message, State};
 
 /// A dynamically typed value passed by [`Greenlet::switch`].
+///
+/// # Examples
+///
+/// ```
+/// use grove::greenlet::{Greenlet, Value};
+/// let g = Greenlet::new(|v: Value| {
+///     let n = *v.downcast::<i32>().unwrap();
+///     Box::new(n + 1) as Value
+/// });
+/// let out: Value = g.switch(41);
+/// assert_eq!(*out.downcast::<i32>().unwrap(), 42);
+/// ```
 pub type Value = Box<dyn Any>;
 
 /// A greenlet that runs only when switched to (Python's `greenlet.greenlet`).
@@ -102,6 +114,16 @@ impl Greenlet {
     ///
     /// # Panics
     /// If no stack can be mapped (see [`Greenlet::try_new`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::greenlet::Greenlet;
+    /// let g = Greenlet::new(|_| Box::new("returned to the parent"));
+    /// let r = g.switch(());
+    /// assert_eq!(*r.downcast::<&str>().unwrap(), "returned to the parent");
+    /// assert!(g.is_finished());
+    /// ```
     #[track_caller]
     pub fn new(f: impl FnOnce(Value) -> Value + 'static) -> Greenlet {
         Self::try_new(f).unwrap_or_else(|e| panic!("{e}"))
@@ -111,6 +133,15 @@ impl Greenlet {
     ///
     /// # Errors
     /// The mmap/mprotect failure, with a message naming `vm.max_map_count`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::greenlet::Greenlet;
+    /// let g = Greenlet::try_new(|v| v)?; // echoes its first value back
+    /// assert_eq!(*g.switch(7u8).downcast::<u8>().unwrap(), 7);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[track_caller]
     pub fn try_new(f: impl FnOnce(Value) -> Value + 'static) -> io::Result<Greenlet> {
         let f = create(Kind::Raw, None, Location::caller(), move |me, _input| {
@@ -147,6 +178,21 @@ impl Greenlet {
     /// If the target is blocked in the hub (sleeping, waiting for I/O) or scheduled by it; if a
     /// child greenlet that finishes into this one panicked (its panic continues here); if this
     /// is the main greenlet and nothing can ever switch back (deadlock).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::greenlet::{getcurrent, Greenlet};
+    /// let main = getcurrent();
+    /// let g = Greenlet::new(move |first| {
+    ///     let reply = main.switch(*first.downcast::<u32>().unwrap() * 2); // back to main
+    ///     reply
+    /// });
+    /// let doubled = g.switch(21u32);
+    /// assert_eq!(*doubled.downcast::<u32>().unwrap(), 42);
+    /// let last = g.switch("bye"); // resumes g, which returns "bye" to its parent
+    /// assert_eq!(*last.downcast::<&str>().unwrap(), "bye");
+    /// ```
     pub fn switch<V: Any>(&self, value: V) -> Value {
         let boxed: Value = Box::new(value);
         let v = match boxed.downcast::<Value>() {
@@ -167,6 +213,19 @@ impl Greenlet {
     /// Kills this greenlet: it unwinds from the switch it waits in (destructors run) and its
     /// parent receives `GreenletExit` as the return value. A greenlet that never ran just dies.
     /// If control comes back to the caller, `throw` returns what it was switched back with.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::greenlet::{getcurrent, Greenlet};
+    /// use grove::GreenletExit;
+    /// let main = getcurrent();
+    /// let g = Greenlet::new(move |_| main.switch(())); // waits in a switch
+    /// g.switch(());
+    /// let back = g.throw().unwrap(); // g unwinds; main gets GreenletExit
+    /// assert!(back.is::<GreenletExit>());
+    /// assert!(g.is_finished());
+    /// ```
     pub fn throw(&self) -> Option<Value> {
         match self.f.state.get() {
             State::Dead => None,
@@ -194,6 +253,16 @@ impl Greenlet {
     /// `kill(block=False)`; the name says it does not wait, as with
     /// [`JoinHandle::kill_nowait`](crate::JoinHandle::kill_nowait)). A greenlet that never
     /// ran just dies.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let h = grove::spawn(|| grove::sleep(Duration::from_secs(60)));
+    /// grove::yield_now();
+    /// h.greenlet().kill_nowait();
+    /// assert!(h.join().unwrap_err().is_killed());
+    /// ```
     pub fn kill_nowait(&self) {
         hub::with(|h| h.kill(&self.f));
     }
@@ -212,12 +281,33 @@ impl Greenlet {
     }
 
     /// Whether the greenlet's function has returned (or it was killed).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = grove::greenlet::Greenlet::new(|v| v);
+    /// assert!(!g.is_finished());
+    /// g.switch(());
+    /// assert!(g.is_finished());
+    /// ```
     pub fn is_finished(&self) -> bool {
         self.f.state.get() == State::Dead
     }
 
     /// Whether the greenlet has started running and is not dead (a spawned greenlet waiting
     /// for its first turn is not active yet).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let h = grove::spawn(|| grove::sleep(std::time::Duration::from_millis(20)));
+    /// let g = h.greenlet();
+    /// assert!(!g.is_active()); // not started yet
+    /// grove::yield_now();
+    /// assert!(g.is_active()); // started, sleeping
+    /// h.join().unwrap();
+    /// assert!(!g.is_active());
+    /// ```
     pub fn is_active(&self) -> bool {
         match self.f.state.get() {
             State::New | State::Dead => false,
@@ -227,6 +317,15 @@ impl Greenlet {
     }
 
     /// The greenlet that receives control when this one finishes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::greenlet::{getcurrent, Greenlet};
+    /// let g = Greenlet::new(|v| v);
+    /// assert_eq!(g.parent().unwrap().id(), getcurrent().id()); // its creator
+    /// assert!(getcurrent().parent().is_none()); // the main greenlet has none
+    /// ```
     pub fn parent(&self) -> Option<Greenlet> {
         self.f.parent().map(Greenlet::from_fiber)
     }
@@ -235,6 +334,16 @@ impl Greenlet {
     ///
     /// # Panics
     /// If that would make a cycle.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::greenlet::Greenlet;
+    /// let collector = Greenlet::new(|v| v); // receives g's return value
+    /// let g = Greenlet::new(|_| Box::new(5));
+    /// g.set_parent(&collector);
+    /// assert_eq!(g.parent().unwrap().id(), collector.id());
+    /// ```
     pub fn set_parent(&self, parent: &Greenlet) {
         let mut p = Some(parent.f.clone());
         while let Some(cur) = p {
@@ -245,27 +354,66 @@ impl Greenlet {
     }
 
     /// A process-unique id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::greenlet::{getcurrent, Greenlet};
+    /// let g = Greenlet::new(|v| v);
+    /// assert_ne!(g.id(), getcurrent().id());
+    /// ```
     pub fn id(&self) -> u64 {
         self.f.id
     }
 
     /// The greenlet's name, if it has one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let h = grove::Builder::new().name("poller").spawn(|| grove::getcurrent().name());
+    /// assert_eq!(h.join().unwrap().as_deref(), Some("poller"));
+    /// ```
     pub fn name(&self) -> Option<String> {
         self.f.name()
     }
 
     /// Names the greenlet (shown by run info, panic and overflow reports).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = grove::greenlet::Greenlet::new(|v| v);
+    /// g.set_name("parser");
+    /// assert_eq!(g.name().as_deref(), Some("parser"));
+    /// ```
     pub fn set_name(&self, name: impl Into<String>) {
         self.f.set_name(name.into());
     }
 
     /// Whether this is the thread's main greenlet.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(grove::getcurrent().is_main());
+    /// let h = grove::spawn(|| grove::getcurrent().is_main());
+    /// assert!(!h.join().unwrap());
+    /// ```
     pub fn is_main(&self) -> bool {
         self.f.is_main()
     }
 }
 
 /// The greenlet running now (the thread's main greenlet outside any other).
+///
+/// # Examples
+///
+/// ```
+/// let h = grove::spawn(|| grove::getcurrent().id());
+/// let id = h.id();
+/// assert_eq!(h.join().unwrap(), id);
+/// ```
 pub fn getcurrent() -> Greenlet {
     Greenlet::from_fiber(hub::current())
 }

@@ -422,6 +422,24 @@ mod size_tests {
 ///
 /// Code that catches panics inside a greenlet should let this payload continue
 /// (`std::panic::resume_unwind`), or the greenlet survives its kill.
+///
+/// # Examples
+///
+/// ```
+/// use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+/// use std::time::Duration;
+/// use grove::GreenletExit;
+/// let h = grove::spawn(|| {
+///     let r = catch_unwind(AssertUnwindSafe(|| grove::sleep(Duration::from_secs(60))));
+///     if let Err(payload) = r {
+///         assert!(payload.is::<GreenletExit>()); // we are being killed:
+///         resume_unwind(payload); // let the kill continue
+///     }
+/// });
+/// grove::yield_now();
+/// h.kill().unwrap();
+/// assert!(h.join().unwrap_err().is_killed());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GreenletExit;
 

@@ -6,6 +6,13 @@ use super::fiber::{FiberRef, State};
 use super::*;
 
 /// Per-hub counters, readable through [`stats`].
+///
+/// # Examples
+///
+/// ```
+/// let s = grove::stats();
+/// println!("{} switches, {} greenlets alive", s.switches, s.alive);
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct HubStats {
     /// Switches into greenlets.
@@ -50,6 +57,17 @@ impl Hub {
 }
 
 /// One live greenlet as reported by [`run_info`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// let _h = grove::Builder::new().name("sleeper").spawn(|| grove::sleep(Duration::from_secs(1)));
+/// grove::yield_now();
+/// let infos = grove::run_info();
+/// let info = infos.iter().find(|g| g.name.as_deref() == Some("sleeper")).unwrap();
+/// assert!(info.state.starts_with("blocked"), "{}", info.state);
+/// ```
 #[derive(Debug, Clone)]
 pub struct GreenletInfo {
     /// Process-unique id.
@@ -75,6 +93,15 @@ impl std::fmt::Display for GreenletInfo {
 }
 
 /// Every live greenlet of this thread's hub, main first (gevent's `format_run_info`).
+///
+/// # Examples
+///
+/// ```
+/// let _h = grove::spawn(|| ());
+/// for g in grove::run_info() {
+///     println!("{} {:?} {} (spawned at {})", g.id, g.name, g.state, g.location);
+/// }
+/// ```
 pub fn run_info() -> Vec<GreenletInfo> {
     let now = Instant::now();
     with(|h| {
@@ -99,6 +126,14 @@ pub fn run_info() -> Vec<GreenletInfo> {
 }
 
 /// Counters of this thread's hub.
+///
+/// # Examples
+///
+/// ```
+/// let before = grove::stats().spawned;
+/// grove::spawn(|| ()).join().unwrap();
+/// assert_eq!(grove::stats().spawned, before + 1);
+/// ```
 pub fn stats() -> HubStats {
     with(|h| h.stats())
 }

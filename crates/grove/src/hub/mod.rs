@@ -396,6 +396,14 @@ pub fn shielded<R>(f: impl FnOnce() -> R) -> R {
 /// the first call in that turn; later calls reuse it). It lags real time by at most one turn
 /// of the loop, which is fine for timeouts measured in milliseconds or more (use
 /// `Instant::now` for precise timing).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// let deadline = grove::hub::now() + Duration::from_millis(10);
+/// grove::sleep_until(deadline);
+/// ```
 pub fn now() -> Instant {
     with(|h| h.clock())
 }
@@ -404,12 +412,37 @@ pub fn now() -> Instant {
 /// `IOLoop.add_callback`). Callbacks run in the order added, on the hub, and must not block:
 /// a blocking call inside one panics with a clear message. A panicking callback is reported
 /// on stderr and does not affect the hub.
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::Cell;
+/// use std::rc::Rc;
+/// let ran = Rc::new(Cell::new(false));
+/// let r = ran.clone();
+/// grove::add_callback(move || r.set(true));
+/// grove::yield_now(); // the hub takes a loop turn
+/// assert!(ran.get());
+/// ```
 pub fn add_callback(f: impl FnOnce() + 'static) {
     with(|h| h.add_callback(Box::new(f)))
 }
 
 /// Runs `f` on the hub after `delay` (Tornado's `call_later`); same rules as [`add_callback`].
 /// Returns a handle whose `cancel` disarms it.
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::Cell;
+/// use std::rc::Rc;
+/// use std::time::Duration;
+/// let fired = Rc::new(Cell::new(false));
+/// let f = fired.clone();
+/// let _timer = grove::call_later(Duration::from_millis(5), move || f.set(true));
+/// grove::sleep(Duration::from_millis(20));
+/// assert!(fired.get());
+/// ```
 pub fn call_later(delay: Duration, f: impl FnOnce() + 'static) -> TimerHandle {
     // A delay too large for `Instant` never comes: no timer at all.
     let id =
@@ -418,6 +451,14 @@ pub fn call_later(delay: Duration, f: impl FnOnce() + 'static) -> TimerHandle {
 }
 
 /// A timer armed with [`call_later`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// let timer = grove::call_later(Duration::from_secs(60), || println!("too late"));
+/// assert!(timer.cancel()); // disarmed before it fired
+/// ```
 #[derive(Debug)]
 pub struct TimerHandle {
     id: Option<TimerId>,
@@ -425,6 +466,15 @@ pub struct TimerHandle {
 
 impl TimerHandle {
     /// Disarms the timer; returns whether it had not fired yet.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let timer = grove::call_later(Duration::from_millis(1), || ());
+    /// grove::sleep(Duration::from_millis(10));
+    /// assert!(!timer.cancel()); // it already fired
+    /// ```
     pub fn cancel(self) -> bool {
         let Some(id) = self.id else { return true };
         with(|h| h.cancel_timer(id))
@@ -433,16 +483,37 @@ impl TimerHandle {
 
 /// Sets the usable stack size of greenlets spawned on this thread's hub from now on (rounded up
 /// to whole pages). Spawns can still override it with [`Builder::stack_size`](crate::Builder).
+///
+/// # Examples
+///
+/// ```
+/// grove::hub::set_stack_size(512 * 1024);
+/// assert_eq!(grove::hub::stack_size(), 512 * 1024);
+/// ```
 pub fn set_stack_size(bytes: usize) {
     with(|h| h.pool.borrow_mut().set_stack_size(bytes))
 }
 
 /// The usable stack size greenlets get by default on this thread's hub.
+///
+/// # Examples
+///
+/// ```
+/// let bytes = grove::hub::stack_size();
+/// assert!(bytes >= 64 * 1024);
+/// ```
 pub fn stack_size() -> usize {
     with(|h| h.pool.borrow().stack_size())
 }
 
 /// Sets how many free stacks this thread's hub keeps for reuse (default 16,384).
+///
+/// # Examples
+///
+/// ```
+/// // Keep at most 100 finished greenlets' stacks mapped for reuse.
+/// grove::hub::set_stack_pool_max(100);
+/// ```
 pub fn set_stack_pool_max(max: usize) {
     with(|h| h.pool.borrow_mut().set_max(max))
 }

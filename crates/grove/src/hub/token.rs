@@ -94,6 +94,21 @@ pub fn is_scope_expiry(payload: &(dyn std::any::Any + Send)) -> bool {
 /// Why a wait ended without its value: the one vocabulary of every blocking call in grove
 /// (embedded in the operation's own error where there are other outcomes too, like
 /// [`JoinError::Wait`](crate::JoinError::Wait) or [`RecvError::Wait`](crate::sync::RecvError::Wait)).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use grove::sync::Event;
+/// use grove::WaitError;
+/// let ev = Event::new();
+/// assert_eq!(ev.wait_timeout(Duration::from_millis(1)), Err(WaitError::TimedOut));
+/// // The main greenlet waits for something nothing can ever cause (gevent's LoopExit):
+/// assert_eq!(ev.wait(), Err(WaitError::Deadlock));
+/// // Converts into io::Error for `?` in I/O code.
+/// let io: std::io::Error = WaitError::TimedOut.into();
+/// assert_eq!(io.kind(), std::io::ErrorKind::TimedOut);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum WaitError {
     /// The call's own deadline (`x_timeout`, `x_deadline`) passed. (An enclosing `timeout`

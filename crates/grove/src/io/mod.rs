@@ -233,6 +233,22 @@ thread_local! {
 /// # Errors
 /// `TimedOut` when the timeout passes; the registration error (e.g. `EPERM` for a regular file,
 /// which is always ready: just read it).
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{ErrorKind, Write};
+/// use std::os::fd::AsRawFd;
+/// use std::os::unix::net::UnixStream;
+/// use std::time::Duration;
+/// let (mut a, b) = UnixStream::pair()?;
+/// b.set_nonblocking(true)?;
+/// let r = grove::io::wait_readable(b.as_raw_fd(), Some(Duration::from_millis(5)));
+/// assert_eq!(r.unwrap_err().kind(), ErrorKind::TimedOut);
+/// a.write_all(b"ping")?;
+/// grove::io::wait_readable(b.as_raw_fd(), None)?; // now `b.read` will not block
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn wait_readable(fd: RawFd, timeout: Option<Duration>) -> io::Result<()> {
     wait_fd(fd, Direction::Read, timeout)
 }
@@ -241,6 +257,18 @@ pub fn wait_readable(fd: RawFd, timeout: Option<Duration>) -> io::Result<()> {
 ///
 /// # Errors
 /// As [`wait_readable`].
+///
+/// # Examples
+///
+/// ```
+/// use std::os::fd::AsRawFd;
+/// use std::os::unix::net::UnixStream;
+/// use std::time::Duration;
+/// let (a, _b) = UnixStream::pair()?;
+/// a.set_nonblocking(true)?;
+/// grove::io::wait_writable(a.as_raw_fd(), Some(Duration::from_secs(1)))?; // buffer has room
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn wait_writable(fd: RawFd, timeout: Option<Duration>) -> io::Result<()> {
     wait_fd(fd, Direction::Write, timeout)
 }

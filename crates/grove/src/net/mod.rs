@@ -93,6 +93,37 @@ macro_rules! stream_common {
             ///
             /// # Errors
             /// `InvalidInput` for a zero duration, as std.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// # use grove::net::{TcpListener, TcpStream, UnixStream};
+            /// # trait Pair: Sized {
+            /// #     fn pair() -> std::io::Result<(Self, Self)>;
+            /// # }
+            /// # impl Pair for TcpStream {
+            /// #     fn pair() -> std::io::Result<(Self, Self)> {
+            /// #         let l = TcpListener::bind("127.0.0.1:0")?;
+            /// #         let a = TcpStream::connect(l.local_addr()?)?;
+            /// #         Ok((a, l.accept()?.0))
+            /// #     }
+            /// # }
+            /// # impl Pair for UnixStream {
+            /// #     fn pair() -> std::io::Result<(Self, Self)> {
+            /// #         UnixStream::pair()
+            /// #     }
+            /// # }
+            #[doc = concat!(" # let (a, _b) = <", stringify!($ty), " as Pair>::pair()?;")]
+            #[doc = concat!(" // `a`: a connected `", stringify!($ty), "`.")]
+            /// use std::io::{ErrorKind, Read};
+            /// use std::time::Duration;
+            /// a.set_read_timeout(Some(Duration::from_millis(5)))?;
+            /// let err = (&a).read(&mut [0; 8]).unwrap_err(); // nothing was sent
+            /// assert_eq!(err.kind(), ErrorKind::TimedOut);
+            /// let zero = a.set_read_timeout(Some(Duration::ZERO));
+            /// assert_eq!(zero.unwrap_err().kind(), ErrorKind::InvalidInput);
+            /// # Ok::<(), std::io::Error>(())
+            /// ```
             pub fn set_read_timeout(&self, t: Option<std::time::Duration>) -> std::io::Result<()> {
                 self.inner.timeouts.set_read(t)
             }
@@ -101,6 +132,33 @@ macro_rules! stream_common {
             ///
             /// # Errors
             /// `InvalidInput` for a zero duration, as std.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// # use grove::net::{TcpListener, TcpStream, UnixStream};
+            /// # trait Pair: Sized {
+            /// #     fn pair() -> std::io::Result<(Self, Self)>;
+            /// # }
+            /// # impl Pair for TcpStream {
+            /// #     fn pair() -> std::io::Result<(Self, Self)> {
+            /// #         let l = TcpListener::bind("127.0.0.1:0")?;
+            /// #         let a = TcpStream::connect(l.local_addr()?)?;
+            /// #         Ok((a, l.accept()?.0))
+            /// #     }
+            /// # }
+            /// # impl Pair for UnixStream {
+            /// #     fn pair() -> std::io::Result<(Self, Self)> {
+            /// #         UnixStream::pair()
+            /// #     }
+            /// # }
+            #[doc = concat!(" # let (a, _b) = <", stringify!($ty), " as Pair>::pair()?;")]
+            #[doc = concat!(" // `a`: a connected `", stringify!($ty), "`.")]
+            /// use std::time::Duration;
+            /// a.set_write_timeout(Some(Duration::from_secs(5)))?;
+            /// assert_eq!(a.write_timeout()?, Some(Duration::from_secs(5)));
+            /// # Ok::<(), std::io::Error>(())
+            /// ```
             pub fn set_write_timeout(&self, t: Option<std::time::Duration>) -> std::io::Result<()> {
                 self.inner.timeouts.set_write(t)
             }
@@ -109,6 +167,34 @@ macro_rules! stream_common {
             ///
             /// # Errors
             /// Never; `io::Result` for std compatibility.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// # use grove::net::{TcpListener, TcpStream, UnixStream};
+            /// # trait Pair: Sized {
+            /// #     fn pair() -> std::io::Result<(Self, Self)>;
+            /// # }
+            /// # impl Pair for TcpStream {
+            /// #     fn pair() -> std::io::Result<(Self, Self)> {
+            /// #         let l = TcpListener::bind("127.0.0.1:0")?;
+            /// #         let a = TcpStream::connect(l.local_addr()?)?;
+            /// #         Ok((a, l.accept()?.0))
+            /// #     }
+            /// # }
+            /// # impl Pair for UnixStream {
+            /// #     fn pair() -> std::io::Result<(Self, Self)> {
+            /// #         UnixStream::pair()
+            /// #     }
+            /// # }
+            #[doc = concat!(" # let (a, _b) = <", stringify!($ty), " as Pair>::pair()?;")]
+            #[doc = concat!(" // `a`: a connected `", stringify!($ty), "`.")]
+            /// use std::time::Duration;
+            /// assert_eq!(a.read_timeout()?, None); // the default: wait forever
+            /// a.set_read_timeout(Some(Duration::from_secs(1)))?;
+            /// assert_eq!(a.read_timeout()?, Some(Duration::from_secs(1)));
+            /// # Ok::<(), std::io::Error>(())
+            /// ```
             pub fn read_timeout(&self) -> std::io::Result<Option<std::time::Duration>> {
                 Ok(self.inner.timeouts.read.get())
             }
@@ -117,6 +203,31 @@ macro_rules! stream_common {
             ///
             /// # Errors
             /// Never; `io::Result` for std compatibility.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// # use grove::net::{TcpListener, TcpStream, UnixStream};
+            /// # trait Pair: Sized {
+            /// #     fn pair() -> std::io::Result<(Self, Self)>;
+            /// # }
+            /// # impl Pair for TcpStream {
+            /// #     fn pair() -> std::io::Result<(Self, Self)> {
+            /// #         let l = TcpListener::bind("127.0.0.1:0")?;
+            /// #         let a = TcpStream::connect(l.local_addr()?)?;
+            /// #         Ok((a, l.accept()?.0))
+            /// #     }
+            /// # }
+            /// # impl Pair for UnixStream {
+            /// #     fn pair() -> std::io::Result<(Self, Self)> {
+            /// #         UnixStream::pair()
+            /// #     }
+            /// # }
+            #[doc = concat!(" # let (a, _b) = <", stringify!($ty), " as Pair>::pair()?;")]
+            #[doc = concat!(" // `a`: a connected `", stringify!($ty), "`.")]
+            /// assert_eq!(a.write_timeout()?, None); // the default: wait forever
+            /// # Ok::<(), std::io::Error>(())
+            /// ```
             pub fn write_timeout(&self) -> std::io::Result<Option<std::time::Duration>> {
                 Ok(self.inner.timeouts.write.get())
             }
@@ -125,6 +236,37 @@ macro_rules! stream_common {
             ///
             /// # Errors
             /// The OS error (e.g. `NotConnected`).
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// # use grove::net::{TcpListener, TcpStream, UnixStream};
+            /// # trait Pair: Sized {
+            /// #     fn pair() -> std::io::Result<(Self, Self)>;
+            /// # }
+            /// # impl Pair for TcpStream {
+            /// #     fn pair() -> std::io::Result<(Self, Self)> {
+            /// #         let l = TcpListener::bind("127.0.0.1:0")?;
+            /// #         let a = TcpStream::connect(l.local_addr()?)?;
+            /// #         Ok((a, l.accept()?.0))
+            /// #     }
+            /// # }
+            /// # impl Pair for UnixStream {
+            /// #     fn pair() -> std::io::Result<(Self, Self)> {
+            /// #         UnixStream::pair()
+            /// #     }
+            /// # }
+            #[doc = concat!(" # let (a, b) = <", stringify!($ty), " as Pair>::pair()?;")]
+            #[doc = concat!(" // `a` and `b`: two connected `", stringify!($ty), "`s.")]
+            /// use std::io::{Read, Write};
+            /// use std::net::Shutdown;
+            /// (&a).write_all(b"last words")?;
+            /// a.shutdown(Shutdown::Write)?; // the peer reads end of stream
+            /// let mut got = String::new();
+            /// (&b).read_to_string(&mut got)?;
+            /// assert_eq!(got, "last words");
+            /// # Ok::<(), std::io::Error>(())
+            /// ```
             pub fn shutdown(&self, how: std::net::Shutdown) -> std::io::Result<()> {
                 self.inner_io().get().shutdown(how)
             }
@@ -135,6 +277,39 @@ macro_rules! stream_common {
             ///
             /// # Errors
             /// Never; `io::Result` for std compatibility (std's version dups the fd).
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// # use grove::net::{TcpListener, TcpStream, UnixStream};
+            /// # trait Pair: Sized {
+            /// #     fn pair() -> std::io::Result<(Self, Self)>;
+            /// # }
+            /// # impl Pair for TcpStream {
+            /// #     fn pair() -> std::io::Result<(Self, Self)> {
+            /// #         let l = TcpListener::bind("127.0.0.1:0")?;
+            /// #         let a = TcpStream::connect(l.local_addr()?)?;
+            /// #         Ok((a, l.accept()?.0))
+            /// #     }
+            /// # }
+            /// # impl Pair for UnixStream {
+            /// #     fn pair() -> std::io::Result<(Self, Self)> {
+            /// #         UnixStream::pair()
+            /// #     }
+            /// # }
+            #[doc = concat!(" # let (a, b) = <", stringify!($ty), " as Pair>::pair()?;")]
+            #[doc = concat!(" // `a` and `b`: two connected `", stringify!($ty), "`s.")]
+            /// use std::io::{Read, Write};
+            /// let reader = a.try_clone()?;
+            /// let h = grove::spawn(move || {
+            ///     let mut buf = [0; 4];
+            ///     (&reader).read_exact(&mut buf).map(|_| buf)
+            /// }); // one greenlet reads while another writes, on the same socket
+            /// (&a).write_all(b"ping")?;
+            /// (&b).write_all(b"pong")?;
+            /// assert_eq!(&h.join().unwrap()?, b"pong");
+            /// # Ok::<(), std::io::Error>(())
+            /// ```
             pub fn try_clone(&self) -> std::io::Result<$ty> {
                 Ok(self.clone())
             }
@@ -143,6 +318,31 @@ macro_rules! stream_common {
             ///
             /// # Errors
             /// The OS error of the query.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// # use grove::net::{TcpListener, TcpStream, UnixStream};
+            /// # trait Pair: Sized {
+            /// #     fn pair() -> std::io::Result<(Self, Self)>;
+            /// # }
+            /// # impl Pair for TcpStream {
+            /// #     fn pair() -> std::io::Result<(Self, Self)> {
+            /// #         let l = TcpListener::bind("127.0.0.1:0")?;
+            /// #         let a = TcpStream::connect(l.local_addr()?)?;
+            /// #         Ok((a, l.accept()?.0))
+            /// #     }
+            /// # }
+            /// # impl Pair for UnixStream {
+            /// #     fn pair() -> std::io::Result<(Self, Self)> {
+            /// #         UnixStream::pair()
+            /// #     }
+            /// # }
+            #[doc = concat!(" # let (a, _b) = <", stringify!($ty), " as Pair>::pair()?;")]
+            #[doc = concat!(" // `a`: a connected `", stringify!($ty), "`.")]
+            /// assert!(a.take_error()?.is_none());
+            /// # Ok::<(), std::io::Error>(())
+            /// ```
             pub fn take_error(&self) -> std::io::Result<Option<std::io::Error>> {
                 self.inner_io().get().take_error()
             }
@@ -152,6 +352,35 @@ macro_rules! stream_common {
             ///
             /// # Errors
             /// `Other` when the socket is shared; the OS error of switching to blocking mode.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// # use grove::net::{TcpListener, TcpStream, UnixStream};
+            /// # trait Pair: Sized {
+            /// #     fn pair() -> std::io::Result<(Self, Self)>;
+            /// # }
+            /// # impl Pair for TcpStream {
+            /// #     fn pair() -> std::io::Result<(Self, Self)> {
+            /// #         let l = TcpListener::bind("127.0.0.1:0")?;
+            /// #         let a = TcpStream::connect(l.local_addr()?)?;
+            /// #         Ok((a, l.accept()?.0))
+            /// #     }
+            /// # }
+            /// # impl Pair for UnixStream {
+            /// #     fn pair() -> std::io::Result<(Self, Self)> {
+            /// #         UnixStream::pair()
+            /// #     }
+            /// # }
+            #[doc = concat!(" # let (a, _b) = <", stringify!($ty), " as Pair>::pair()?;")]
+            #[doc = concat!(" // `a`: a connected `", stringify!($ty), "`.")]
+            /// let extra = a.try_clone()?;
+            /// assert!(extra.into_std().is_err()); // `a` still shares the socket
+            /// let std_sock = a.into_std()?; // blocking again, and `Send`
+            /// let t = std::thread::spawn(move || std_sock.peer_addr().is_ok());
+            /// assert!(t.join().unwrap());
+            /// # Ok::<(), std::io::Error>(())
+            /// ```
             pub fn into_std(self) -> std::io::Result<$std> {
                 let inner = std::rc::Rc::try_unwrap(self.inner).map_err(|_| {
                     std::io::Error::other("socket still shared by try_clone handles")
@@ -166,6 +395,34 @@ macro_rules! stream_common {
             ///
             /// # Errors
             /// The OS error of switching modes or registering.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// # use grove::net::{TcpListener, TcpStream, UnixStream};
+            /// # trait Pair: Sized {
+            /// #     fn pair() -> std::io::Result<(Self, Self)>;
+            /// # }
+            /// # impl Pair for TcpStream {
+            /// #     fn pair() -> std::io::Result<(Self, Self)> {
+            /// #         let l = TcpListener::bind("127.0.0.1:0")?;
+            /// #         let a = TcpStream::connect(l.local_addr()?)?;
+            /// #         Ok((a, l.accept()?.0))
+            /// #     }
+            /// # }
+            /// # impl Pair for UnixStream {
+            /// #     fn pair() -> std::io::Result<(Self, Self)> {
+            /// #         UnixStream::pair()
+            /// #     }
+            /// # }
+            #[doc = concat!(" # let (a, _b) = <", stringify!($ty), " as Pair>::pair()?;")]
+            #[doc = concat!(" // `a`: a connected `", stringify!($ty), "`.")]
+            /// let std_sock = a.into_std()?; // e.g. received from another thread
+            /// // Cooperative again, on this thread's hub:
+            #[doc = concat!(" let a = ", stringify!($ty), "::from_std(std_sock)?;")]
+            /// assert!(a.take_error()?.is_none());
+            /// # Ok::<(), std::io::Error>(())
+            /// ```
             pub fn from_std(s: $std) -> std::io::Result<$ty> {
                 s.set_nonblocking(true)?;
                 Self::from_mio(<$mio>::from_std(s))

@@ -7,6 +7,24 @@ use crate::dns::ToAddrs;
 use crate::io::{Direction, Registered};
 
 /// A TCP listening socket; `accept` parks the greenlet until a connection arrives.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use grove::net::{TcpListener, TcpStream};
+/// let listener = TcpListener::bind("127.0.0.1:0")?;
+/// let addr = listener.local_addr()?;
+/// let server = grove::spawn(move || -> std::io::Result<()> {
+///     let (mut conn, _peer) = listener.accept()?; // parks until a client connects
+///     conn.write_all(b"hi")
+/// }); // the listener is dropped (closed) when this greenlet ends
+/// let mut reply = String::new();
+/// TcpStream::connect(addr)?.read_to_string(&mut reply)?;
+/// assert_eq!(reply, "hi");
+/// server.join().unwrap()?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct TcpListener {
     io: Registered<mio::net::TcpListener>,
 }
@@ -19,6 +37,14 @@ impl std::fmt::Debug for TcpListener {
 
 /// The listen backlog of [`TcpListener::bind`] and [`TcpListener::bind_reuseport`] (the
 /// kernel caps it at `net.core.somaxconn`, 4096 by default on current Linux).
+///
+/// # Examples
+///
+/// ```
+/// let l = grove::net::TcpListener::bind_with_backlog("127.0.0.1:0", grove::net::DEFAULT_BACKLOG)?;
+/// # drop(l);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub const DEFAULT_BACKLOG: u32 = 4096;
 
 /// A non-blocking listener on `addr` with SO_REUSEADDR (and SO_REUSEPORT if asked).
@@ -44,6 +70,14 @@ impl TcpListener {
     ///
     /// # Errors
     /// The last bind error, or the resolver's.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let listener = grove::net::TcpListener::bind("127.0.0.1:0")?; // port 0: any free port
+    /// assert_ne!(listener.local_addr()?.port(), 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn bind(addr: impl ToAddrs) -> io::Result<TcpListener> {
         Self::bind_with_backlog(addr, DEFAULT_BACKLOG)
     }
@@ -52,6 +86,14 @@ impl TcpListener {
     ///
     /// # Errors
     /// As [`bind`](Self::bind).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let listener = grove::net::TcpListener::bind_with_backlog("127.0.0.1:0", 16)?;
+    /// # drop(listener);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn bind_with_backlog(addr: impl ToAddrs, backlog: u32) -> io::Result<TcpListener> {
         let mut last = None;
         for a in addr.to_addrs()? {
@@ -69,6 +111,16 @@ impl TcpListener {
     ///
     /// # Errors
     /// The socket, option or bind error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::net::TcpListener;
+    /// let a = TcpListener::bind_reuseport("127.0.0.1:0".parse().unwrap())?;
+    /// let b = TcpListener::bind_reuseport(a.local_addr()?)?; // same port: the kernel balances
+    /// assert_eq!(a.local_addr()?, b.local_addr()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn bind_reuseport(addr: SocketAddr) -> io::Result<TcpListener> {
         listen_on(addr, true, DEFAULT_BACKLOG)
     }
@@ -79,12 +131,36 @@ impl TcpListener {
     /// # Errors
     /// The OS error: `EMFILE`/`ENFILE` when out of file descriptors (the listener stays usable:
     /// back off and accept again), `TimedOut` inside an expired `timeout` scope.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::net::{TcpListener, TcpStream};
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let client = TcpStream::connect(listener.local_addr()?)?;
+    /// let (_conn, peer) = listener.accept()?;
+    /// assert_eq!(peer, client.local_addr()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let (s, a) = self.io.io(Direction::Read, None, |l| l.accept())?;
         Ok((TcpStream::from_mio(s)?, a))
     }
 
     /// An endless iterator of accepted connections (or errors).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use grove::net::{TcpListener, TcpStream};
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let _client = TcpStream::connect(listener.local_addr()?)?;
+    /// for conn in listener.incoming().take(1) {
+    ///     conn?.write_all(b"welcome\n")?;
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn incoming(&self) -> Incoming<'_> {
         Incoming { l: self }
     }
@@ -93,6 +169,14 @@ impl TcpListener {
     ///
     /// # Errors
     /// The OS error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let listener = grove::net::TcpListener::bind("127.0.0.1:0")?;
+    /// assert!(listener.local_addr()?.ip().is_loopback());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.io.get().local_addr()
     }
@@ -101,6 +185,14 @@ impl TcpListener {
     ///
     /// # Errors
     /// The OS error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let listener = grove::net::TcpListener::bind("127.0.0.1:0")?;
+    /// listener.set_ttl(64)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
         self.io.get().set_ttl(ttl)
     }
@@ -109,6 +201,15 @@ impl TcpListener {
     ///
     /// # Errors
     /// The OS error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let listener = grove::net::TcpListener::from_std(std_listener)?; // now cooperative
+    /// # drop(listener);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn from_std(l: std::net::TcpListener) -> io::Result<TcpListener> {
         l.set_nonblocking(true)?;
         Ok(TcpListener { io: Registered::new(mio::net::TcpListener::from_std(l))? })
@@ -118,6 +219,16 @@ impl TcpListener {
     ///
     /// # Errors
     /// The OS error of switching to blocking mode.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let listener = grove::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let std_listener = listener.into_std()?; // `Send`: hand it to another thread or hub
+    /// let t = std::thread::spawn(move || std_listener.local_addr());
+    /// assert!(t.join().unwrap().is_ok());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn into_std(self) -> io::Result<std::net::TcpListener> {
         let l: std::net::TcpListener = self.io.into_inner().into();
         l.set_nonblocking(false)?;
@@ -132,6 +243,18 @@ impl std::os::fd::AsRawFd for TcpListener {
 }
 
 /// Iterator of [`TcpListener::incoming`].
+///
+/// # Examples
+///
+/// ```
+/// use grove::net::{TcpListener, TcpStream};
+/// let listener = TcpListener::bind("127.0.0.1:0")?;
+/// let _c = TcpStream::connect(listener.local_addr()?)?;
+/// let mut incoming = listener.incoming();
+/// let conn = incoming.next().unwrap()?;
+/// assert!(conn.peer_addr().is_ok());
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Incoming<'a> {
     l: &'a TcpListener,
@@ -146,6 +269,21 @@ impl Iterator for Incoming<'_> {
 
 /// A TCP connection. `Read`/`Write` (also on `&TcpStream`) park the greenlet while the socket
 /// is not ready.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use grove::net::{TcpListener, TcpStream};
+/// let listener = TcpListener::bind("127.0.0.1:0")?;
+/// let mut client = TcpStream::connect(listener.local_addr()?)?;
+/// let (mut server, _) = listener.accept()?;
+/// client.write_all(b"ping")?;
+/// let mut buf = [0; 4];
+/// server.read_exact(&mut buf)?; // parks until the bytes arrive
+/// assert_eq!(&buf, b"ping");
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct TcpStream {
     inner: Rc<StreamInner>,
 }
@@ -158,6 +296,20 @@ impl TcpStream {
     /// # Errors
     /// The last connect error (`ConnectionRefused`, ...), resolver errors, `TimedOut` inside an
     /// expired `timeout` scope.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// use grove::net::{TcpListener, TcpStream};
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = listener.local_addr()?;
+    /// let stream = TcpStream::connect(addr)?;
+    /// assert_eq!(stream.peer_addr()?, addr);
+    /// drop((stream, listener));
+    /// assert_eq!(TcpStream::connect(addr).unwrap_err().kind(), ErrorKind::ConnectionRefused);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn connect(addr: impl ToAddrs) -> io::Result<TcpStream> {
         Self::connect_deadline(addr, None)
     }
@@ -166,6 +318,17 @@ impl TcpStream {
     ///
     /// # Errors
     /// As [`connect`](Self::connect); `TimedOut` when the timeout passes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use grove::net::{TcpListener, TcpStream};
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let s = TcpStream::connect_timeout(&listener.local_addr()?, Duration::from_secs(1))?;
+    /// # drop(s);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn connect_timeout(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
         Self::connect_deadline(*addr, Some(timeout))
     }
@@ -205,6 +368,23 @@ impl TcpStream {
     ///
     /// # Errors
     /// As `read`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use grove::net::{TcpListener, TcpStream};
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let mut client = TcpStream::connect(listener.local_addr()?)?;
+    /// let (mut server, _) = listener.accept()?;
+    /// client.write_all(b"GET /")?;
+    /// let mut head = [0; 3];
+    /// assert_eq!(server.peek(&mut head)?, 3); // still queued after peeking
+    /// let mut all = [0; 5];
+    /// server.read_exact(&mut all)?;
+    /// assert_eq!(&all, b"GET /");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         let t = self.inner.timeouts.read.get();
         self.inner_io().io(Direction::Read, t, |s| s.peek(buf))
@@ -214,6 +394,16 @@ impl TcpStream {
     ///
     /// # Errors
     /// The OS error (`NotConnected`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::net::{TcpListener, TcpStream};
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let stream = TcpStream::connect(listener.local_addr()?)?;
+    /// assert_eq!(stream.peer_addr()?, listener.local_addr()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.inner_io().get().peer_addr()
     }
@@ -222,6 +412,17 @@ impl TcpStream {
     ///
     /// # Errors
     /// The OS error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::net::{TcpListener, TcpStream};
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let stream = TcpStream::connect(listener.local_addr()?)?;
+    /// let (_, peer) = listener.accept()?;
+    /// assert_eq!(stream.local_addr()?, peer);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.inner_io().get().local_addr()
     }
@@ -230,6 +431,17 @@ impl TcpStream {
     ///
     /// # Errors
     /// The OS error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::net::{TcpListener, TcpStream};
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let stream = TcpStream::connect(listener.local_addr()?)?;
+    /// stream.set_nodelay(true)?; // small writes go out at once (request/response protocols)
+    /// assert!(stream.nodelay()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
         self.inner_io().get().set_nodelay(nodelay)
     }
@@ -238,6 +450,17 @@ impl TcpStream {
     ///
     /// # Errors
     /// The OS error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::net::{TcpListener, TcpStream};
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let stream = TcpStream::connect(listener.local_addr()?)?;
+    /// stream.set_nodelay(false)?;
+    /// assert!(!stream.nodelay()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn nodelay(&self) -> io::Result<bool> {
         self.inner_io().get().nodelay()
     }
@@ -246,6 +469,16 @@ impl TcpStream {
     ///
     /// # Errors
     /// The OS error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::net::{TcpListener, TcpStream};
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let stream = TcpStream::connect(listener.local_addr()?)?;
+    /// stream.set_ttl(32)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
         self.inner_io().get().set_ttl(ttl)
     }

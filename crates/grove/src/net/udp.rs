@@ -6,6 +6,19 @@ use crate::io::{Direction, Registered};
 use crate::net::Timeouts;
 
 /// A UDP socket; receives park the greenlet until a datagram arrives.
+///
+/// # Examples
+///
+/// ```
+/// use grove::net::UdpSocket;
+/// let a = UdpSocket::bind("127.0.0.1:0")?;
+/// let b = UdpSocket::bind("127.0.0.1:0")?;
+/// a.send_to(b"ping", b.local_addr()?)?;
+/// let mut buf = [0; 16];
+/// let (n, from) = b.recv_from(&mut buf)?; // parks until the datagram arrives
+/// assert_eq!((&buf[..n], from), (&b"ping"[..], a.local_addr()?));
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct UdpSocket {
     io: Registered<mio::net::UdpSocket>,
     timeouts: Timeouts,
@@ -22,6 +35,14 @@ impl UdpSocket {
     ///
     /// # Errors
     /// The last bind error, or the resolver's.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sock = grove::net::UdpSocket::bind("127.0.0.1:0")?;
+    /// assert_ne!(sock.local_addr()?.port(), 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn bind(addr: impl ToAddrs) -> io::Result<UdpSocket> {
         let mut last = None;
         for a in addr.to_addrs()? {
@@ -49,6 +70,15 @@ impl UdpSocket {
     ///
     /// # Errors
     /// The OS or resolver error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::net::UdpSocket;
+    /// let (a, b) = (UdpSocket::bind("127.0.0.1:0")?, UdpSocket::bind("127.0.0.1:0")?);
+    /// assert_eq!(a.send_to(b"hello", b.local_addr()?)?, 5);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn send_to(&self, buf: &[u8], addr: impl ToAddrs) -> io::Result<usize> {
         let to = *addr.to_addrs()?.first().ok_or_else(|| io::Error::other("no address"))?;
         self.send_op(|s| s.send_to(buf, to))
@@ -58,6 +88,18 @@ impl UdpSocket {
     ///
     /// # Errors
     /// The OS error, `TimedOut` past the read timeout.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// use std::time::Duration;
+    /// let sock = grove::net::UdpSocket::bind("127.0.0.1:0")?;
+    /// sock.set_read_timeout(Some(Duration::from_millis(5)))?;
+    /// let mut buf = [0; 16];
+    /// assert_eq!(sock.recv_from(&mut buf).unwrap_err().kind(), ErrorKind::TimedOut);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.recv_op(|s| s.recv_from(buf))
     }
@@ -66,6 +108,18 @@ impl UdpSocket {
     ///
     /// # Errors
     /// As [`recv_from`](Self::recv_from).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::net::UdpSocket;
+    /// let (a, b) = (UdpSocket::bind("127.0.0.1:0")?, UdpSocket::bind("127.0.0.1:0")?);
+    /// a.send_to(b"x", b.local_addr()?)?;
+    /// let mut buf = [0; 8];
+    /// assert_eq!(b.peek_from(&mut buf)?.0, 1);
+    /// assert_eq!(b.recv_from(&mut buf)?.0, 1); // still there after the peek
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.recv_op(|s| s.peek_from(buf))
     }
@@ -74,6 +128,16 @@ impl UdpSocket {
     ///
     /// # Errors
     /// The OS or resolver error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::net::UdpSocket;
+    /// let (a, b) = (UdpSocket::bind("127.0.0.1:0")?, UdpSocket::bind("127.0.0.1:0")?);
+    /// a.connect(b.local_addr()?)?;
+    /// assert_eq!(a.peer_addr()?, b.local_addr()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn connect(&self, addr: impl ToAddrs) -> io::Result<()> {
         let to = *addr.to_addrs()?.first().ok_or_else(|| io::Error::other("no address"))?;
         self.io.get().connect(to)
@@ -83,6 +147,18 @@ impl UdpSocket {
     ///
     /// # Errors
     /// The OS error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::net::UdpSocket;
+    /// let (a, b) = (UdpSocket::bind("127.0.0.1:0")?, UdpSocket::bind("127.0.0.1:0")?);
+    /// a.connect(b.local_addr()?)?;
+    /// a.send(b"hey")?;
+    /// let mut buf = [0; 8];
+    /// assert_eq!(b.recv_from(&mut buf)?.0, 3);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
         self.send_op(|s| s.send(buf))
     }
@@ -91,6 +167,18 @@ impl UdpSocket {
     ///
     /// # Errors
     /// The OS error, `TimedOut` past the read timeout.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::net::UdpSocket;
+    /// let (a, b) = (UdpSocket::bind("127.0.0.1:0")?, UdpSocket::bind("127.0.0.1:0")?);
+    /// b.connect(a.local_addr()?)?; // only datagrams from `a` are received
+    /// a.send_to(b"data", b.local_addr()?)?;
+    /// let mut buf = [0; 8];
+    /// assert_eq!(b.recv(&mut buf)?, 4);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.recv_op(|s| s.recv(buf))
     }
@@ -99,6 +187,14 @@ impl UdpSocket {
     ///
     /// # Errors
     /// The OS error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sock = grove::net::UdpSocket::bind("127.0.0.1:0")?;
+    /// assert!(sock.local_addr()?.ip().is_loopback());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.io.get().local_addr()
     }
@@ -107,6 +203,15 @@ impl UdpSocket {
     ///
     /// # Errors
     /// The OS error (`NotConnected`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// let sock = grove::net::UdpSocket::bind("127.0.0.1:0")?;
+    /// assert_eq!(sock.peer_addr().unwrap_err().kind(), ErrorKind::NotConnected);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.io.get().peer_addr()
     }
@@ -115,6 +220,14 @@ impl UdpSocket {
     ///
     /// # Errors
     /// The OS error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sock = grove::net::UdpSocket::bind("127.0.0.1:0")?;
+    /// sock.set_broadcast(true)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
         self.io.get().set_broadcast(on)
     }
@@ -123,6 +236,19 @@ impl UdpSocket {
     ///
     /// # Errors
     /// `InvalidInput` for a zero duration.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// use std::time::Duration;
+    /// let sock = grove::net::UdpSocket::bind("127.0.0.1:0")?;
+    /// sock.set_read_timeout(Some(Duration::from_millis(5)))?;
+    /// assert_eq!(sock.recv(&mut [0; 8]).unwrap_err().kind(), ErrorKind::TimedOut);
+    /// let zero = sock.set_read_timeout(Some(Duration::ZERO));
+    /// assert_eq!(zero.unwrap_err().kind(), ErrorKind::InvalidInput);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn set_read_timeout(&self, t: Option<std::time::Duration>) -> io::Result<()> {
         self.timeouts.set_read(t)
     }
@@ -131,6 +257,15 @@ impl UdpSocket {
     ///
     /// # Errors
     /// `InvalidInput` for a zero duration.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let sock = grove::net::UdpSocket::bind("127.0.0.1:0")?;
+    /// sock.set_write_timeout(Some(Duration::from_secs(1)))?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn set_write_timeout(&self, t: Option<std::time::Duration>) -> io::Result<()> {
         self.timeouts.set_write(t)
     }
@@ -139,6 +274,15 @@ impl UdpSocket {
     ///
     /// # Errors
     /// The OS error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let std_sock = std::net::UdpSocket::bind("127.0.0.1:0")?;
+    /// let sock = grove::net::UdpSocket::from_std(std_sock)?;
+    /// # drop(sock);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn from_std(s: std::net::UdpSocket) -> io::Result<UdpSocket> {
         s.set_nonblocking(true)?;
         Self::from_mio(mio::net::UdpSocket::from_std(s))
@@ -148,6 +292,15 @@ impl UdpSocket {
     ///
     /// # Errors
     /// The OS error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sock = grove::net::UdpSocket::bind("127.0.0.1:0")?;
+    /// let std_sock = sock.into_std()?; // blocking again; `Send`
+    /// # drop(std_sock);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn into_std(self) -> io::Result<std::net::UdpSocket> {
         let s: std::net::UdpSocket = self.io.into_inner().into();
         s.set_nonblocking(false)?;

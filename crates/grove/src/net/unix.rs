@@ -6,6 +6,25 @@ use crate::io::{Direction, Registered};
 use crate::net::Timeouts;
 
 /// A Unix-domain listening socket.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use grove::net::{UnixListener, UnixStream};
+/// let path = std::env::temp_dir().join(format!("grove-doc-{}.sock", std::process::id()));
+/// # let _ = std::fs::remove_file(&path);
+/// let listener = UnixListener::bind(&path)?;
+/// let mut client = UnixStream::connect(&path)?;
+/// let (mut conn, _) = listener.accept()?;
+/// conn.write_all(b"hello")?;
+/// drop(conn);
+/// let mut s = String::new();
+/// client.read_to_string(&mut s)?;
+/// assert_eq!(s, "hello");
+/// std::fs::remove_file(&path)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct UnixListener {
     io: Registered<mio::net::UnixListener>,
 }
@@ -21,6 +40,19 @@ impl UnixListener {
     ///
     /// # Errors
     /// The OS error (e.g. `AddrInUse` if the path exists).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::net::UnixListener;
+    /// let path = std::env::temp_dir().join(format!("grove-doc-bind-{}.sock", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let listener = UnixListener::bind(&path)?;
+    /// assert!(UnixListener::bind(&path).is_err()); // the path exists
+    /// drop(listener);
+    /// std::fs::remove_file(&path)?; // binding creates a file: remove it when done
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
         Ok(UnixListener { io: Registered::new(mio::net::UnixListener::bind(path)?)? })
     }
@@ -29,6 +61,21 @@ impl UnixListener {
     ///
     /// # Errors
     /// The OS error (`EMFILE` when out of fds: back off and retry).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::net::{UnixListener, UnixStream};
+    /// let name = format!("grove-doc-accept-{}.sock", std::process::id());
+    /// let path = std::env::temp_dir().join(name);
+    /// # let _ = std::fs::remove_file(&path);
+    /// let listener = UnixListener::bind(&path)?;
+    /// let server = grove::spawn(move || listener.accept().map(|_| ())); // parks until a connect
+    /// let _client = UnixStream::connect(&path)?;
+    /// server.join().unwrap()?;
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn accept(&self) -> io::Result<(UnixStream, std::os::unix::net::SocketAddr)> {
         let (s, a) = self.io.io(Direction::Read, None, |l| l.accept())?;
         Ok((UnixStream::from_mio(s)?, a))
@@ -38,6 +85,18 @@ impl UnixListener {
     ///
     /// # Errors
     /// The OS error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::net::UnixListener;
+    /// let path = std::env::temp_dir().join(format!("grove-doc-addr-{}.sock", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let listener = UnixListener::bind(&path)?;
+    /// assert_eq!(listener.local_addr()?.as_pathname(), Some(path.as_path()));
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn local_addr(&self) -> io::Result<std::os::unix::net::SocketAddr> {
         self.io.get().local_addr()
     }
@@ -46,6 +105,18 @@ impl UnixListener {
     ///
     /// # Errors
     /// The OS error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("grove-doc-std-{}.sock", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let std_listener = std::os::unix::net::UnixListener::bind(&path)?;
+    /// let listener = grove::net::UnixListener::from_std(std_listener)?; // now cooperative
+    /// # drop(listener);
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn from_std(l: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
         l.set_nonblocking(true)?;
         Ok(UnixListener { io: Registered::new(mio::net::UnixListener::from_std(l))? })
@@ -53,6 +124,18 @@ impl UnixListener {
 }
 
 /// A Unix-domain stream connection.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{Read, Write};
+/// let (mut a, mut b) = grove::net::UnixStream::pair()?;
+/// a.write_all(b"ping")?;
+/// let mut buf = [0; 4];
+/// b.read_exact(&mut buf)?; // parks until the bytes arrive
+/// assert_eq!(&buf, b"ping");
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct UnixStream {
     inner: Rc<StreamInner>,
 }
@@ -64,6 +147,15 @@ impl UnixStream {
     ///
     /// # Errors
     /// The OS error (`NotFound`, `ConnectionRefused`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// use grove::net::UnixStream;
+    /// let err = UnixStream::connect("/nonexistent/grove.sock").unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::NotFound);
+    /// ```
     pub fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
         let s = UnixStream::from_mio(mio::net::UnixStream::connect(path)?)?;
         loop {
@@ -84,6 +176,20 @@ impl UnixStream {
     ///
     /// # Errors
     /// The OS error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{BufRead, BufReader, Write};
+    /// let (a, b) = grove::net::UnixStream::pair()?;
+    /// let echo = grove::spawn(move || {
+    ///     let mut line = String::new();
+    ///     BufReader::new(&b).read_line(&mut line).map(|_| line)
+    /// });
+    /// (&a).write_all(b"over the pair\n")?;
+    /// assert_eq!(echo.join().unwrap()?, "over the pair\n");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
         let (a, b) = mio::net::UnixStream::pair()?;
         Ok((UnixStream::from_mio(a)?, UnixStream::from_mio(b)?))
@@ -93,6 +199,14 @@ impl UnixStream {
     ///
     /// # Errors
     /// The OS error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (a, _b) = grove::net::UnixStream::pair()?;
+    /// assert!(a.local_addr()?.is_unnamed());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn local_addr(&self) -> io::Result<std::os::unix::net::SocketAddr> {
         self.inner_io().get().local_addr()
     }
@@ -101,12 +215,31 @@ impl UnixStream {
     ///
     /// # Errors
     /// The OS error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (a, _b) = grove::net::UnixStream::pair()?;
+    /// assert!(a.peer_addr()?.is_unnamed());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn peer_addr(&self) -> io::Result<std::os::unix::net::SocketAddr> {
         self.inner_io().get().peer_addr()
     }
 }
 
 /// A Unix-domain datagram socket.
+///
+/// # Examples
+///
+/// ```
+/// let (a, b) = grove::net::UnixDatagram::pair()?;
+/// a.send(b"one datagram")?;
+/// let mut buf = [0; 32];
+/// let n = b.recv(&mut buf)?; // parks until a datagram arrives
+/// assert_eq!(&buf[..n], b"one datagram");
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct UnixDatagram {
     io: Registered<mio::net::UnixDatagram>,
     timeouts: Timeouts,
@@ -127,6 +260,21 @@ impl UnixDatagram {
     ///
     /// # Errors
     /// The OS error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::net::UnixDatagram;
+    /// let name = format!("grove-doc-dgram-{}.sock", std::process::id());
+    /// let path = std::env::temp_dir().join(name);
+    /// # let _ = std::fs::remove_file(&path);
+    /// let server = UnixDatagram::bind(&path)?;
+    /// UnixDatagram::unbound()?.send_to(b"hi", &path)?;
+    /// let mut buf = [0; 8];
+    /// assert_eq!(server.recv_from(&mut buf)?.0, 2);
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixDatagram> {
         Self::from_mio(mio::net::UnixDatagram::bind(path)?)
     }
@@ -135,6 +283,14 @@ impl UnixDatagram {
     ///
     /// # Errors
     /// The OS error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sock = grove::net::UnixDatagram::unbound()?; // for sending with `send_to`
+    /// # drop(sock);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn unbound() -> io::Result<UnixDatagram> {
         Self::from_mio(mio::net::UnixDatagram::unbound()?)
     }
@@ -143,6 +299,15 @@ impl UnixDatagram {
     ///
     /// # Errors
     /// The OS error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (a, b) = grove::net::UnixDatagram::pair()?;
+    /// b.send(b"x")?;
+    /// assert_eq!(a.recv(&mut [0; 4])?, 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn pair() -> io::Result<(UnixDatagram, UnixDatagram)> {
         let (a, b) = mio::net::UnixDatagram::pair()?;
         Ok((Self::from_mio(a)?, Self::from_mio(b)?))
@@ -152,6 +317,22 @@ impl UnixDatagram {
     ///
     /// # Errors
     /// The OS error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::net::UnixDatagram;
+    /// let name = format!("grove-doc-dconn-{}.sock", std::process::id());
+    /// let path = std::env::temp_dir().join(name);
+    /// # let _ = std::fs::remove_file(&path);
+    /// let server = UnixDatagram::bind(&path)?;
+    /// let client = UnixDatagram::unbound()?;
+    /// client.connect(&path)?;
+    /// client.send(b"ok")?;
+    /// assert_eq!(server.recv(&mut [0; 4])?, 2);
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn connect(&self, path: impl AsRef<Path>) -> io::Result<()> {
         self.io.get().connect(path)
     }
@@ -160,6 +341,20 @@ impl UnixDatagram {
     ///
     /// # Errors
     /// The OS error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::net::UnixDatagram;
+    /// let name = format!("grove-doc-sendto-{}.sock", std::process::id());
+    /// let path = std::env::temp_dir().join(name);
+    /// # let _ = std::fs::remove_file(&path);
+    /// let server = UnixDatagram::bind(&path)?;
+    /// assert_eq!(UnixDatagram::unbound()?.send_to(b"abc", &path)?, 3);
+    /// # drop(server);
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn send_to(&self, buf: &[u8], path: impl AsRef<Path>) -> io::Result<usize> {
         let p = path.as_ref();
         self.io.io(Direction::Write, self.timeouts.write.get(), |s| s.send_to(buf, p))
@@ -169,6 +364,17 @@ impl UnixDatagram {
     ///
     /// # Errors
     /// The OS error, `TimedOut` past the read timeout.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (a, b) = grove::net::UnixDatagram::pair()?;
+    /// a.send(b"hi")?;
+    /// let mut buf = [0; 8];
+    /// let (n, _from) = b.recv_from(&mut buf)?;
+    /// assert_eq!(&buf[..n], b"hi");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, std::os::unix::net::SocketAddr)> {
         self.io.io(Direction::Read, self.timeouts.read.get(), |s| s.recv_from(buf))
     }
@@ -177,6 +383,15 @@ impl UnixDatagram {
     ///
     /// # Errors
     /// The OS error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (a, b) = grove::net::UnixDatagram::pair()?;
+    /// assert_eq!(a.send(b"four")?, 4);
+    /// assert_eq!(b.recv(&mut [0; 8])?, 4);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
         self.io.io(Direction::Write, self.timeouts.write.get(), |s| s.send(buf))
     }
@@ -185,6 +400,17 @@ impl UnixDatagram {
     ///
     /// # Errors
     /// The OS error, `TimedOut` past the read timeout.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// use std::time::Duration;
+    /// let (_a, b) = grove::net::UnixDatagram::pair()?;
+    /// b.set_read_timeout(Some(Duration::from_millis(5)))?;
+    /// assert_eq!(b.recv(&mut [0; 8]).unwrap_err().kind(), ErrorKind::TimedOut);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.io.io(Direction::Read, self.timeouts.read.get(), |s| s.recv(buf))
     }
@@ -193,6 +419,15 @@ impl UnixDatagram {
     ///
     /// # Errors
     /// `InvalidInput` for a zero duration.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let (a, _b) = grove::net::UnixDatagram::pair()?;
+    /// a.set_read_timeout(Some(Duration::from_secs(1)))?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn set_read_timeout(&self, t: Option<std::time::Duration>) -> io::Result<()> {
         self.timeouts.set_read(t)
     }
@@ -201,6 +436,15 @@ impl UnixDatagram {
     ///
     /// # Errors
     /// `InvalidInput` for a zero duration.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let (a, _b) = grove::net::UnixDatagram::pair()?;
+    /// a.set_write_timeout(Some(Duration::from_secs(1)))?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn set_write_timeout(&self, t: Option<std::time::Duration>) -> io::Result<()> {
         self.timeouts.set_write(t)
     }

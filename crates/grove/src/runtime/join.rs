@@ -92,6 +92,17 @@ impl<T> Drop for Completer<T> {
 }
 
 /// The result of a greenlet spawned on a runtime hub; `Send`, so any thread or hub can wait.
+///
+/// # Examples
+///
+/// ```
+/// let rt = grove::Runtime::builder().hubs(1).build()?;
+/// let h: grove::SendJoinHandle<u32> = rt.spawn(|| 7);
+/// // `Send`: any thread can wait for it.
+/// let v = std::thread::spawn(move || h.join().unwrap()).join().unwrap();
+/// assert_eq!(v, 7);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct SendJoinHandle<T> {
     done: AsyncResult<()>,
     slot: Slot<T>,
@@ -117,6 +128,16 @@ impl<T> SendJoinHandle<T> {
     }
 
     /// Whether the greenlet has finished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = grove::Runtime::builder().hubs(1).build()?;
+    /// let h = rt.spawn(|| ());
+    /// h.wait().unwrap();
+    /// assert!(h.is_finished());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn is_finished(&self) -> bool {
         self.done.is_ready()
     }
@@ -127,6 +148,16 @@ impl<T> SendJoinHandle<T> {
     /// # Errors
     /// [`WaitError::Deadlock`] on a main greenlet whose hub can never see it finish,
     /// [`WaitError::Interrupted`] if the caller is unwinding.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = grove::Runtime::builder().hubs(1).build()?;
+    /// let h = rt.spawn(|| 3);
+    /// h.wait().unwrap(); // the value stays in the handle
+    /// assert_eq!(h.join().unwrap(), 3);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn wait(&self) -> Result<(), WaitError> {
         self.wait_until(None)
     }
@@ -135,6 +166,18 @@ impl<T> SendJoinHandle<T> {
     ///
     /// # Errors
     /// As [`wait`](Self::wait).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use grove::WaitError;
+    /// let rt = grove::Runtime::builder().hubs(1).build()?;
+    /// let h = rt.spawn(|| grove::sleep(Duration::from_secs(60)));
+    /// assert_eq!(h.wait_timeout(Duration::from_millis(5)), Err(WaitError::TimedOut));
+    /// h.kill().unwrap();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> Result<(), WaitError> {
         self.wait_until(crate::time::deadline_after(timeout))
     }
@@ -143,6 +186,16 @@ impl<T> SendJoinHandle<T> {
     ///
     /// # Errors
     /// As [`wait`](Self::wait).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let rt = grove::Runtime::builder().hubs(1).build()?;
+    /// let h = rt.spawn(|| ());
+    /// h.wait_deadline(Instant::now() + Duration::from_secs(5)).unwrap();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn wait_deadline(&self, deadline: Instant) -> Result<(), WaitError> {
         self.wait_until(Some(deadline))
     }
@@ -168,6 +221,16 @@ impl<T> SendJoinHandle<T> {
     /// [`JoinError::Panicked`] when it panicked — or when its hub could not map a stack for
     /// it, with a `String` payload naming the kernel limit; [`JoinError::Wait`] as
     /// [`wait`](Self::wait).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = grove::Runtime::builder().hubs(1).build()?;
+    /// assert_eq!(rt.spawn(|| 1).join().unwrap(), 1);
+    /// let bad = rt.spawn(|| -> u8 { panic!("boom") });
+    /// assert!(bad.join().unwrap_err().is_panic());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn join(self) -> Result<T, JoinError> {
         self.wait()?;
         self.take()
@@ -177,6 +240,18 @@ impl<T> SendJoinHandle<T> {
     ///
     /// # Errors
     /// As [`join`](Self::join).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use grove::WaitError;
+    /// let rt = grove::Runtime::builder().hubs(1).build()?;
+    /// let h = rt.spawn(|| grove::sleep(Duration::from_secs(60)));
+    /// let e = h.join_timeout(Duration::from_millis(5)).unwrap_err();
+    /// assert_eq!(e.wait_error(), Some(WaitError::TimedOut));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn join_timeout(self, timeout: Duration) -> Result<T, JoinError> {
         self.wait_timeout(timeout)?;
         self.take()
@@ -186,6 +261,17 @@ impl<T> SendJoinHandle<T> {
     /// the next time that hub runs it (destructors run there); a spawn still queued never
     /// starts. [`join`](Self::join) then reports [`JoinError::Killed`] (unless it had already
     /// finished).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let rt = grove::Runtime::builder().hubs(1).build()?;
+    /// let h = rt.spawn(|| grove::sleep(Duration::from_secs(60)));
+    /// h.kill_nowait(); // from this thread; it unwinds on its hub
+    /// assert!(h.join().unwrap_err().is_killed());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn kill_nowait(&self) {
         let mut t = self.target.lock().unwrap_or_else(|e| e.into_inner());
         t.cancelled = true;
@@ -202,6 +288,17 @@ impl<T> SendJoinHandle<T> {
     ///
     /// # Errors
     /// As [`wait`](Self::wait): the kill is requested either way.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let rt = grove::Runtime::builder().hubs(1).build()?;
+    /// let h = rt.spawn(|| grove::sleep(Duration::from_secs(60)));
+    /// h.kill().unwrap();
+    /// assert!(h.is_finished());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn kill(&self) -> Result<(), WaitError> {
         self.kill_nowait();
         self.wait()

@@ -50,6 +50,17 @@ use join::Completer;
 pub use join::SendJoinHandle;
 
 /// Configures a [`Runtime`].
+///
+/// # Examples
+///
+/// ```
+/// let rt = grove::Runtime::builder()
+///     .hubs(2)
+///     .thread_name("worker")
+///     .build()?;
+/// assert_eq!(rt.handle().hubs(), 2);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct Builder {
@@ -76,12 +87,28 @@ impl Default for Builder {
 
 impl Builder {
     /// Number of hubs (OS threads); default: the available cores.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = grove::Runtime::builder().hubs(1).build()?;
+    /// assert_eq!(rt.handle().hubs(), 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn hubs(mut self, n: usize) -> Builder {
         self.hubs = n.max(1);
         self
     }
 
     /// Default stack size of greenlets on these hubs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = grove::Runtime::builder().hubs(1).stack_size(1 << 20).build()?;
+    /// assert_eq!(rt.run(grove::hub::stack_size).unwrap(), 1 << 20);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn stack_size(mut self, bytes: usize) -> Builder {
         self.stack_size = Some(bytes);
         self
@@ -91,12 +118,33 @@ impl Builder {
     /// gevent's debug mode, 100 ms in debug builds unless the process already called
     /// [`monitor::enable`](crate::monitor::enable) or `disable` (that choice stands); off in
     /// release.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let rt = grove::Runtime::builder()
+    ///     .hubs(1)
+    ///     .monitor(Some(Duration::from_millis(50))) // report greenlets blocking a hub > 50 ms
+    ///     .build()?;
+    /// # drop(rt);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn monitor(mut self, max_blocking_time: Option<Duration>) -> Builder {
         self.monitor = Some(max_blocking_time);
         self
     }
 
     /// Prefix of the hub threads' names (hub `i` runs on thread `{name}-{i}`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = grove::Runtime::builder().hubs(1).thread_name("web").build()?;
+    /// let name = rt.run(|| std::thread::current().name().map(String::from)).unwrap();
+    /// assert_eq!(name.as_deref(), Some("web-0"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn thread_name(mut self, name: impl Into<String>) -> Builder {
         self.name = name.into();
         self
@@ -131,6 +179,14 @@ impl Builder {
     ///
     /// # Errors
     /// The OS refused a thread (the hubs already started are stopped again).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = grove::Runtime::builder().hubs(2).build()?;
+    /// assert_eq!(rt.run(|| 1 + 1).unwrap(), 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn build(self) -> io::Result<Runtime> {
         match self.monitor {
             Some(Some(m)) => crate::monitor::enable(m),
@@ -223,6 +279,19 @@ struct Shared {
 }
 
 /// Why [`Handle::try_spawn`] refused; the closure is handed back.
+///
+/// # Examples
+///
+/// ```
+/// use grove::runtime::SpawnErrorKind;
+/// let rt = grove::Runtime::builder().hubs(1).build()?;
+/// rt.shutdown();
+/// let err = rt.try_spawn(|| 5).unwrap_err();
+/// assert_eq!(err.kind(), SpawnErrorKind::ShutDown);
+/// let f = err.into_inner(); // the closure comes back
+/// assert_eq!(f(), 5);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct SpawnError<F> {
     kind: SpawnErrorKind,
     detail: usize,
@@ -230,6 +299,16 @@ pub struct SpawnError<F> {
 }
 
 /// The reason of a [`SpawnError`].
+///
+/// # Examples
+///
+/// ```
+/// use grove::runtime::SpawnErrorKind;
+/// let rt = grove::Runtime::builder().hubs(1).build()?;
+/// let err = rt.handle().try_spawn_on(7, || ()).unwrap_err();
+/// assert_eq!(err.kind(), SpawnErrorKind::NoSuchHub);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SpawnErrorKind {
@@ -243,11 +322,31 @@ pub enum SpawnErrorKind {
 
 impl<F> SpawnError<F> {
     /// Why the spawn was refused.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::runtime::SpawnErrorKind;
+    /// let rt = grove::Runtime::builder().hubs(1).build()?;
+    /// rt.shutdown();
+    /// assert_eq!(rt.try_spawn(|| ()).unwrap_err().kind(), SpawnErrorKind::ShutDown);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn kind(&self) -> SpawnErrorKind {
         self.kind
     }
 
     /// The closure that was not spawned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = grove::Runtime::builder().hubs(1).build()?;
+    /// rt.shutdown();
+    /// let job = rt.try_spawn(|| "run me elsewhere").unwrap_err().into_inner();
+    /// assert_eq!(job(), "run me elsewhere");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn into_inner(self) -> F {
         self.f
     }
@@ -298,6 +397,18 @@ enum Admit {
 }
 
 /// A cloneable, `Send` handle to spawn on a runtime's hubs from anywhere.
+///
+/// # Examples
+///
+/// ```
+/// let rt = grove::Runtime::builder().hubs(2).build()?;
+/// let handle = rt.handle().clone();
+/// let h = std::thread::spawn(move || handle.spawn(|| 6 * 7).join().unwrap())
+///     .join()
+///     .unwrap();
+/// assert_eq!(h, 42);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Handle {
     inner: Arc<Shared>,
@@ -311,16 +422,42 @@ impl fmt::Debug for Handle {
 
 impl Handle {
     /// Number of hubs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = grove::Runtime::builder().hubs(3).build()?;
+    /// assert_eq!(rt.handle().hubs(), 3);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn hubs(&self) -> usize {
         self.inner.hubs.len()
     }
 
     /// The process-wide id of each hub, by index (see [Hub numbering](self#hub-numbering)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = grove::Runtime::builder().hubs(2).build()?;
+    /// let ids = rt.handle().hub_ids();
+    /// assert_eq!(ids.len(), 2);
+    /// assert_ne!(ids[0], ids[1]);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn hub_ids(&self) -> Vec<u64> {
         self.inner.ids.clone()
     }
 
     /// Per hub: greenlets alive (as of the hub's last loop turn) plus spawns queued for it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = grove::Runtime::builder().hubs(2).build()?;
+    /// assert_eq!(rt.handle().loads().len(), 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn loads(&self) -> Vec<usize> {
         (0..self.hubs()).map(|i| self.load(i)).collect()
     }
@@ -330,17 +467,49 @@ impl Handle {
     }
 
     /// Greenlets spawned through this runtime that are queued or alive.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = grove::Runtime::builder().hubs(1).build()?;
+    /// let h = rt.spawn(|| grove::sleep(std::time::Duration::from_millis(20)));
+    /// assert_eq!(rt.handle().in_flight(), 1);
+    /// h.join().unwrap();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn in_flight(&self) -> usize {
         self.inner.admit.in_flight()
     }
 
     /// The runtime's [`Builder::max_greenlets`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = grove::Runtime::builder().hubs(1).max_greenlets(100).build()?;
+    /// assert_eq!(rt.handle().max_greenlets(), 100);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn max_greenlets(&self) -> usize {
         self.inner.admit.limit()
     }
 
     /// Every live greenlet of every hub (hub index, info), collected by asking each hub.
     /// A hub blocked by a greenlet answers only once it is free again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let rt = grove::Runtime::builder().hubs(1).build()?;
+    /// let h = rt.spawn(|| grove::sleep(Duration::from_secs(60)));
+    /// grove::sleep(Duration::from_millis(20)); // let it start
+    /// for (hub, info) in rt.handle().run_info() {
+    ///     println!("hub {hub}: {info:?}");
+    /// }
+    /// h.kill().unwrap();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn run_info(&self) -> Vec<(usize, crate::GreenletInfo)> {
         let ask = || {
             // The asking greenlet exists only to answer: leave it out.
@@ -360,6 +529,16 @@ impl Handle {
 
     /// Counters of every hub. Each is read by a greenlet spawned on that hub, which leaves
     /// itself out of `alive` (it still counts in `spawned` and holds a stack).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = grove::Runtime::builder().hubs(2).build()?;
+    /// rt.run(|| ()).unwrap();
+    /// let stats = rt.handle().stats();
+    /// assert_eq!(stats.len(), 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn stats(&self) -> Vec<crate::HubStats> {
         let ask = || {
             let mut s = crate::stats();
@@ -384,6 +563,17 @@ impl Handle {
     /// After [`Runtime::shutdown`] the handle completes at once with [`JoinError::Killed`].
     /// Inside the runtime's own greenlets prefer [`try_spawn`](Self::try_spawn) when the
     /// greenlets holding the slots may be waiting for the caller: that wait would never end.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = grove::Runtime::builder().hubs(2).build()?;
+    /// let handle = rt.handle();
+    /// let hs: Vec<_> = (0..4).map(|i| handle.spawn(move || i * i)).collect();
+    /// let sum: i32 = hs.into_iter().map(|h| h.join().unwrap()).sum();
+    /// assert_eq!(sum, 14);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[track_caller]
     pub fn spawn<T: Send + 'static>(
         &self,
@@ -396,6 +586,15 @@ impl Handle {
     ///
     /// # Panics
     /// If `i` is not a hub index ([`try_spawn_on`](Self::try_spawn_on) returns an error).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = grove::Runtime::builder().hubs(2).thread_name("hub").build()?;
+    /// let h = rt.handle().spawn_on(1, || std::thread::current().name().map(String::from));
+    /// assert_eq!(h.join().unwrap().as_deref(), Some("hub-1"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[track_caller]
     pub fn spawn_on<T: Send + 'static>(
         &self,
@@ -411,6 +610,17 @@ impl Handle {
     /// [`SpawnErrorKind::AtLimit`] when the runtime has [`Builder::max_greenlets`] greenlets
     /// queued or alive (the message names the limit and how to raise it);
     /// [`SpawnErrorKind::ShutDown`] after [`Runtime::shutdown`]. The closure is handed back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = grove::Runtime::builder().hubs(1).build()?;
+    /// match rt.handle().try_spawn(|| 1) {
+    ///     Ok(h) => assert_eq!(h.join().unwrap(), 1),
+    ///     Err(e) => eprintln!("refused: {e}"), // e.g. at max_greenlets
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[track_caller]
     pub fn try_spawn<T, F>(&self, f: F) -> Result<SendJoinHandle<T>, SpawnError<F>>
     where
@@ -424,6 +634,18 @@ impl Handle {
     ///
     /// # Errors
     /// As [`try_spawn`](Self::try_spawn), and [`SpawnErrorKind::NoSuchHub`] for a bad index.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::runtime::SpawnErrorKind;
+    /// let rt = grove::Runtime::builder().hubs(2).build()?;
+    /// let h = rt.handle().try_spawn_on(1, || "on hub 1").unwrap();
+    /// assert_eq!(h.join().unwrap(), "on hub 1");
+    /// let err = rt.handle().try_spawn_on(2, || "nowhere").unwrap_err();
+    /// assert_eq!(err.kind(), SpawnErrorKind::NoSuchHub);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[track_caller]
     pub fn try_spawn_on<T, F>(&self, i: usize, f: F) -> Result<SendJoinHandle<T>, SpawnError<F>>
     where
@@ -590,6 +812,17 @@ fn abandon_pending() {
 }
 
 /// N hubs on N threads. Dropping it shuts it down.
+///
+/// # Examples
+///
+/// ```
+/// let rt = grove::Runtime::builder().hubs(2).build()?;
+/// let hs: Vec<_> = (0..10).map(|i| rt.spawn(move || i)).collect();
+/// let total: i32 = hs.into_iter().map(|h| h.join().unwrap()).sum();
+/// assert_eq!(total, 45);
+/// drop(rt); // shuts the hubs down
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct Runtime {
     handle: Handle,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
@@ -604,6 +837,14 @@ impl fmt::Debug for Runtime {
 
 impl Runtime {
     /// A builder with default settings.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = grove::Runtime::builder().hubs(1).build()?;
+    /// # drop(rt);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn builder() -> Builder {
         Builder::default()
     }
@@ -612,16 +853,46 @@ impl Runtime {
     ///
     /// # Errors
     /// The OS refused a thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = grove::Runtime::new()?;
+    /// assert_eq!(rt.run(|| "hello").unwrap(), "hello");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new() -> io::Result<Runtime> {
         Builder::default().build()
     }
 
     /// A `Send` handle for spawning from anywhere.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = grove::Runtime::builder().hubs(1).build()?;
+    /// let handle = rt.handle().clone(); // `Send + Clone`: give it to other threads
+    /// let h = std::thread::spawn(move || handle.spawn(|| 1)).join().unwrap();
+    /// assert_eq!(h.join().unwrap(), 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn handle(&self) -> &Handle {
         &self.handle
     }
 
     /// See [`Handle::spawn`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = grove::Runtime::builder().hubs(2).build()?;
+    /// let h = rt.spawn(|| {
+    ///     grove::sleep(std::time::Duration::from_millis(1));
+    ///     "done"
+    /// });
+    /// assert_eq!(h.join().unwrap(), "done");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[track_caller]
     pub fn spawn<T: Send + 'static>(
         &self,
@@ -634,6 +905,14 @@ impl Runtime {
     ///
     /// # Panics
     /// If `i` is not a hub index.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = grove::Runtime::builder().hubs(2).build()?;
+    /// assert_eq!(rt.spawn_on(0, || 1).join().unwrap(), 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[track_caller]
     pub fn spawn_on<T: Send + 'static>(
         &self,
@@ -647,6 +926,15 @@ impl Runtime {
     ///
     /// # Errors
     /// As [`Handle::try_spawn`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = grove::Runtime::builder().hubs(1).build()?;
+    /// let h = rt.try_spawn(|| 2).expect("below max_greenlets");
+    /// assert_eq!(h.join().unwrap(), 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[track_caller]
     pub fn try_spawn<T, F>(&self, f: F) -> Result<SendJoinHandle<T>, SpawnError<F>>
     where
@@ -662,6 +950,19 @@ impl Runtime {
     ///
     /// # Errors
     /// As [`SendJoinHandle::join`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = grove::Runtime::builder().hubs(1).build()?;
+    /// let r = rt.run(|| {
+    ///     let a = grove::spawn(|| 20); // greenlets of hub 0
+    ///     let b = grove::spawn(|| 22);
+    ///     a.join().unwrap() + b.join().unwrap()
+    /// });
+    /// assert_eq!(r.unwrap(), 42);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[track_caller]
     pub fn run<T: Send + 'static>(
         &self,
@@ -678,6 +979,17 @@ impl Runtime {
     /// that hub's thread (the caller runs on it): the other hubs are stopped and joined, and
     /// the caller's hub stops as soon as the caller blocks or returns (its greenlets, the
     /// caller included, are then killed); its thread is detached instead of joined.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let rt = grove::Runtime::builder().hubs(1).build()?;
+    /// let h = rt.spawn(|| grove::sleep(Duration::from_secs(3600)));
+    /// rt.shutdown(); // kills it
+    /// assert!(h.join().unwrap_err().is_killed());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn shutdown(&self) {
         self.handle.inner.admit.close();
         for s in &self.stops {

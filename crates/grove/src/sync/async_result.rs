@@ -10,9 +10,31 @@ use super::mt::{handle_cloned, handle_dropped, wait, Handles, Waiters};
 use crate::hub::{self, Remote, RemoteMsg, WaitError};
 
 /// The error a producer reported with [`AsyncResult::set_error`].
+///
+/// # Examples
+///
+/// ```
+/// use grove::sync::{AsyncError, AsyncResult};
+/// let r: AsyncResult<u8> = AsyncResult::new();
+/// r.set_error("no route to host");
+/// let Err(AsyncError::Failed(e)) = r.get() else { unreachable!() };
+/// assert_eq!(e.to_string(), "no route to host");
+/// ```
 pub type SharedError = Arc<dyn Error + Send + Sync>;
 
 /// Why [`AsyncResult::get`] has no value.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use grove::sync::{AsyncError, AsyncResult, WaitError};
+/// let r: AsyncResult<u8> = AsyncResult::new();
+/// let e = r.get_timeout(Duration::from_millis(1)).unwrap_err();
+/// assert!(matches!(e, AsyncError::Wait(WaitError::TimedOut)));
+/// r.set_error("failed");
+/// assert!(matches!(r.get(), Err(AsyncError::Failed(_))));
+/// ```
 #[derive(Debug, Clone)]
 pub enum AsyncError {
     /// The producer reported this error.
@@ -109,6 +131,14 @@ impl<T> Default for AsyncResult<T> {
 
 impl<T> AsyncResult<T> {
     /// A result not set yet.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let r = grove::sync::AsyncResult::new();
+    /// assert!(!r.is_ready());
+    /// r.set(1);
+    /// ```
     pub fn new() -> Self {
         AsyncResult {
             inner: Arc::new(Mutex::new(State {
@@ -126,6 +156,14 @@ impl<T> AsyncResult<T> {
     }
 
     /// Whether a value or error has been set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let r = grove::sync::AsyncResult::new();
+    /// r.set("done");
+    /// assert!(r.is_ready());
+    /// ```
     pub fn is_ready(&self) -> bool {
         self.lock().value.is_some()
     }
@@ -134,11 +172,30 @@ impl<T> AsyncResult<T> {
 impl<T: Clone + Send + 'static> AsyncResult<T> {
     /// Sets the value and wakes every waiter; callbacks are queued to their hubs. Returns
     /// `false` (and drops `value`) if a value or error was already set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let r = grove::sync::AsyncResult::new();
+    /// assert!(r.set(1));
+    /// assert!(!r.set(2)); // the first value stays
+    /// assert_eq!(r.get().unwrap(), 1);
+    /// ```
     pub fn set(&self, value: T) -> bool {
         self.complete(Ok(value))
     }
 
     /// Sets an error and wakes every waiter. Returns `false` if already set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::sync::{AsyncError, AsyncResult};
+    /// let r: AsyncResult<u32> = AsyncResult::new();
+    /// let producer = r.clone();
+    /// std::thread::spawn(move || producer.set_error("backend down"));
+    /// assert!(matches!(r.get(), Err(AsyncError::Failed(e)) if e.to_string() == "backend down"));
+    /// ```
     pub fn set_error(&self, err: impl Into<Box<dyn Error + Send + Sync>>) -> bool {
         self.complete(Err(Arc::from(err.into())))
     }
@@ -170,6 +227,15 @@ impl<T: Clone + Send + 'static> AsyncResult<T> {
     }
 
     /// The value if set, without waiting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let r = grove::sync::AsyncResult::new();
+    /// assert!(r.peek().is_none());
+    /// r.set(3);
+    /// assert_eq!(r.peek().unwrap().unwrap(), 3);
+    /// ```
     pub fn peek(&self) -> Option<Result<T, SharedError>> {
         self.lock().value.clone()
     }
@@ -181,6 +247,19 @@ impl<T: Clone + Send + 'static> AsyncResult<T> {
     /// [`AsyncError::Failed`] with the producer's error; [`AsyncError::Wait`] with
     /// `Deadlock` on a main greenlet holding the only handle, `Interrupted` if the caller is
     /// unwinding.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::sync::{AsyncError, AsyncResult, WaitError};
+    /// let r = AsyncResult::new();
+    /// let producer = r.clone();
+    /// let _h = grove::spawn(move || producer.set("value"));
+    /// assert_eq!(r.get().unwrap(), "value");
+    /// // A main greenlet waiting on the only handle can never be answered:
+    /// let lonely: AsyncResult<u8> = AsyncResult::new();
+    /// assert!(matches!(lonely.get(), Err(AsyncError::Wait(WaitError::Deadlock))));
+    /// ```
     pub fn get(&self) -> Result<T, AsyncError> {
         self.get_until(None)
     }
@@ -189,6 +268,17 @@ impl<T: Clone + Send + 'static> AsyncResult<T> {
     ///
     /// # Errors
     /// As [`get`](Self::get).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use grove::sync::{AsyncError, AsyncResult, WaitError};
+    /// let r: AsyncResult<u8> = AsyncResult::new();
+    /// let _keep = r.clone(); // someone could still set it
+    /// let e = r.get_timeout(Duration::from_millis(5)).unwrap_err();
+    /// assert!(matches!(e, AsyncError::Wait(WaitError::TimedOut)));
+    /// ```
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, AsyncError> {
         self.get_until(crate::time::deadline_after(timeout))
     }
@@ -197,6 +287,16 @@ impl<T: Clone + Send + 'static> AsyncResult<T> {
     ///
     /// # Errors
     /// As [`get`](Self::get).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let r = grove::sync::AsyncResult::new();
+    /// let producer = r.clone();
+    /// std::thread::spawn(move || producer.set(9));
+    /// assert_eq!(r.get_deadline(Instant::now() + Duration::from_secs(5)).unwrap(), 9);
+    /// ```
     pub fn get_deadline(&self, deadline: Instant) -> Result<T, AsyncError> {
         self.get_until(Some(deadline))
     }
@@ -221,6 +321,20 @@ impl<T: Clone + Send + 'static> AsyncResult<T> {
 
     /// Runs `f` with the result on this thread's hub, at its next loop turn after the result
     /// is set (at once on the next turn if it already is). `f` must not block.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    /// let r = grove::sync::AsyncResult::new();
+    /// let seen = Arc::new(AtomicBool::new(false));
+    /// let s = seen.clone();
+    /// r.set(1);
+    /// r.on_ready(move |res| s.store(res.is_ok(), Ordering::SeqCst));
+    /// grove::yield_now(); // the callback runs at the hub's next loop turn
+    /// assert!(seen.load(Ordering::SeqCst));
+    /// ```
     pub fn on_ready(&self, f: impl FnOnce(&Result<T, SharedError>) + Send + 'static) {
         let mut st = self.lock();
         if let Some(v) = st.value.clone() {

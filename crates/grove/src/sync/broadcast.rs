@@ -49,6 +49,14 @@ impl<T> Shared<T> {
 ///
 /// # Panics
 /// If `capacity` is 0.
+///
+/// # Examples
+///
+/// ```
+/// let (tx, mut rx) = grove::sync::broadcast::channel(8);
+/// tx.send(1).unwrap();
+/// assert_eq!(rx.recv(), Ok(1));
+/// ```
 pub fn channel<T: Clone>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     assert!(capacity > 0, "grove: a broadcast channel needs a capacity of at least 1");
     let shared = Rc::new(Shared {
@@ -63,12 +71,34 @@ pub fn channel<T: Clone>(capacity: usize) -> (Sender<T>, Receiver<T>) {
 }
 
 /// The sending side; cloning gives another sender.
+///
+/// # Examples
+///
+/// ```
+/// let (tx, mut rx) = grove::sync::broadcast::channel(8);
+/// let tx2 = tx.clone();
+/// tx.send("a").unwrap();
+/// tx2.send("b").unwrap();
+/// assert_eq!((rx.recv(), rx.recv()), (Ok("a"), Ok("b")));
+/// ```
 pub struct Sender<T> {
     shared: Rc<Shared<T>>,
 }
 
 /// The receiving side: each receiver sees every value sent after it subscribed. Cloning gives
 /// a receiver at the same position.
+///
+/// # Examples
+///
+/// ```
+/// use grove::sync::broadcast::{self, RecvError};
+/// let (tx, mut rx) = broadcast::channel(8);
+/// tx.send(1).unwrap();
+/// let mut rx2 = rx.clone(); // at the same position: will also see 1
+/// drop(tx);
+/// assert_eq!((rx.recv(), rx2.recv()), (Ok(1), Ok(1)));
+/// assert_eq!(rx.recv(), Err(RecvError::Closed));
+/// ```
 pub struct Receiver<T> {
     shared: Rc<Shared<T>>,
     /// Sequence number of the next value this receiver reads.
@@ -76,10 +106,31 @@ pub struct Receiver<T> {
 }
 
 /// `send` found no receiver; the value is handed back.
+///
+/// # Examples
+///
+/// ```
+/// use grove::sync::broadcast;
+/// let (tx, rx) = broadcast::channel(8);
+/// drop(rx);
+/// assert_eq!(tx.send(5).unwrap_err().0, 5); // nobody listens: the value comes back
+/// ```
 #[derive(PartialEq, Eq)]
 pub struct SendError<T>(pub T);
 
 /// Why `recv` returned no value.
+///
+/// # Examples
+///
+/// ```
+/// use grove::sync::broadcast::{self, RecvError};
+/// let (tx, mut rx) = broadcast::channel(2);
+/// for i in 0..5 {
+///     tx.send(i).unwrap(); // never waits: old values are dropped
+/// }
+/// assert_eq!(rx.recv(), Err(RecvError::Lagged(3)));
+/// assert_eq!(rx.recv(), Ok(3)); // the oldest value still kept
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecvError {
     /// Every sender is gone and everything kept was read.
@@ -93,6 +144,16 @@ pub enum RecvError {
 }
 
 /// Why `try_recv` returned no value.
+///
+/// # Examples
+///
+/// ```
+/// use grove::sync::broadcast::{self, TryRecvError};
+/// let (tx, mut rx) = broadcast::channel::<u8>(2);
+/// assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+/// drop(tx);
+/// assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TryRecvError {
     /// Nothing new right now.
@@ -109,6 +170,14 @@ impl<T> Sender<T> {
     ///
     /// # Errors
     /// [`SendError`] with the value when there is no receiver.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, _rx) = grove::sync::broadcast::channel(4);
+    /// let _rx2 = tx.subscribe();
+    /// assert_eq!(tx.send("hi").unwrap(), 2); // two receivers
+    /// ```
     pub fn send(&self, value: T) -> Result<usize, SendError<T>> {
         let s = &self.shared;
         if s.receivers.get() == 0 {
@@ -127,6 +196,17 @@ impl<T> Sender<T> {
     }
 
     /// A new receiver that sees values sent from now on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, mut early) = grove::sync::broadcast::channel(4);
+    /// tx.send(1).unwrap();
+    /// let mut late = tx.subscribe();
+    /// tx.send(2).unwrap();
+    /// assert_eq!(early.recv(), Ok(1));
+    /// assert_eq!(late.recv(), Ok(2)); // sees only what was sent after subscribing
+    /// ```
     pub fn subscribe(&self) -> Receiver<T> {
         let s = &self.shared;
         s.receivers.set(s.receivers.get() + 1);
@@ -134,6 +214,15 @@ impl<T> Sender<T> {
     }
 
     /// Receivers that exist now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = grove::sync::broadcast::channel::<u8>(4);
+    /// assert_eq!(tx.receiver_count(), 1);
+    /// drop(rx);
+    /// assert_eq!(tx.receiver_count(), 0);
+    /// ```
     pub fn receiver_count(&self) -> usize {
         self.shared.receivers.get()
     }
@@ -144,6 +233,16 @@ impl<T: Clone> Receiver<T> {
     ///
     /// # Errors
     /// See [`TryRecvError`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::sync::broadcast::{self, TryRecvError};
+    /// let (tx, mut rx) = broadcast::channel(4);
+    /// assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    /// tx.send(1).unwrap();
+    /// assert_eq!(rx.try_recv(), Ok(1));
+    /// ```
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
         let s = &self.shared;
         let head = s.head.get();
@@ -167,6 +266,15 @@ impl<T: Clone> Receiver<T> {
     ///
     /// # Errors
     /// See [`RecvError`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, mut rx) = grove::sync::broadcast::channel(4);
+    /// let sender = grove::spawn(move || tx.send("news").unwrap());
+    /// assert_eq!(rx.recv(), Ok("news")); // waits until the greenlet sends
+    /// sender.join().unwrap();
+    /// ```
     pub fn recv(&mut self) -> Result<T, RecvError> {
         self.recv_until(None)
     }
@@ -175,6 +283,16 @@ impl<T: Clone> Receiver<T> {
     ///
     /// # Errors
     /// See [`RecvError`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use grove::sync::{broadcast, WaitError};
+    /// let (_tx, mut rx) = broadcast::channel::<u8>(4);
+    /// let r = rx.recv_timeout(Duration::from_millis(5));
+    /// assert_eq!(r, Err(broadcast::RecvError::Wait(WaitError::TimedOut)));
+    /// ```
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<T, RecvError> {
         self.recv_until(crate::time::deadline_after(timeout))
     }
@@ -183,6 +301,15 @@ impl<T: Clone> Receiver<T> {
     ///
     /// # Errors
     /// See [`RecvError`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let (tx, mut rx) = grove::sync::broadcast::channel(4);
+    /// tx.send(1).unwrap();
+    /// assert_eq!(rx.recv_deadline(Instant::now() + Duration::from_millis(5)), Ok(1));
+    /// ```
     pub fn recv_deadline(&mut self, deadline: Instant) -> Result<T, RecvError> {
         self.recv_until(Some(deadline))
     }

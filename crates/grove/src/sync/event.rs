@@ -43,12 +43,30 @@ impl fmt::Debug for Event {
 
 impl Event {
     /// A new, unset event.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ev = grove::sync::Event::new();
+    /// assert!(!ev.is_set());
+    /// ```
     pub fn new() -> Event {
         Event::default()
     }
 
-    /// Sets the flag and wakes every waiter. Each of them returns `true` from its wait, even
+    /// Sets the flag and wakes every waiter. Each of them returns `Ok(())` from its wait, even
     /// if the flag is cleared again before it runs (as with `threading.Event`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ev = grove::sync::Event::new();
+    /// let e = ev.clone();
+    /// let waiter = grove::spawn(move || e.wait());
+    /// grove::yield_now(); // the waiter blocks in `wait`
+    /// ev.set();
+    /// assert_eq!(waiter.join().unwrap(), Ok(()));
+    /// ```
     pub fn set(&self) {
         let i = &self.inner;
         i.set.set(true);
@@ -62,11 +80,29 @@ impl Event {
     }
 
     /// Clears the flag; later waiters block until it is set again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ev = grove::sync::Event::new();
+    /// ev.set();
+    /// ev.clear();
+    /// assert!(!ev.is_set());
+    /// ```
     pub fn clear(&self) {
         self.inner.set.set(false);
     }
 
     /// Whether the flag is set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ev = grove::sync::Event::new();
+    /// ev.set();
+    /// assert!(ev.is_set());
+    /// ev.wait().unwrap(); // returns at once
+    /// ```
     pub fn is_set(&self) -> bool {
         self.inner.set.get()
     }
@@ -77,6 +113,18 @@ impl Event {
     /// # Errors
     /// [`WaitError::Deadlock`] when the main greenlet waits and nothing can ever set it;
     /// [`WaitError::Interrupted`] when the caller is unwinding.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::sync::{Event, WaitError};
+    /// let ev = Event::new();
+    /// let e = ev.clone();
+    /// let _setter = grove::spawn(move || e.set());
+    /// ev.wait().unwrap();
+    /// // On the main greenlet, a wait nothing can ever end fails instead of hanging:
+    /// assert_eq!(Event::new().wait(), Err(WaitError::Deadlock));
+    /// ```
     pub fn wait(&self) -> Result<(), WaitError> {
         self.wait_until(None)
     }
@@ -85,6 +133,17 @@ impl Event {
     ///
     /// # Errors
     /// [`WaitError::TimedOut`], or as [`wait`](Self::wait).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use grove::sync::{Event, WaitError};
+    /// let ev = Event::new();
+    /// assert_eq!(ev.wait_timeout(Duration::from_millis(5)), Err(WaitError::TimedOut));
+    /// ev.set();
+    /// assert_eq!(ev.wait_timeout(Duration::from_millis(5)), Ok(()));
+    /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> Result<(), WaitError> {
         self.wait_until(crate::time::deadline_after(timeout))
     }
@@ -93,6 +152,16 @@ impl Event {
     ///
     /// # Errors
     /// [`WaitError::TimedOut`], or as [`wait`](Self::wait).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use grove::sync::{Event, WaitError};
+    /// let ev = Event::new();
+    /// let r = ev.wait_deadline(Instant::now() + Duration::from_millis(5));
+    /// assert_eq!(r, Err(WaitError::TimedOut));
+    /// ```
     pub fn wait_deadline(&self, deadline: Instant) -> Result<(), WaitError> {
         self.wait_until(Some(deadline))
     }

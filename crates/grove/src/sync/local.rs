@@ -12,6 +12,26 @@ use crate::hub;
 /// Values are created lazily per greenlet by the initialiser and dropped when that greenlet's
 /// function ends (on its own stack, so their destructors may block). The main greenlet's
 /// values live until its thread exits.
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::RefCell;
+/// grove::local! {
+///     static REQUEST_ID: RefCell<Option<u64>> = RefCell::new(None);
+/// }
+/// let hs: Vec<_> = (1..=2u64)
+///     .map(|id| {
+///         grove::spawn(move || {
+///             REQUEST_ID.with(|r| *r.borrow_mut() = Some(id));
+///             grove::yield_now(); // the other greenlet sets its own value meanwhile
+///             REQUEST_ID.with(|r| *r.borrow())
+///         })
+///     })
+///     .collect();
+/// let ids: Vec<_> = grove::joinall(hs).into_iter().map(Result::unwrap).collect();
+/// assert_eq!(ids, [Some(1), Some(2)]);
+/// ```
 pub struct Local<T: 'static> {
     init: fn() -> T,
 }
@@ -30,6 +50,18 @@ impl<T: 'static> Local<T> {
 
     /// Calls `f` with the running greenlet's value (created first if needed). Use `Cell` or
     /// `RefCell` inside for mutation, as with `thread_local!`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// grove::local! {
+    ///     static DEPTH: Cell<u32> = Cell::new(0);
+    /// }
+    /// DEPTH.with(|d| d.set(d.get() + 1));
+    /// assert_eq!(DEPTH.with(Cell::get), 1);
+    /// assert_eq!(grove::spawn(|| DEPTH.with(Cell::get)).join().unwrap(), 0); // its own value
+    /// ```
     pub fn with<R>(&'static self, f: impl FnOnce(&T) -> R) -> R {
         let key = self as *const Self as usize;
         let cur = hub::current();

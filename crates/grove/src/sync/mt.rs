@@ -228,6 +228,14 @@ impl<T> Queue<T> {
     }
 
     /// An unbounded queue.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = grove::sync::mt::Queue::unbounded();
+    /// q.put("never blocks").unwrap();
+    /// assert_eq!(q.len(), 1);
+    /// ```
     pub fn unbounded() -> Self {
         Self::with_bound(None)
     }
@@ -236,6 +244,15 @@ impl<T> Queue<T> {
     ///
     /// # Panics
     /// If `capacity` is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::sync::{mt::Queue, TrySendError};
+    /// let q = Queue::bounded(1);
+    /// q.put(1).unwrap();
+    /// assert_eq!(q.try_put(2), Err(TrySendError::Full(2)));
+    /// ```
     pub fn bounded(capacity: usize) -> Self {
         Self::with_bound(Some(capacity))
     }
@@ -245,16 +262,44 @@ impl<T> Queue<T> {
     }
 
     /// Items waiting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = grove::sync::mt::Queue::unbounded();
+    /// q.put(1).unwrap();
+    /// q.put(2).unwrap();
+    /// assert_eq!(q.len(), 2);
+    /// ```
     pub fn len(&self) -> usize {
         self.lock().items.len()
     }
 
     /// Whether no item waits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q: grove::sync::mt::Queue<u8> = grove::sync::mt::Queue::unbounded();
+    /// assert!(q.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Closes the queue: puts fail, gets drain what is left then fail with `Closed`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::sync::{mt::Queue, RecvError};
+    /// let q = Queue::unbounded();
+    /// q.put(1).unwrap();
+    /// q.close();
+    /// assert!(q.put(2).is_err());
+    /// assert_eq!(q.get(), Ok(1));
+    /// assert_eq!(q.get(), Err(RecvError::Closed));
+    /// ```
     pub fn close(&self) {
         let mut s = self.lock();
         s.closed = true;
@@ -266,6 +311,15 @@ impl<T> Queue<T> {
     ///
     /// # Errors
     /// `Full` or `Closed`, with the item.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::sync::{mt::Queue, TrySendError};
+    /// let q = Queue::bounded(1);
+    /// assert_eq!(q.try_put('a'), Ok(()));
+    /// assert_eq!(q.try_put('b'), Err(TrySendError::Full('b')));
+    /// ```
     pub fn try_put(&self, item: T) -> Result<(), TrySendError<T>> {
         let mut s = self.lock();
         if s.closed {
@@ -283,6 +337,17 @@ impl<T> Queue<T> {
     ///
     /// # Errors
     /// See [`SendError`]; `Deadlock` only on a main greenlet holding the only handle.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = grove::sync::mt::Queue::bounded(1);
+    /// let rx = q.clone();
+    /// let consumer = std::thread::spawn(move || (rx.get(), rx.get()));
+    /// q.put(1).unwrap();
+    /// q.put(2).unwrap(); // waits (cooperatively) until the thread took 1
+    /// assert_eq!(consumer.join().unwrap(), (Ok(1), Ok(2)));
+    /// ```
     pub fn put(&self, item: T) -> Result<(), SendError<T>> {
         self.put_until(item, None)
     }
@@ -291,6 +356,17 @@ impl<T> Queue<T> {
     ///
     /// # Errors
     /// See [`SendError`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use grove::sync::{mt::Queue, SendError, WaitError};
+    /// let q = Queue::bounded(1);
+    /// q.put(1).unwrap();
+    /// let r = q.put_timeout(2, Duration::from_millis(5));
+    /// assert_eq!(r, Err(SendError::Wait(WaitError::TimedOut, 2)));
+    /// ```
     pub fn put_timeout(&self, item: T, timeout: Duration) -> Result<(), SendError<T>> {
         self.put_until(item, crate::time::deadline_after(timeout))
     }
@@ -299,6 +375,14 @@ impl<T> Queue<T> {
     ///
     /// # Errors
     /// See [`SendError`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let q = grove::sync::mt::Queue::bounded(1);
+    /// q.put_deadline(1, Instant::now() + Duration::from_millis(5)).unwrap();
+    /// ```
     pub fn put_deadline(&self, item: T, deadline: Instant) -> Result<(), SendError<T>> {
         self.put_until(item, Some(deadline))
     }
@@ -325,6 +409,16 @@ impl<T> Queue<T> {
     ///
     /// # Errors
     /// `Empty`, or `Closed` once closed and drained.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::sync::{mt::Queue, TryRecvError};
+    /// let q = Queue::unbounded();
+    /// assert_eq!(q.try_get(), Err(TryRecvError::Empty));
+    /// q.put(1).unwrap();
+    /// assert_eq!(q.try_get(), Ok(1));
+    /// ```
     pub fn try_get(&self) -> Result<T, TryRecvError> {
         let mut s = self.lock();
         match s.items.pop_front() {
@@ -341,6 +435,15 @@ impl<T> Queue<T> {
     ///
     /// # Errors
     /// See [`RecvError`]; `Deadlock` only on a main greenlet holding the only handle.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = grove::sync::mt::Queue::unbounded();
+    /// let tx = q.clone();
+    /// std::thread::spawn(move || tx.put("from a thread").unwrap());
+    /// assert_eq!(q.get(), Ok("from a thread")); // other greenlets run meanwhile
+    /// ```
     pub fn get(&self) -> Result<T, RecvError> {
         self.get_until(None)
     }
@@ -349,6 +452,16 @@ impl<T> Queue<T> {
     ///
     /// # Errors
     /// See [`RecvError`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use grove::sync::{mt::Queue, RecvError, WaitError};
+    /// let q: Queue<u8> = Queue::unbounded();
+    /// let r = q.get_timeout(Duration::from_millis(5));
+    /// assert_eq!(r, Err(RecvError::Wait(WaitError::TimedOut)));
+    /// ```
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, RecvError> {
         self.get_until(crate::time::deadline_after(timeout))
     }
@@ -357,6 +470,16 @@ impl<T> Queue<T> {
     ///
     /// # Errors
     /// See [`RecvError`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let q = grove::sync::mt::Queue::unbounded();
+    /// let tx = q.clone();
+    /// std::thread::spawn(move || tx.put(5).unwrap());
+    /// assert_eq!(q.get_deadline(Instant::now() + Duration::from_secs(5)), Ok(5));
+    /// ```
     pub fn get_deadline(&self, deadline: Instant) -> Result<T, RecvError> {
         self.get_until(Some(deadline))
     }
@@ -378,7 +501,7 @@ impl<T> Queue<T> {
 
 struct EState {
     set: bool,
-    /// Bumped by every `set`: a waiter that saw the flag unset returns `true` once this moved,
+    /// Bumped by every `set`: a waiter that saw the flag unset returns `Ok` once this moved,
     /// even if the flag was cleared again before it ran (a set-then-clear pulse).
     generation: u64,
     waiters: Waiters,
@@ -399,6 +522,16 @@ impl Handles for EState {
 /// Like `threading.Event`: `set(); clear()` still releases every greenlet that was waiting.
 /// A main greenlet waiting on the only handle (nobody else can set it) gets `Deadlock` once its
 /// hub has nothing else to do, instead of hanging (see [`Queue`]'s Deadlock note).
+///
+/// # Examples
+///
+/// ```
+/// let ev = grove::sync::mt::Event::new();
+/// let e = ev.clone();
+/// let t = std::thread::spawn(move || e.wait()); // a plain thread waits
+/// ev.set();
+/// assert_eq!(t.join().unwrap(), Ok(()));
+/// ```
 pub struct Event {
     inner: Arc<Mutex<EState>>,
 }
@@ -430,6 +563,13 @@ impl Default for Event {
 
 impl Event {
     /// An unset event.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ev = grove::sync::mt::Event::new();
+    /// assert!(!ev.is_set());
+    /// ```
     pub fn new() -> Event {
         Event {
             inner: Arc::new(Mutex::new(EState {
@@ -446,6 +586,16 @@ impl Event {
     }
 
     /// Sets the flag and wakes every waiter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ev = grove::sync::mt::Event::new();
+    /// let e = ev.clone();
+    /// std::thread::spawn(move || e.set());
+    /// ev.wait().unwrap();
+    /// assert!(ev.is_set());
+    /// ```
     pub fn set(&self) {
         let mut s = self.lock();
         s.set = true;
@@ -453,12 +603,29 @@ impl Event {
         s.waiters.wake_all();
     }
 
-    /// Clears the flag. Greenlets already waiting when it was last set still return `true`.
+    /// Clears the flag. Greenlets already waiting when it was last set still return `Ok(())`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ev = grove::sync::mt::Event::new();
+    /// ev.set();
+    /// ev.clear();
+    /// assert!(!ev.is_set());
+    /// ```
     pub fn clear(&self) {
         self.lock().set = false;
     }
 
     /// Whether the flag is set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ev = grove::sync::mt::Event::new();
+    /// ev.set();
+    /// assert!(ev.is_set());
+    /// ```
     pub fn is_set(&self) -> bool {
         self.lock().set
     }
@@ -468,6 +635,20 @@ impl Event {
     /// # Errors
     /// [`WaitError::Deadlock`] on a main greenlet holding the only handle when its hub has
     /// nothing else to do; [`WaitError::Interrupted`] when the caller is unwinding.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::sync::{mt::Event, WaitError};
+    /// let ev = Event::new();
+    /// let e = ev.clone();
+    /// let rt = grove::Runtime::builder().hubs(1).build()?;
+    /// rt.spawn(move || e.set()); // a greenlet on another hub
+    /// ev.wait().unwrap();
+    /// // The only handle, on a main greenlet with nothing else to do: it can never be set.
+    /// assert_eq!(Event::new().wait(), Err(WaitError::Deadlock));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn wait(&self) -> Result<(), WaitError> {
         self.wait_until(None)
     }
@@ -476,6 +657,15 @@ impl Event {
     ///
     /// # Errors
     /// [`WaitError::TimedOut`], or as [`wait`](Self::wait).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use grove::sync::{mt::Event, WaitError};
+    /// let ev = Event::new();
+    /// assert_eq!(ev.wait_timeout(Duration::from_millis(5)), Err(WaitError::TimedOut));
+    /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> Result<(), WaitError> {
         self.wait_until(crate::time::deadline_after(timeout))
     }
@@ -484,6 +674,15 @@ impl Event {
     ///
     /// # Errors
     /// [`WaitError::TimedOut`], or as [`wait`](Self::wait).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let ev = grove::sync::mt::Event::new();
+    /// ev.set();
+    /// ev.wait_deadline(Instant::now() + Duration::from_millis(5)).unwrap();
+    /// ```
     pub fn wait_deadline(&self, deadline: Instant) -> Result<(), WaitError> {
         self.wait_until(Some(deadline))
     }

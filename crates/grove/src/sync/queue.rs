@@ -8,6 +8,15 @@ use super::waitlist::WaitList;
 use crate::hub::WaitError;
 
 /// Why a blocking `put` did not deliver; the item is handed back.
+///
+/// # Examples
+///
+/// ```
+/// use grove::sync::{Queue, SendError};
+/// let q = Queue::unbounded();
+/// q.close();
+/// assert_eq!(q.put(1), Err(SendError::Closed(1)));
+/// ```
 #[derive(PartialEq, Eq)]
 pub enum SendError<T> {
     /// The queue was closed.
@@ -19,6 +28,16 @@ pub enum SendError<T> {
 
 impl<T> SendError<T> {
     /// The item that was not delivered.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let q = grove::sync::Queue::bounded(1);
+    /// q.put("first").unwrap();
+    /// let err = q.put_timeout("second", Duration::from_millis(1)).unwrap_err();
+    /// assert_eq!(err.into_inner(), "second"); // the item comes back
+    /// ```
     pub fn into_inner(self) -> T {
         match self {
             SendError::Closed(t) | SendError::Wait(_, t) => t,
@@ -26,6 +45,17 @@ impl<T> SendError<T> {
     }
 
     /// Why the wait ended, if the queue was not closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use grove::sync::{Queue, WaitError};
+    /// let q = Queue::bounded(1);
+    /// q.put(1).unwrap();
+    /// let err = q.put_timeout(2, Duration::from_millis(1)).unwrap_err();
+    /// assert_eq!(err.wait_error(), Some(WaitError::TimedOut));
+    /// ```
     pub fn wait_error(&self) -> Option<WaitError> {
         match self {
             SendError::Closed(_) => None,
@@ -55,6 +85,15 @@ impl<T> fmt::Display for SendError<T> {
 impl<T> std::error::Error for SendError<T> {}
 
 /// Why a non-blocking `try_put` did not deliver; the item is handed back.
+///
+/// # Examples
+///
+/// ```
+/// use grove::sync::{Queue, TrySendError};
+/// let q = Queue::bounded(1);
+/// q.try_put(1).unwrap();
+/// assert_eq!(q.try_put(2), Err(TrySendError::Full(2)));
+/// ```
 #[derive(PartialEq, Eq)]
 pub enum TrySendError<T> {
     /// The queue is at capacity.
@@ -65,6 +104,15 @@ pub enum TrySendError<T> {
 
 impl<T> TrySendError<T> {
     /// The item that was not delivered.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = grove::sync::Queue::bounded(1);
+    /// q.try_put(String::from("a")).unwrap();
+    /// let back = q.try_put(String::from("b")).unwrap_err().into_inner();
+    /// assert_eq!(back, "b");
+    /// ```
     pub fn into_inner(self) -> T {
         match self {
             TrySendError::Full(t) | TrySendError::Closed(t) => t,
@@ -93,6 +141,17 @@ impl<T> fmt::Display for TrySendError<T> {
 impl<T> std::error::Error for TrySendError<T> {}
 
 /// Why a blocking `get` returned no item.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use grove::sync::{Queue, RecvError, WaitError};
+/// let q: Queue<u8> = Queue::unbounded();
+/// assert_eq!(q.get_timeout(Duration::from_millis(1)), Err(RecvError::Wait(WaitError::TimedOut)));
+/// q.close();
+/// assert_eq!(q.get(), Err(RecvError::Closed));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecvError {
     /// The queue was closed and is drained.
@@ -120,6 +179,16 @@ impl fmt::Display for RecvError {
 impl std::error::Error for RecvError {}
 
 /// Why a non-blocking `try_get` returned no item.
+///
+/// # Examples
+///
+/// ```
+/// use grove::sync::{Queue, TryRecvError};
+/// let q: Queue<u8> = Queue::unbounded();
+/// assert_eq!(q.try_get(), Err(TryRecvError::Empty));
+/// q.close();
+/// assert_eq!(q.try_get(), Err(TryRecvError::Closed));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TryRecvError {
     /// Nothing queued right now.
@@ -140,28 +209,121 @@ impl fmt::Display for TryRecvError {
 impl std::error::Error for TryRecvError {}
 
 /// The order a queue hands items out in.
+///
+/// # Examples
+///
+/// ```
+/// use grove::sync::{Lifo, Queue};
+/// // `Queue<T, S>` takes its order from the store `S`.
+/// let q: Queue<i32, Lifo<i32>> = Queue::with_bound(None);
+/// q.put(1).unwrap();
+/// q.put(2).unwrap();
+/// assert_eq!(q.get(), Ok(2));
+/// ```
 pub trait Store<T>: Default {
     /// Adds an item.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::sync::{Fifo, Store};
+    /// let mut s = Fifo::default();
+    /// s.push('a');
+    /// assert_eq!(s.len(), 1);
+    /// ```
     fn push(&mut self, item: T);
+
     /// Removes the next item.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::sync::{Lifo, Store};
+    /// let mut s = Lifo::default();
+    /// s.push(1);
+    /// s.push(2);
+    /// assert_eq!(s.pop(), Some(2));
+    /// ```
     fn pop(&mut self) -> Option<T>;
+
     /// The next item, without removing it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::sync::{Priority, Store};
+    /// let mut s = Priority::default();
+    /// s.push(3);
+    /// s.push(7);
+    /// assert_eq!(s.peek(), Some(&7));
+    /// ```
     fn peek(&self) -> Option<&T>;
+
     /// Items held.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::sync::{Fifo, Store};
+    /// let mut s = Fifo::default();
+    /// s.push(());
+    /// s.push(());
+    /// assert_eq!(s.len(), 2);
+    /// ```
     fn len(&self) -> usize;
+
     /// Whether no item is held.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::sync::{Fifo, Store};
+    /// let s: Fifo<u8> = Fifo::default();
+    /// assert!(s.is_empty());
+    /// ```
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
 }
 
 /// First in, first out.
+///
+/// # Examples
+///
+/// ```
+/// use grove::sync::{Fifo, Queue};
+/// let q: Queue<i32, Fifo<i32>> = Queue::with_bound(None); // same as Queue::unbounded()
+/// q.put(1).unwrap();
+/// q.put(2).unwrap();
+/// assert_eq!(q.get(), Ok(1));
+/// ```
 #[derive(Debug)]
 pub struct Fifo<T>(VecDeque<T>);
 /// Last in, first out.
+///
+/// # Examples
+///
+/// ```
+/// use grove::sync::{Lifo, Queue};
+/// let q: Queue<i32, Lifo<i32>> = Queue::with_bound(None);
+/// q.put(1).unwrap();
+/// q.put(2).unwrap();
+/// assert_eq!(q.get(), Ok(2));
+/// ```
 #[derive(Debug)]
 pub struct Lifo<T>(Vec<T>);
 /// Greatest first (wrap items in `std::cmp::Reverse` for smallest first).
+///
+/// # Examples
+///
+/// ```
+/// use grove::sync::{Priority, Queue};
+/// let q: Queue<i32, Priority<i32>> = Queue::with_bound(None);
+/// for x in [3, 9, 1] {
+///     q.put(x).unwrap();
+/// }
+/// assert_eq!(q.get(), Ok(9));
+/// ```
 #[derive(Debug)]
 pub struct Priority<T: Ord>(BinaryHeap<T>);
 
@@ -260,8 +422,27 @@ pub struct Queue<T, S: Store<T> = Fifo<T>> {
 }
 
 /// A queue handing out the most recently put item first.
+///
+/// # Examples
+///
+/// ```
+/// let q = grove::sync::LifoQueue::with_bound(None);
+/// q.put("a").unwrap();
+/// q.put("b").unwrap();
+/// assert_eq!(q.get(), Ok("b"));
+/// ```
 pub type LifoQueue<T> = Queue<T, Lifo<T>>;
 /// A queue handing out the greatest item first.
+///
+/// # Examples
+///
+/// ```
+/// let q = grove::sync::PriorityQueue::with_bound(Some(10));
+/// for (prio, job) in [(1, "low"), (5, "high"), (3, "mid")] {
+///     q.put((prio, job)).unwrap();
+/// }
+/// assert_eq!(q.get(), Ok((5, "high")));
+/// ```
 pub type PriorityQueue<T> = Queue<T, Priority<T>>;
 
 impl<T, S: Store<T>> Clone for Queue<T, S> {
@@ -284,6 +465,16 @@ impl<T, S: Store<T>> fmt::Debug for Queue<T, S> {
 
 impl<T> Queue<T> {
     /// An unbounded FIFO queue: `put` never blocks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = grove::sync::Queue::unbounded();
+    /// for i in 0..1000 {
+    ///     q.put(i).unwrap(); // never blocks
+    /// }
+    /// assert_eq!(q.len(), 1000);
+    /// ```
     pub fn unbounded() -> Self {
         Self::with_bound(None)
     }
@@ -292,6 +483,16 @@ impl<T> Queue<T> {
     ///
     /// # Panics
     /// If `capacity` is 0: use [`Channel`] for a rendezvous.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = grove::sync::Queue::bounded(2);
+    /// q.put(1).unwrap();
+    /// q.put(2).unwrap();
+    /// assert!(q.is_full()); // a third `put` would block until a `get`
+    /// assert_eq!(q.capacity(), Some(2));
+    /// ```
     pub fn bounded(capacity: usize) -> Self {
         Self::with_bound(Some(capacity))
     }
@@ -300,6 +501,14 @@ impl<T> Queue<T> {
 impl<T, S: Store<T>> Queue<T, S> {
     /// A queue with this store, bounded if `bound` is `Some` (which must not be 0). (A bound,
     /// not a capacity hint: `put` waits while that many items are queued.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::sync::{Fifo, Queue};
+    /// let q: Queue<u8, Fifo<u8>> = Queue::with_bound(Some(4));
+    /// assert_eq!(q.capacity(), Some(4));
+    /// ```
     pub fn with_bound(bound: Option<usize>) -> Self {
         let capacity = bound;
         assert_ne!(capacity, Some(0), "grove: a queue of capacity 0 is a Channel");
@@ -318,27 +527,71 @@ impl<T, S: Store<T>> Queue<T, S> {
     }
 
     /// Items waiting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = grove::sync::Queue::unbounded();
+    /// q.put('x').unwrap();
+    /// assert_eq!(q.len(), 1);
+    /// ```
     pub fn len(&self) -> usize {
         self.inner.items.borrow().len()
     }
 
     /// Whether no item is waiting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q: grove::sync::Queue<()> = grove::sync::Queue::unbounded();
+    /// assert!(q.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Whether a bounded queue is at capacity.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = grove::sync::Queue::bounded(1);
+    /// assert!(!q.is_full());
+    /// q.put(()).unwrap();
+    /// assert!(q.is_full());
+    /// ```
     pub fn is_full(&self) -> bool {
         self.inner.capacity.is_some_and(|c| self.len() >= c)
     }
 
     /// The bound, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::sync::Queue;
+    /// assert_eq!(Queue::<u8>::bounded(3).capacity(), Some(3));
+    /// assert_eq!(Queue::<u8>::unbounded().capacity(), None);
+    /// ```
     pub fn capacity(&self) -> Option<usize> {
         self.inner.capacity
     }
 
     /// Closes the queue: puts fail from now on; gets drain what is queued, then fail with
     /// `Closed`. Every waiter wakes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::sync::{Queue, RecvError};
+    /// let q = Queue::unbounded();
+    /// q.put(1).unwrap();
+    /// q.close();
+    /// assert!(q.put(2).is_err());
+    /// assert_eq!(q.get(), Ok(1)); // drains what is queued
+    /// assert_eq!(q.get(), Err(RecvError::Closed));
+    /// ```
     pub fn close(&self) {
         self.inner.closed.set(true);
         self.inner.getters.notify_all();
@@ -346,6 +599,14 @@ impl<T, S: Store<T>> Queue<T, S> {
     }
 
     /// Whether [`close`](Self::close) was called.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q: grove::sync::Queue<u8> = grove::sync::Queue::unbounded();
+    /// q.close();
+    /// assert!(q.is_closed());
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.inner.closed.get()
     }
@@ -354,6 +615,15 @@ impl<T, S: Store<T>> Queue<T, S> {
     ///
     /// # Errors
     /// [`TrySendError::Full`] or [`TrySendError::Closed`], with the item.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::sync::{Queue, TrySendError};
+    /// let q = Queue::bounded(1);
+    /// assert_eq!(q.try_put(1), Ok(()));
+    /// assert_eq!(q.try_put(2), Err(TrySendError::Full(2)));
+    /// ```
     pub fn try_put(&self, item: T) -> Result<(), TrySendError<T>> {
         let i = &self.inner;
         if i.closed.get() {
@@ -378,6 +648,20 @@ impl<T, S: Store<T>> Queue<T, S> {
     ///
     /// # Errors
     /// See [`SendError`]; the item is handed back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = grove::sync::Queue::bounded(1);
+    /// let tx = q.clone();
+    /// let producer = grove::spawn(move || {
+    ///     tx.put(1).unwrap();
+    ///     tx.put(2).unwrap(); // blocks until the consumer takes 1
+    /// });
+    /// assert_eq!(q.get(), Ok(1));
+    /// assert_eq!(q.get(), Ok(2));
+    /// producer.join().unwrap();
+    /// ```
     pub fn put(&self, item: T) -> Result<(), SendError<T>> {
         self.put_until(item, None)
     }
@@ -386,6 +670,17 @@ impl<T, S: Store<T>> Queue<T, S> {
     ///
     /// # Errors
     /// See [`SendError`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use grove::sync::{Queue, SendError, WaitError};
+    /// let q = Queue::bounded(1);
+    /// q.put(1).unwrap();
+    /// let r = q.put_timeout(2, Duration::from_millis(1));
+    /// assert_eq!(r, Err(SendError::Wait(WaitError::TimedOut, 2)));
+    /// ```
     pub fn put_timeout(&self, item: T, timeout: Duration) -> Result<(), SendError<T>> {
         self.put_until(item, crate::time::deadline_after(timeout))
     }
@@ -394,6 +689,14 @@ impl<T, S: Store<T>> Queue<T, S> {
     ///
     /// # Errors
     /// See [`SendError`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let q = grove::sync::Queue::bounded(1);
+    /// q.put_deadline(1, Instant::now() + Duration::from_millis(5)).unwrap(); // room: at once
+    /// ```
     pub fn put_deadline(&self, item: T, deadline: Instant) -> Result<(), SendError<T>> {
         self.put_until(item, Some(deadline))
     }
@@ -427,6 +730,16 @@ impl<T, S: Store<T>> Queue<T, S> {
     ///
     /// # Errors
     /// [`TryRecvError::Empty`], or [`TryRecvError::Closed`] once closed and drained.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::sync::{Queue, TryRecvError};
+    /// let q = Queue::unbounded();
+    /// assert_eq!(q.try_get(), Err(TryRecvError::Empty));
+    /// q.put(5).unwrap();
+    /// assert_eq!(q.try_get(), Ok(5));
+    /// ```
     pub fn try_get(&self) -> Result<T, TryRecvError> {
         let i = &self.inner;
         let item = i.items.borrow_mut().pop();
@@ -444,6 +757,18 @@ impl<T, S: Store<T>> Queue<T, S> {
     ///
     /// # Errors
     /// See [`RecvError`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::sync::{Queue, RecvError, WaitError};
+    /// let q = Queue::unbounded();
+    /// let tx = q.clone();
+    /// let _p = grove::spawn(move || tx.put("job").unwrap());
+    /// assert_eq!(q.get(), Ok("job")); // blocks until the producer has run
+    /// // On the main greenlet, a get nothing can ever satisfy fails instead of hanging:
+    /// assert_eq!(q.get(), Err(RecvError::Wait(WaitError::Deadlock)));
+    /// ```
     pub fn get(&self) -> Result<T, RecvError> {
         self.get_until(None)
     }
@@ -452,6 +777,16 @@ impl<T, S: Store<T>> Queue<T, S> {
     ///
     /// # Errors
     /// See [`RecvError`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use grove::sync::{Queue, RecvError, WaitError};
+    /// let q: Queue<u8> = Queue::unbounded();
+    /// let r = q.get_timeout(Duration::from_millis(5));
+    /// assert_eq!(r, Err(RecvError::Wait(WaitError::TimedOut)));
+    /// ```
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, RecvError> {
         self.get_until(crate::time::deadline_after(timeout))
     }
@@ -460,6 +795,15 @@ impl<T, S: Store<T>> Queue<T, S> {
     ///
     /// # Errors
     /// See [`RecvError`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let q = grove::sync::Queue::unbounded();
+    /// q.put(1).unwrap();
+    /// assert_eq!(q.get_deadline(Instant::now() + Duration::from_millis(5)), Ok(1));
+    /// ```
     pub fn get_deadline(&self, deadline: Instant) -> Result<T, RecvError> {
         self.get_until(Some(deadline))
     }
@@ -469,6 +813,15 @@ impl<T, S: Store<T>> Queue<T, S> {
     }
 
     /// Calls `f` with the next item without removing it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = grove::sync::Queue::unbounded();
+    /// q.put(String::from("next")).unwrap();
+    /// assert_eq!(q.peek(|item| item.map(|s| s.len())), Some(4));
+    /// assert_eq!(q.len(), 1); // still queued
+    /// ```
     pub fn peek<R>(&self, f: impl FnOnce(Option<&T>) -> R) -> R {
         f(self.inner.items.borrow().peek())
     }
@@ -477,6 +830,17 @@ impl<T, S: Store<T>> Queue<T, S> {
     ///
     /// # Panics
     /// If called more times than items were put.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = grove::sync::Queue::unbounded();
+    /// q.put("job").unwrap();
+    /// let _job = q.get().unwrap();
+    /// assert_eq!(q.unfinished(), 1);
+    /// q.task_done();
+    /// assert_eq!(q.unfinished(), 0);
+    /// ```
     pub fn task_done(&self) {
         let i = &self.inner;
         let n = i.unfinished.get();
@@ -488,6 +852,15 @@ impl<T, S: Store<T>> Queue<T, S> {
     }
 
     /// Items put and not yet marked with [`task_done`](Self::task_done).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = grove::sync::Queue::unbounded();
+    /// q.put(1).unwrap();
+    /// q.get().unwrap();
+    /// assert_eq!(q.unfinished(), 1); // taken, not yet marked done
+    /// ```
     pub fn unfinished(&self) -> usize {
         self.inner.unfinished.get()
     }
@@ -497,6 +870,23 @@ impl<T, S: Store<T>> Queue<T, S> {
     /// # Errors
     /// [`WaitError::Deadlock`] on the main greenlet when nothing can ever finish the items;
     /// [`WaitError::Interrupted`] when the caller is unwinding.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = grove::sync::Queue::unbounded();
+    /// let worker_q = q.clone();
+    /// let _worker = grove::spawn(move || {
+    ///     while let Ok(_job) = worker_q.get() {
+    ///         worker_q.task_done();
+    ///     }
+    /// });
+    /// for job in 0..3 {
+    ///     q.put(job).unwrap();
+    /// }
+    /// q.join().unwrap(); // every job processed
+    /// q.close();
+    /// ```
     pub fn join(&self) -> Result<(), WaitError> {
         self.join_until(None)
     }
@@ -505,6 +895,16 @@ impl<T, S: Store<T>> Queue<T, S> {
     ///
     /// # Errors
     /// [`WaitError::TimedOut`], or as [`join`](Self::join).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use grove::sync::{Queue, WaitError};
+    /// let q = Queue::unbounded();
+    /// q.put(1).unwrap(); // nobody takes it
+    /// assert_eq!(q.join_timeout(Duration::from_millis(5)), Err(WaitError::TimedOut));
+    /// ```
     pub fn join_timeout(&self, timeout: Duration) -> Result<(), WaitError> {
         self.join_until(crate::time::deadline_after(timeout))
     }
@@ -513,6 +913,14 @@ impl<T, S: Store<T>> Queue<T, S> {
     ///
     /// # Errors
     /// [`WaitError::TimedOut`], or as [`join`](Self::join).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let q: grove::sync::Queue<u8> = grove::sync::Queue::unbounded();
+    /// q.join_deadline(Instant::now() + Duration::from_millis(5)).unwrap(); // nothing pending
+    /// ```
     pub fn join_deadline(&self, deadline: Instant) -> Result<(), WaitError> {
         self.join_until(Some(deadline))
     }
@@ -536,6 +944,16 @@ impl<T, S: Store<T>> Queue<T, S> {
 
     /// An iterator of items from `get`, ending when the queue is closed and drained (or a get
     /// fails).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = grove::sync::Queue::unbounded();
+    /// q.put(1).unwrap();
+    /// q.put(2).unwrap();
+    /// q.close();
+    /// assert_eq!(q.iter().collect::<Vec<_>>(), [1, 2]);
+    /// ```
     pub fn iter(&self) -> Iter<'_, T, S> {
         Iter { q: self }
     }
@@ -559,6 +977,18 @@ fn get_loop<T>(
 }
 
 /// Iterator returned by [`Queue::iter`].
+///
+/// # Examples
+///
+/// ```
+/// let q = grove::sync::Queue::unbounded();
+/// for w in ["a", "b"] {
+///     q.put(w).unwrap();
+/// }
+/// q.close();
+/// let words: Vec<&str> = q.iter().collect();
+/// assert_eq!(words, ["a", "b"]);
+/// ```
 #[derive(Debug)]
 pub struct Iter<'a, T, S: Store<T>> {
     q: &'a Queue<T, S>,
@@ -614,6 +1044,16 @@ impl<T> Default for Channel<T> {
 
 impl<T> Channel<T> {
     /// A new rendezvous channel.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ch = grove::sync::Channel::new();
+    /// let tx = ch.clone();
+    /// let h = grove::spawn(move || tx.put(1).unwrap());
+    /// assert_eq!(ch.get(), Ok(1));
+    /// h.join().unwrap();
+    /// ```
     pub fn new() -> Self {
         Channel {
             inner: Rc::new(ChanInner {
@@ -634,6 +1074,17 @@ impl<T> Channel<T> {
     ///
     /// # Errors
     /// See [`SendError`]; the item is handed back if no getter took it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::sync::Channel;
+    /// let ch = Channel::new();
+    /// let tx = ch.clone();
+    /// let h = grove::spawn(move || tx.put("hi")); // returns once taken
+    /// assert_eq!(ch.get(), Ok("hi"));
+    /// assert_eq!(h.join().unwrap(), Ok(()));
+    /// ```
     pub fn put(&self, item: T) -> Result<(), SendError<T>> {
         self.put_until(item, None)
     }
@@ -642,6 +1093,16 @@ impl<T> Channel<T> {
     ///
     /// # Errors
     /// See [`SendError`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use grove::sync::{Channel, SendError, WaitError};
+    /// let ch = Channel::new();
+    /// let r = ch.put_timeout(1, Duration::from_millis(5)); // no getter came
+    /// assert_eq!(r, Err(SendError::Wait(WaitError::TimedOut, 1)));
+    /// ```
     pub fn put_timeout(&self, item: T, timeout: Duration) -> Result<(), SendError<T>> {
         self.put_until(item, crate::time::deadline_after(timeout))
     }
@@ -650,6 +1111,17 @@ impl<T> Channel<T> {
     ///
     /// # Errors
     /// See [`SendError`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let ch = grove::sync::Channel::new();
+    /// let rx = ch.clone();
+    /// let h = grove::spawn(move || rx.get());
+    /// ch.put_deadline('x', Instant::now() + Duration::from_secs(1)).unwrap();
+    /// assert_eq!(h.join().unwrap(), Ok('x'));
+    /// ```
     pub fn put_deadline(&self, item: T, deadline: Instant) -> Result<(), SendError<T>> {
         self.put_until(item, Some(deadline))
     }
@@ -718,6 +1190,18 @@ impl<T> Channel<T> {
     ///
     /// # Errors
     /// [`TryRecvError::Empty`], or [`TryRecvError::Closed`] once closed and drained.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::sync::{Channel, TryRecvError};
+    /// let ch = Channel::new();
+    /// assert_eq!(ch.try_get(), Err(TryRecvError::Empty));
+    /// let tx = ch.clone();
+    /// let _h = grove::spawn(move || tx.put(3));
+    /// grove::yield_now(); // the putter is now offering
+    /// assert_eq!(ch.try_get(), Ok(3));
+    /// ```
     pub fn try_get(&self) -> Result<T, TryRecvError> {
         let i = &self.inner;
         let offer = i.offers.borrow_mut().pop_front();
@@ -736,6 +1220,15 @@ impl<T> Channel<T> {
     ///
     /// # Errors
     /// See [`RecvError`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ch = grove::sync::Channel::new();
+    /// let tx = ch.clone();
+    /// let _h = grove::spawn(move || tx.put(10));
+    /// assert_eq!(ch.get(), Ok(10));
+    /// ```
     pub fn get(&self) -> Result<T, RecvError> {
         self.get_until(None)
     }
@@ -744,6 +1237,16 @@ impl<T> Channel<T> {
     ///
     /// # Errors
     /// See [`RecvError`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use grove::sync::{Channel, RecvError, WaitError};
+    /// let ch: Channel<u8> = Channel::new();
+    /// let r = ch.get_timeout(Duration::from_millis(5));
+    /// assert_eq!(r, Err(RecvError::Wait(WaitError::TimedOut)));
+    /// ```
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, RecvError> {
         self.get_until(crate::time::deadline_after(timeout))
     }
@@ -752,6 +1255,16 @@ impl<T> Channel<T> {
     ///
     /// # Errors
     /// See [`RecvError`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let ch = grove::sync::Channel::new();
+    /// let tx = ch.clone();
+    /// let _h = grove::spawn(move || tx.put(1));
+    /// assert_eq!(ch.get_deadline(Instant::now() + Duration::from_secs(1)), Ok(1));
+    /// ```
     pub fn get_deadline(&self, deadline: Instant) -> Result<T, RecvError> {
         self.get_until(Some(deadline))
     }
@@ -761,6 +1274,16 @@ impl<T> Channel<T> {
     }
 
     /// Closes the channel: pending and later puts fail, gets fail once no offer is left.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::sync::{Channel, RecvError, SendError};
+    /// let ch: Channel<u8> = Channel::new();
+    /// ch.close();
+    /// assert_eq!(ch.get(), Err(RecvError::Closed));
+    /// assert_eq!(ch.put(1), Err(SendError::Closed(1)));
+    /// ```
     pub fn close(&self) {
         self.inner.closed.set(true);
         self.inner.getters.notify_all();

@@ -9,6 +9,25 @@ use crate::hub::WaitError;
 /// A counting semaphore with FIFO hand-off (gevent's `Semaphore`): a released permit goes to
 /// the longest waiter, never to a greenlet that arrives later. Cloning gives another handle.
 /// Hub-local: not `Send`.
+///
+/// # Examples
+///
+/// ```
+/// use grove::sync::Semaphore;
+/// // At most two "downloads" at a time.
+/// let sem = Semaphore::new(2);
+/// let hs: Vec<_> = (0..5)
+///     .map(|_| {
+///         let s = sem.clone();
+///         grove::spawn(move || {
+///             let _permit = s.acquire().unwrap(); // released when dropped
+///             grove::sleep(std::time::Duration::from_millis(5));
+///         })
+///     })
+///     .collect();
+/// grove::joinall(hs);
+/// assert_eq!(sem.available(), 2);
+/// ```
 #[derive(Clone)]
 pub struct Semaphore {
     inner: Rc<SemInner>,
@@ -31,6 +50,13 @@ impl fmt::Debug for Semaphore {
 
 impl Semaphore {
     /// A semaphore with `permits` permits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = grove::sync::Semaphore::new(3);
+    /// assert_eq!(sem.available(), 3);
+    /// ```
     pub fn new(permits: usize) -> Semaphore {
         Semaphore::make(permits, None)
     }
@@ -47,16 +73,44 @@ impl Semaphore {
     }
 
     /// Permits free right now (not counting ones promised to woken waiters).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = grove::sync::Semaphore::new(2);
+    /// let _p = sem.acquire().unwrap();
+    /// assert_eq!(sem.available(), 1);
+    /// ```
     pub fn available(&self) -> usize {
         self.inner.permits.get()
     }
 
     /// Greenlets waiting for a permit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = grove::sync::Semaphore::new(0);
+    /// let s = sem.clone();
+    /// let _h = grove::spawn(move || s.acquire().map(|_| ()));
+    /// grove::yield_now(); // the greenlet queues for a permit
+    /// assert_eq!(sem.waiting(), 1);
+    /// ```
     pub fn waiting(&self) -> usize {
         self.inner.waiters.len()
     }
 
     /// Takes a permit if one is free and nobody is queued before us.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = grove::sync::Semaphore::new(1);
+    /// let p = sem.try_acquire().expect("a permit is free");
+    /// assert!(sem.try_acquire().is_none());
+    /// drop(p);
+    /// assert!(sem.try_acquire().is_some());
+    /// ```
     pub fn try_acquire(&self) -> Option<SemaphorePermit> {
         let i = &self.inner;
         // Permits reserved for woken waiters are not in `permits`: a free one can be taken as
@@ -74,6 +128,17 @@ impl Semaphore {
     /// # Errors
     /// [`WaitError::Deadlock`] when the main greenlet waits and no other greenlet can ever
     /// release; [`WaitError::Interrupted`] when the caller is unwinding.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::sync::{Semaphore, WaitError};
+    /// let sem = Semaphore::new(1);
+    /// let permit = sem.acquire().unwrap();
+    /// // Nobody else can release, so the main greenlet's second acquire cannot succeed:
+    /// assert_eq!(sem.acquire().unwrap_err(), WaitError::Deadlock);
+    /// drop(permit);
+    /// ```
     pub fn acquire(&self) -> Result<SemaphorePermit, WaitError> {
         self.acquire_until(None)
     }
@@ -82,6 +147,17 @@ impl Semaphore {
     ///
     /// # Errors
     /// [`WaitError::TimedOut`], or as [`acquire`](Self::acquire).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use grove::sync::{Semaphore, WaitError};
+    /// let sem = Semaphore::new(1);
+    /// let _held = sem.acquire().unwrap();
+    /// let r = sem.acquire_timeout(Duration::from_millis(5));
+    /// assert_eq!(r.unwrap_err(), WaitError::TimedOut);
+    /// ```
     pub fn acquire_timeout(&self, timeout: Duration) -> Result<SemaphorePermit, WaitError> {
         self.acquire_until(crate::time::deadline_after(timeout))
     }
@@ -90,6 +166,15 @@ impl Semaphore {
     ///
     /// # Errors
     /// [`WaitError::TimedOut`], or as [`acquire`](Self::acquire).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let sem = grove::sync::Semaphore::new(1);
+    /// let permit = sem.acquire_deadline(Instant::now() + Duration::from_millis(5)).unwrap();
+    /// drop(permit);
+    /// ```
     pub fn acquire_deadline(&self, deadline: Instant) -> Result<SemaphorePermit, WaitError> {
         self.acquire_until(Some(deadline))
     }
@@ -129,6 +214,16 @@ impl Semaphore {
     ///
     /// # Panics
     /// For a [`BoundedSemaphore`] released more times than acquired.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = grove::sync::Semaphore::new(1);
+    /// sem.acquire().unwrap().forget(); // keep the permit past the guard
+    /// assert_eq!(sem.available(), 0);
+    /// sem.release();
+    /// assert_eq!(sem.available(), 1);
+    /// ```
     pub fn release(&self) {
         let i = &self.inner;
         if i.waiters.notify_one() {
@@ -148,6 +243,14 @@ impl Semaphore {
     }
 
     /// Adds `n` permits (as `n` releases).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = grove::sync::Semaphore::new(0);
+    /// sem.add_permits(2);
+    /// assert_eq!(sem.available(), 2);
+    /// ```
     pub fn add_permits(&self, n: usize) {
         for _ in 0..n {
             self.release();
@@ -156,6 +259,17 @@ impl Semaphore {
 }
 
 /// A permit; released when dropped (or kept with [`forget`](SemaphorePermit::forget)).
+///
+/// # Examples
+///
+/// ```
+/// let sem = grove::sync::Semaphore::new(1);
+/// {
+///     let _permit = sem.acquire().unwrap();
+///     assert_eq!(sem.available(), 0);
+/// } // dropped: released
+/// assert_eq!(sem.available(), 1);
+/// ```
 #[must_use = "the permit is released when dropped"]
 pub struct SemaphorePermit {
     /// `None` once forgotten.
@@ -171,6 +285,15 @@ impl fmt::Debug for SemaphorePermit {
 impl SemaphorePermit {
     /// Keeps the permit taken (release it later with [`Semaphore::release`]). Only the permit
     /// stays out: the handle to the semaphore is dropped, not leaked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = grove::sync::Semaphore::new(1);
+    /// sem.acquire().unwrap().forget();
+    /// assert_eq!(sem.available(), 0); // still taken
+    /// sem.release();
+    /// ```
     pub fn forget(mut self) {
         self.sem = None;
     }
@@ -186,11 +309,30 @@ impl Drop for SemaphorePermit {
 
 /// A semaphore that panics when released more times than acquired (gevent's
 /// `BoundedSemaphore`).
+///
+/// # Examples
+///
+/// ```
+/// use std::panic::AssertUnwindSafe;
+/// use grove::sync::BoundedSemaphore;
+/// let sem = BoundedSemaphore::new(1);
+/// let p = sem.acquire().unwrap(); // all `Semaphore` methods, through `Deref`
+/// drop(p);
+/// let r = std::panic::catch_unwind(AssertUnwindSafe(|| sem.release())); // one too many
+/// assert!(r.is_err());
+/// ```
 #[derive(Clone, Debug)]
 pub struct BoundedSemaphore(Semaphore);
 
 impl BoundedSemaphore {
     /// A bounded semaphore with `permits` permits (also its ceiling).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = grove::sync::BoundedSemaphore::new(2);
+    /// assert_eq!(sem.available(), 2);
+    /// ```
     pub fn new(permits: usize) -> BoundedSemaphore {
         BoundedSemaphore(Semaphore::make(permits, Some(permits)))
     }
@@ -242,11 +384,29 @@ impl<T> fmt::Debug for Lock<T> {
 
 impl<T> Lock<T> {
     /// A new, unlocked lock around `value`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = grove::sync::Lock::new(0);
+    /// *lock.lock().unwrap() += 1;
+    /// assert_eq!(*lock.lock().unwrap(), 1);
+    /// ```
     pub fn new(value: T) -> Lock<T> {
         Lock { sem: Semaphore::new(1), data: Rc::new(std::cell::RefCell::new(value)) }
     }
 
     /// Whether some greenlet holds the lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = grove::sync::Lock::new(());
+    /// let g = lock.lock().unwrap();
+    /// assert!(lock.is_locked());
+    /// drop(g);
+    /// assert!(!lock.is_locked());
+    /// ```
     pub fn is_locked(&self) -> bool {
         self.sem.available() == 0
     }
@@ -256,6 +416,17 @@ impl<T> Lock<T> {
     /// # Errors
     /// As [`Semaphore::acquire`]: [`WaitError::Deadlock`] on the main greenlet when nobody can
     /// ever unlock, [`WaitError::Interrupted`] when the caller is unwinding.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::sync::{Lock, WaitError};
+    /// let lock = Lock::new(String::new());
+    /// let mut g = lock.lock().unwrap();
+    /// g.push_str("mine");
+    /// // The main greenlet holds it and nobody else can unlock: a second lock fails.
+    /// assert_eq!(lock.lock().unwrap_err(), WaitError::Deadlock);
+    /// ```
     pub fn lock(&self) -> Result<LockGuard<'_, T>, WaitError> {
         self.sem.acquire().map(|p| self.guard(p))
     }
@@ -264,6 +435,17 @@ impl<T> Lock<T> {
     ///
     /// # Errors
     /// [`WaitError::TimedOut`], or as [`lock`](Self::lock).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use grove::sync::{Lock, WaitError};
+    /// let lock = Lock::new(0);
+    /// let _g = lock.lock().unwrap();
+    /// let r = lock.lock_timeout(Duration::from_millis(5));
+    /// assert_eq!(r.unwrap_err(), WaitError::TimedOut);
+    /// ```
     pub fn lock_timeout(&self, timeout: Duration) -> Result<LockGuard<'_, T>, WaitError> {
         self.sem.acquire_timeout(timeout).map(|p| self.guard(p))
     }
@@ -272,11 +454,29 @@ impl<T> Lock<T> {
     ///
     /// # Errors
     /// [`WaitError::TimedOut`], or as [`lock`](Self::lock).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let lock = grove::sync::Lock::new(1);
+    /// let g = lock.lock_deadline(Instant::now() + Duration::from_millis(5)).unwrap();
+    /// assert_eq!(*g, 1);
+    /// ```
     pub fn lock_deadline(&self, deadline: Instant) -> Result<LockGuard<'_, T>, WaitError> {
         self.sem.acquire_deadline(deadline).map(|p| self.guard(p))
     }
 
     /// Takes the lock if it is free and nobody waits for it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = grove::sync::Lock::new(5);
+    /// let g = lock.try_lock().unwrap();
+    /// assert!(lock.try_lock().is_none());
+    /// drop(g);
+    /// ```
     pub fn try_lock(&self) -> Option<LockGuard<'_, T>> {
         self.sem.try_acquire().map(|p| self.guard(p))
     }
@@ -287,6 +487,17 @@ impl<T> Lock<T> {
 }
 
 /// Access to a [`Lock`]'s data; unlocks when dropped.
+///
+/// # Examples
+///
+/// ```
+/// let lock = grove::sync::Lock::new(vec![1]);
+/// {
+///     let mut guard = lock.lock().unwrap(); // derefs to the data
+///     guard.push(2);
+/// } // unlocked here
+/// assert_eq!(*lock.lock().unwrap(), [1, 2]);
+/// ```
 pub struct LockGuard<'a, T> {
     // Field order: the borrow ends before the permit goes to the next greenlet.
     data: std::cell::RefMut<'a, T>,
