@@ -49,7 +49,8 @@ pub use info::{run_info, stats, GreenletInfo, HubStats};
 pub use remote::RemoteToken;
 pub(crate) use remote::{Remote, RemoteMsg};
 pub(crate) use token::ScopeExpired;
-pub use token::{is_scope_expiry, Token, WaitError};
+pub(crate) use token::Token;
+pub use token::{is_scope_expiry, WaitError};
 
 /// Greenlets run back to back before the hub takes a loop turn.
 const BUDGET: u32 = 64;

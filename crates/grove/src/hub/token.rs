@@ -7,7 +7,7 @@ use super::*;
 /// [`Token::to_remote`]). Using a token after the greenlet has been resumed for any other
 /// reason does nothing.
 #[derive(Clone)]
-pub struct Token {
+pub(crate) struct Token {
     pub(crate) fiber: FiberRef,
     pub(crate) seq: u64,
 }
@@ -21,7 +21,7 @@ impl std::fmt::Debug for Token {
 impl Token {
     /// Wakes the greenlet if it is still parked for this token. Returns whether it did.
     #[inline]
-    pub fn wake(&self) -> bool {
+    pub(crate) fn wake(&self) -> bool {
         self.wake_with(Wake::Normal)
     }
 
@@ -43,7 +43,7 @@ impl Token {
 
     /// Whether the greenlet is still parked for this token.
     #[inline]
-    pub fn is_pending(&self) -> bool {
+    pub(crate) fn is_pending(&self) -> bool {
         self.fiber.seq.get() == self.seq && self.fiber.state.get() == State::Parked
     }
 
@@ -70,7 +70,7 @@ impl Token {
     }
 
     /// A `Send` version of this token for waking from another thread.
-    pub fn to_remote(&self) -> RemoteToken {
+    pub(crate) fn to_remote(&self) -> RemoteToken {
         with(|hub| {
             let key = if self.fiber.is_main() { MAIN_KEY } else { self.fiber.key.get() };
             RemoteToken::new(hub.remote.clone(), key, self.fiber.id, self.seq)

@@ -23,7 +23,7 @@ use crate::hub::{self, IoState};
 
 /// A direction of readiness.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
+pub(crate) enum Direction {
     /// Readable (or peer closed, or error).
     Read,
     /// Writable (or error).
