@@ -73,7 +73,7 @@ pub use generator::{Co, Generator, GeneratorState};
 pub use greenlet::{getcurrent, Greenlet, GreenletExit};
 pub use hub::{add_callback, call_later, run_info, stats, GreenletInfo, HubStats, WaitError};
 pub use runtime::{Handle, Runtime, SendJoinHandle};
-pub use select::try_joinall;
+pub use select::{try_joinall, wait_n, wait_n_deadline, wait_n_timeout};
 pub use task::{
     joinall, spawn, spawn_later, try_spawn, wait_all, wait_all_timeout, Builder, JoinError,
     JoinHandle,

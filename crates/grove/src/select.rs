@@ -394,3 +394,103 @@ pub fn try_joinall<T: 'static>(
         sel.wait()?;
     }
 }
+
+/// Waits until `n` of the greenlets have finished (all of them if `n` is larger) and returns
+/// their indices in the order they were seen to finish; those already finished come first, in
+/// index order (gevent's `wait(greenlets, count=n)`; `n == 1` is "wait for any"). Results stay
+/// in the handles. Each wakeup costs a pass over the unfinished handles, so prefer
+/// [`wait_all`](crate::wait_all) to wait for every one of a large set.
+///
+/// # Errors
+/// As [`JoinHandle::wait`]: [`WaitError::Deadlock`] on the main greenlet when nothing can make
+/// enough of them finish, [`WaitError::Interrupted`] when the caller is unwinding.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// let hs = [
+///     grove::spawn(|| grove::sleep(Duration::from_secs(10))),
+///     grove::spawn(|| ()),
+/// ];
+/// assert_eq!(grove::wait_n(&hs, 1), Ok(vec![1])); // the first to finish
+/// hs[0].kill().unwrap();
+/// ```
+pub fn wait_n<T: 'static>(handles: &[JoinHandle<T>], n: usize) -> Result<Vec<usize>, WaitError> {
+    wait_n_until(handles, n, None)
+}
+
+/// Like [`wait_n`], giving up after `timeout` ([`WaitError::TimedOut`]; the greenlets go on,
+/// and `is_finished` tells which ended).
+///
+/// # Errors
+/// As [`wait_n`], and `TimedOut`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use grove::WaitError;
+/// let hs = [grove::spawn(|| ()), grove::spawn(|| grove::sleep(Duration::from_secs(10)))];
+/// assert_eq!(grove::wait_n_timeout(&hs, 2, Duration::from_millis(5)), Err(WaitError::TimedOut));
+/// assert!(hs[0].is_finished() && !hs[1].is_finished());
+/// hs[1].kill().unwrap();
+/// ```
+pub fn wait_n_timeout<T: 'static>(
+    handles: &[JoinHandle<T>],
+    n: usize,
+    timeout: Duration,
+) -> Result<Vec<usize>, WaitError> {
+    wait_n_until(handles, n, crate::time::deadline_after(timeout))
+}
+
+/// Like [`wait_n`], giving up at `deadline`.
+///
+/// # Errors
+/// As [`wait_n_timeout`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// let hs: Vec<_> = (0..3).map(|_| grove::spawn(|| ())).collect();
+/// let first_two = grove::wait_n_deadline(&hs, 2, Instant::now() + Duration::from_secs(5));
+/// assert_eq!(first_two.unwrap().len(), 2);
+/// ```
+pub fn wait_n_deadline<T: 'static>(
+    handles: &[JoinHandle<T>],
+    n: usize,
+    deadline: Instant,
+) -> Result<Vec<usize>, WaitError> {
+    wait_n_until(handles, n, Some(deadline))
+}
+
+fn wait_n_until<T: 'static>(
+    handles: &[JoinHandle<T>],
+    n: usize,
+    deadline: Option<Instant>,
+) -> Result<Vec<usize>, WaitError> {
+    let n = n.min(handles.len());
+    let mut seen = vec![false; handles.len()];
+    let mut done = Vec::with_capacity(n);
+    loop {
+        for (i, h) in handles.iter().enumerate() {
+            if done.len() < n && !seen[i] && h.is_finished() {
+                seen[i] = true;
+                done.push(i);
+            }
+        }
+        if done.len() == n {
+            return Ok(done);
+        }
+        let mut sel = Select::new();
+        let mut index = Vec::with_capacity(handles.len() - done.len());
+        for (i, h) in handles.iter().enumerate().filter(|(i, _)| !seen[*i]) {
+            sel.join(h);
+            index.push(i);
+        }
+        let k = sel.wait_until(deadline)?;
+        seen[index[k]] = true;
+        done.push(index[k]);
+    }
+}
