@@ -229,9 +229,7 @@ struct PanicGuard<'a>(&'a mut bool, &'a Greenlet);
 impl Drop for PanicGuard<'_> {
     fn drop(&mut self) {
         *self.0 = true;
-        if self.1.in_hub() {
-            self.1.abandon();
-        }
+        self.1.abandon();
     }
 }
 
@@ -240,9 +238,7 @@ impl Drop for PanicGuard<'_> {
 /// killed and unwinds when the hub next runs it.
 impl<S, Y, R> Drop for Generator<S, Y, R> {
     fn drop(&mut self) {
-        if self.g.in_hub() {
-            self.g.abandon();
-        }
+        self.g.abandon();
     }
 }
 

@@ -93,7 +93,7 @@ impl<T: 'static> Source for Join<'_, T> {
     }
     fn withdraw(&self, tok: &Token) -> bool {
         let mut j = self.h.fiber().joiners.borrow_mut();
-        match j.iter().position(|t| t.fiber.same(&tok.fiber) && t.seq == tok.seq) {
+        match j.iter().position(|t| t.same(tok)) {
             Some(i) => {
                 j.remove(i);
                 true
@@ -387,12 +387,20 @@ pub fn try_joinall<T: 'static>(
         if rest.0.iter().all(Option::is_none) {
             return Ok(values.into_iter().map(|v| v.expect("joined")).collect());
         }
-        let mut sel = Select::new();
-        for h in rest.0.iter().flatten() {
-            sel.join(h);
-        }
-        sel.wait()?;
+        first_to_finish(rest.0.iter().flatten(), None)?;
     }
+}
+
+/// Waits until one of `handles` finishes; returns its position in the iteration.
+fn first_to_finish<'h, T: 'static>(
+    handles: impl Iterator<Item = &'h JoinHandle<T>>,
+    deadline: Option<Instant>,
+) -> Result<usize, WaitError> {
+    let mut sel = Select::new();
+    for h in handles {
+        sel.join(h);
+    }
+    sel.wait_until(deadline)
 }
 
 /// Waits until `n` of the greenlets have finished (all of them if `n` is larger) and returns
@@ -483,14 +491,10 @@ fn wait_n_until<T: 'static>(
         if done.len() == n {
             return Ok(done);
         }
-        let mut sel = Select::new();
-        let mut index = Vec::with_capacity(handles.len() - done.len());
-        for (i, h) in handles.iter().enumerate().filter(|(i, _)| !seen[*i]) {
-            sel.join(h);
-            index.push(i);
-        }
-        let k = sel.wait_until(deadline)?;
-        seen[index[k]] = true;
-        done.push(index[k]);
+        let pending = handles.iter().enumerate().filter(|(i, _)| !seen[*i]);
+        let k = first_to_finish(pending.clone().map(|(_, h)| h), deadline)?;
+        let (i, _) = pending.clone().nth(k).expect("a pending handle finished");
+        seen[i] = true;
+        done.push(i);
     }
 }

@@ -690,10 +690,8 @@ pub fn wait_all_timeout<T: 'static>(
     handles: &[JoinHandle<T>],
     timeout: Duration,
 ) -> Result<(), WaitError> {
-    match crate::time::deadline_after(timeout) {
-        None => wait_all(handles),
-        Some(d) => handles.iter().try_for_each(|h| h.wait_deadline(d)),
-    }
+    let deadline = crate::time::deadline_after(timeout);
+    handles.iter().try_for_each(|h| h.wait_until(deadline))
 }
 
 /// Waits for every greenlet and returns their results in order (gevent's `joinall`). The

@@ -267,17 +267,15 @@ impl Greenlet {
         hub::with(|h| h.kill(&self.f));
     }
 
-    /// Kills a greenlet that is blocked in the hub, with nobody to receive its end (for a
-    /// dropped `Generator`): it unwinds the next time the hub runs it. No effect once the
-    /// thread's hub is gone.
+    /// If the greenlet is blocked in the hub (sleeping, waiting) or scheduled by it, kills it
+    /// with nobody to receive its end (for a dropped `Generator`): it unwinds the next time
+    /// the hub runs it. No effect on a greenlet that is not, or once the thread's hub is gone.
     pub(crate) fn abandon(&self) {
+        if !matches!(self.f.state.get(), State::Parked | State::Ready) {
+            return;
+        }
         self.f.set_parent(None);
         let _ = hub::try_with(|h| h.kill(&self.f));
-    }
-
-    /// Whether the greenlet is blocked in the hub (sleeping, waiting) or scheduled by it.
-    pub(crate) fn in_hub(&self) -> bool {
-        matches!(self.f.state.get(), State::Parked | State::Ready)
     }
 
     /// Whether the greenlet's function has returned (or it was killed).

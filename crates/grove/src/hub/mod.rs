@@ -140,9 +140,8 @@ pub fn is_cooperative() -> bool {
     // The running greenlet is `Running` while its own code runs; the scheduler runs on the
     // main greenlet's stack while main is parked (or ready, or in a switch), and must never
     // park.
-    ALIVE.try_with(Cell::get).unwrap_or(false)
-        && !std::thread::panicking()
-        && try_with(|h| {
+    !std::thread::panicking()
+        && with_existing(|h| {
             !h.in_callback.get()
                 && h.current.try_borrow().is_ok_and(|c| c.state.get() == State::Running)
         })
@@ -345,9 +344,8 @@ pub fn defer_kill() {
 /// (for `grove-patch`: its hooked calls fail at once until the kill lands). Never for main.
 #[doc(hidden)]
 pub fn kill_deferred() -> bool {
-    ALIVE.try_with(Cell::get).unwrap_or(false)
-        && try_with(|h| h.current.try_borrow().is_ok_and(|c| !c.is_main() && c.kill_pending.get()))
-            .unwrap_or(false)
+    with_existing(|h| h.current.try_borrow().is_ok_and(|c| !c.is_main() && c.kill_pending.get()))
+        .unwrap_or(false)
 }
 
 /// Parks the running greenlet until the token handed to `arm` is used (from any thread), or

@@ -53,7 +53,7 @@ impl Hub {
                 return Wake::TimedOut;
             }
             let tok = Token { fiber: cur.clone(), seq: cur.seq.get() };
-            timer = Some(self.timers.borrow_mut().insert(d, TimerAction::Wake(tok)));
+            timer = Some(self.arm_timer(d, TimerAction::Wake(tok)));
         }
         cur.state.set(State::Parked);
         cur.waiting_on.set(what);
@@ -86,8 +86,7 @@ impl Hub {
         cur.state.set(State::Running);
         cur.waiting_on.set("");
         if let Some(t) = timer {
-            let action = self.timers.borrow_mut().cancel(t);
-            drop(action);
+            self.cancel_timer(t);
         }
     }
 
@@ -151,7 +150,7 @@ impl Hub {
         // throws its Timeout into a greenlet wherever it waits).
         let expiry = cur.deadline.get().filter(|_| !unwinding).map(|d| {
             let tok = Token { fiber: cur.clone(), seq: cur.seq.get() };
-            self.timers.borrow_mut().insert(d, TimerAction::Expire(tok))
+            self.arm_timer(d, TimerAction::Expire(tok))
         });
         cur.state.set(State::Suspended);
         let back = if cur.is_main() {
@@ -167,8 +166,7 @@ impl Hub {
         if let Some(t) = expiry {
             // A new generation: an expiry armed for this switch no longer matches.
             cur.seq.set(cur.seq.get() + 1);
-            let action = self.timers.borrow_mut().cancel(t);
-            drop(action);
+            self.cancel_timer(t);
         }
         match back {
             Input::Message => cur.take_inbox(),
@@ -186,12 +184,19 @@ impl Hub {
         {
             return;
         }
-        f.put_inbox(Message::Throw(Box::new(ScopeExpired(f.deadline_owner.get()))));
+        let expired = Message::Throw(Box::new(ScopeExpired(f.deadline_owner.get())));
+        self.deliver(f, expired);
+    }
+
+    /// Hands a suspended greenlet `msg` and schedules it (main first: it resumes the loop).
+    fn deliver(&self, f: FiberRef, msg: Message) {
+        f.put_inbox(msg);
         f.state.set(State::Ready);
+        let mut ready = self.ready.borrow_mut();
         if f.is_main() {
-            self.ready.borrow_mut().push_front((f, Input::Message));
+            ready.push_front((f, Input::Message));
         } else {
-            self.ready.borrow_mut().push_back((f, Input::Message));
+            ready.push_back((f, Input::Message));
         }
     }
 
@@ -382,13 +387,7 @@ impl Hub {
         Self::notify_joiners(f);
         match parent {
             Some(p) if switched_to && p.state.get() == State::Suspended => {
-                p.put_inbox(Message::Value(Box::new(GreenletExit)));
-                p.state.set(State::Ready);
-                if p.is_main() {
-                    self.ready.borrow_mut().push_front((p, Input::Message));
-                } else {
-                    self.ready.borrow_mut().push_back((p, Input::Message));
-                }
+                self.deliver(p, Message::Value(Box::new(GreenletExit)));
             }
             // Its last child gone after its last handle: the parent can never be switched to
             // again (greenlet's collection).

@@ -63,6 +63,11 @@ impl Token {
         self.fiber.notified.get() == self.seq as u32
     }
 
+    /// Whether `other` is this same token (the same greenlet's same park).
+    pub(crate) fn same(&self, other: &Token) -> bool {
+        self.fiber.same(&other.fiber) && self.seq == other.seq
+    }
+
     /// Whether the greenlet was woken for this token and has not run since.
     #[inline]
     pub(crate) fn is_scheduled(&self) -> bool {

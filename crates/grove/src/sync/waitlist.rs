@@ -45,7 +45,7 @@ impl WaitList {
     ) -> Result<(), WaitError> {
         hub::with(|h| {
             let tok = h.token();
-            self.q.borrow_mut().push_back(tok.clone());
+            self.register(tok.clone());
             let guard = Leave { list: self, me: Some(tok), unclaimed };
             let r = h.park(deadline, what).result();
             let mut guard = guard;
@@ -65,7 +65,7 @@ impl WaitList {
     /// Removes `tok` if it is still queued; returns whether it was.
     pub(crate) fn withdraw(&self, tok: &Token) -> bool {
         let mut q = self.q.borrow_mut();
-        match q.iter().position(|t| t.fiber.same(&tok.fiber) && t.seq == tok.seq) {
+        match q.iter().position(|t| t.same(tok)) {
             Some(i) => {
                 q.remove(i);
                 true
@@ -124,21 +124,10 @@ struct Leave<'a> {
 impl Drop for Leave<'_> {
     fn drop(&mut self) {
         let Some(me) = self.me.take() else { return };
-        let mut q = self.list.q.borrow_mut();
-        let mine = q.iter().position(|t| t.fiber.same(&me.fiber) && t.seq == me.seq);
-        match mine {
-            Some(i) => {
-                q.remove(i);
-            }
-            None if me.was_notified() => {
-                // A notifier woke us and we leave without using it: pass it on.
-                drop(q);
-                if !self.list.notify_one() {
-                    (self.unclaimed)();
-                }
-            }
-            // Popped as stale (we had been woken otherwise): no notification was consumed.
-            None => {}
+        // Popped by a notifier that woke us (not popped as stale, when we had been woken
+        // otherwise), and we leave without using it: pass the notification on.
+        if !self.list.withdraw(&me) && me.was_notified() && !self.list.notify_one() {
+            (self.unclaimed)();
         }
     }
 }
