@@ -376,9 +376,7 @@ impl Client {
         let late = |e: io::Error| (e, false);
         let (framing, definite) =
             response_framing(req.method(), status, version, &headers).map_err(late)?;
-        let close = headers.get_all(header::CONNECTION).iter().any(|v| {
-            v.to_str().is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")))
-        });
+        let close = crate::server::has_token(&headers, "close");
         // Reusable once the body is read, if nothing is in doubt: definite framing, HTTP/1.1,
         // no `close`, not switched to another protocol (the caller also checks that no byte
         // beyond the response arrived: the client does not pipeline).
@@ -510,13 +508,7 @@ pub(crate) fn response_framing(
     {
         return Ok((Framing::Empty, true));
     }
-    let te: Vec<String> = headers
-        .get_all(header::TRANSFER_ENCODING)
-        .iter()
-        .flat_map(|v| v.to_str().unwrap_or("\u{0}").split(','))
-        .map(|c| c.trim().to_ascii_lowercase())
-        .filter(|c| !c.is_empty())
-        .collect();
+    let te = crate::server::transfer_codings(headers.get_all(header::TRANSFER_ENCODING).iter());
     let has_te = headers.contains_key(header::TRANSFER_ENCODING);
     if has_te && version == Version::HTTP_10 {
         // An HTTP/1.0 response cannot be chunked: its framing is faulty, read it to the end.

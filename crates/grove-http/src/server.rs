@@ -400,6 +400,17 @@ pub(crate) fn parse_head(buf: &[u8], max_headers: usize) -> Result<Option<Head>,
     Ok(Some(Head { method, uri, version, headers, len }))
 }
 
+/// The codings of Transfer-Encoding values, lowercased, in order. Empty list elements are
+/// allowed (RFC 9110 §5.6.1): `, chunked` is `chunked`; a value that is not text becomes an
+/// unknown coding.
+pub(crate) fn transfer_codings<'a>(values: impl Iterator<Item = &'a HeaderValue>) -> Vec<String> {
+    values
+        .flat_map(|v| v.to_str().unwrap_or("\u{0}").split(','))
+        .map(|c| c.trim().to_ascii_lowercase())
+        .filter(|c| !c.is_empty())
+        .collect()
+}
+
 /// Decides how the request body is delimited, rejecting ambiguous framing (request smuggling:
 /// both Content-Length and Transfer-Encoding, conflicting lengths, unknown codings).
 pub(crate) fn request_framing(
@@ -415,13 +426,7 @@ pub(crate) fn request_framing(
         if head.version == Version::HTTP_10 {
             return Err((StatusCode::BAD_REQUEST, "Transfer-Encoding in an HTTP/1.0 request"));
         }
-        // Empty list elements are allowed (RFC 9110 §5.6.1): `, chunked` is `chunked`.
-        let codings: Vec<String> = te
-            .iter()
-            .flat_map(|v| v.to_str().unwrap_or("\u{0}").split(','))
-            .map(|c| c.trim().to_ascii_lowercase())
-            .filter(|c| !c.is_empty())
-            .collect();
+        let codings = transfer_codings(te.iter().copied());
         return match codings.as_slice() {
             [only] if only == "chunked" => Ok(Framing::Chunked(ChunkedDecoder::new())),
             _ if codings.last().map(String::as_str) != Some("chunked") => {

@@ -34,9 +34,9 @@ use std::collections::VecDeque;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
-use crate::thread_pool::{self, spawn_blocking, Abandoned, Call};
+use crate::thread_pool::{self, lock, spawn_blocking, Abandoned, Call};
 
 fn owned(p: impl AsRef<Path>) -> PathBuf {
     p.as_ref().to_path_buf()
@@ -249,10 +249,6 @@ impl Inner {
             Err(e) => Err(e),
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Queues `op` on the file's strand (at the front for leftovers of a finished operation) and

@@ -291,10 +291,7 @@ impl Group {
 
     fn join_until(&self, deadline: Option<Instant>) -> Result<(), WaitError> {
         while !self.is_empty() {
-            let r = match deadline {
-                None => self.inner.empty.wait(),
-                Some(d) => self.inner.empty.wait_deadline(d),
-            };
+            let r = self.inner.empty.wait_until(deadline);
             if let Err(e) = r {
                 return if self.is_empty() { Ok(()) } else { Err(e) };
             }

@@ -493,7 +493,7 @@ impl Child {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn wait_timeout(&mut self, timeout: Duration) -> io::Result<ExitStatus> {
-        self.wait_until(Instant::now().checked_add(timeout))
+        self.wait_until(crate::time::deadline_after(timeout))
     }
 
     /// [`wait`](Self::wait), giving up at `deadline` with `ErrorKind::TimedOut`.

@@ -62,7 +62,8 @@ fn pool() -> &'static Pool {
     })
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+/// Locks `m`, going on past a poisoned lock.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -402,7 +403,7 @@ pub fn spawn_blocking_timeout<T: Send + 'static>(
     timeout: Duration,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> io::Result<T> {
-    spawn_blocking_deadline(Instant::now().checked_add(timeout), f)
+    spawn_blocking_deadline(crate::time::deadline_after(timeout), f)
 }
 
 fn spawn_blocking_deadline<T: Send + 'static>(

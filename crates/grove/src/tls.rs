@@ -28,7 +28,7 @@ use std::io::{self, Read, Write};
 use std::ops::DerefMut;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub use rustls;
 use rustls::pki_types::ServerName;
@@ -308,10 +308,6 @@ fn would_block(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::WouldBlock
 }
 
-fn deadline(t: Option<Duration>) -> Option<Instant> {
-    t.and_then(|t| Instant::now().checked_add(t))
-}
-
 impl<C, D> Duplex<C>
 where
     C: DerefMut<Target = rustls::ConnectionCommon<D>>,
@@ -581,7 +577,7 @@ where
             return Ok(0);
         }
         let sh = &*self.shared;
-        let deadline = deadline(sh.sock.read_timeout()?);
+        let deadline = sh.sock.read_timeout()?.and_then(crate::time::deadline_after);
         loop {
             {
                 // Borrowed only between system calls: never across the park below.
@@ -618,7 +614,7 @@ where
     /// socket is full.
     fn flush_tls(&self) -> io::Result<()> {
         let sh = &*self.shared;
-        let deadline = deadline(sh.sock.write_timeout()?);
+        let deadline = sh.sock.write_timeout()?.and_then(crate::time::deadline_after);
         loop {
             {
                 let mut c = sh.conn.borrow_mut();

@@ -201,11 +201,7 @@ impl<T> SendJoinHandle<T> {
     }
 
     fn wait_until(&self, deadline: Option<Instant>) -> Result<(), WaitError> {
-        let r = match deadline {
-            None => self.done.get(),
-            Some(d) => self.done.get_deadline(d),
-        };
-        match r {
+        match self.done.get_until(deadline) {
             Ok(()) => Ok(()),
             Err(AsyncError::Wait(e)) => Err(e),
             // The completer only ever sets a value.

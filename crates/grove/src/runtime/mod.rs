@@ -517,11 +517,10 @@ impl Handle {
             crate::run_info().into_iter().filter(|g| g.id != me).collect::<Vec<_>>()
         };
         let asks: Vec<_> = (0..self.hubs())
-            .map(|i| (i, self.spawn_with(Some(i), ask, Location::caller(), Admit::Bypass)))
+            .map(|i| (i, self.spawn_waiting(Some(i), ask, Location::caller(), Admit::Bypass)))
             .collect();
         let mut out = Vec::new();
         for (i, h) in asks {
-            let h = h.unwrap_or_else(|_| SendJoinHandle::completed(Err(JoinError::Killed)));
             out.extend(h.join().unwrap_or_default().into_iter().map(|g| (i, g)));
         }
         out
@@ -546,14 +545,9 @@ impl Handle {
             s
         };
         let asks: Vec<_> = (0..self.hubs())
-            .map(|i| self.spawn_with(Some(i), ask, Location::caller(), Admit::Bypass))
+            .map(|i| self.spawn_waiting(Some(i), ask, Location::caller(), Admit::Bypass))
             .collect();
-        asks.into_iter()
-            .map(|h| {
-                let h = h.unwrap_or_else(|_| SendJoinHandle::completed(Err(JoinError::Killed)));
-                h.join().unwrap_or_default()
-            })
-            .collect()
+        asks.into_iter().map(|h| h.join().unwrap_or_default()).collect()
     }
 
     /// Spawns `f` on the least-loaded hub (ties go round-robin). At the runtime's
@@ -579,7 +573,7 @@ impl Handle {
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> SendJoinHandle<T> {
-        self.spawn_waiting(None, f, Location::caller())
+        self.spawn_waiting(None, f, Location::caller(), Admit::Wait)
     }
 
     /// Spawns `f` on hub `i`; waits for room as [`spawn`](Self::spawn) does.
@@ -601,7 +595,7 @@ impl Handle {
         i: usize,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> SendJoinHandle<T> {
-        self.spawn_waiting(Some(i), f, Location::caller())
+        self.spawn_waiting(Some(i), f, Location::caller(), Admit::Wait)
     }
 
     /// Spawns `f` on the least-loaded hub, or refuses at once.
@@ -661,8 +655,9 @@ impl Handle {
         i: Option<usize>,
         f: impl FnOnce() -> T + Send + 'static,
         location: &'static Location<'static>,
+        admit: Admit,
     ) -> SendJoinHandle<T> {
-        match self.spawn_with(i, f, location, Admit::Wait) {
+        match self.spawn_with(i, f, location, admit) {
             Ok(h) => h,
             Err(e) if e.kind == SpawnErrorKind::NoSuchHub => panic!("{e}"),
             // Shut down, or the caller could not wait: the greenlet never runs.
@@ -898,7 +893,7 @@ impl Runtime {
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> SendJoinHandle<T> {
-        self.handle.spawn_waiting(None, f, Location::caller())
+        self.handle.spawn(f)
     }
 
     /// See [`Handle::spawn_on`].
@@ -919,7 +914,7 @@ impl Runtime {
         i: usize,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> SendJoinHandle<T> {
-        self.handle.spawn_waiting(Some(i), f, Location::caller())
+        self.handle.spawn_on(i, f)
     }
 
     /// See [`Handle::try_spawn`].
@@ -941,7 +936,7 @@ impl Runtime {
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
-        self.handle.spawn_with(None, f, Location::caller(), Admit::Try)
+        self.handle.try_spawn(f)
     }
 
     /// Runs `f` as a greenlet on hub 0 and waits for its result (`spawn_on(0, f).join()`).
@@ -968,7 +963,7 @@ impl Runtime {
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, JoinError> {
-        self.handle.spawn_waiting(Some(0), f, Location::caller()).join()
+        self.handle.spawn_on(0, f).join()
     }
 
     /// Stops every hub: greenlets still alive are killed (unwound, destructors run), jobs

@@ -301,7 +301,7 @@ impl<T: Clone + Send + 'static> AsyncResult<T> {
         self.get_until(Some(deadline))
     }
 
-    fn get_until(&self, deadline: Option<Instant>) -> Result<T, AsyncError> {
+    pub(crate) fn get_until(&self, deadline: Option<Instant>) -> Result<T, AsyncError> {
         loop {
             let st = self.lock();
             if let Some(v) = &st.value {

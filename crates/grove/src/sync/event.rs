@@ -166,7 +166,7 @@ impl Event {
         self.wait_until(Some(deadline))
     }
 
-    fn wait_until(&self, deadline: Option<Instant>) -> Result<(), WaitError> {
+    pub(crate) fn wait_until(&self, deadline: Option<Instant>) -> Result<(), WaitError> {
         let i = &self.inner;
         if i.set.get() {
             self.after_woken();
