@@ -26,23 +26,16 @@ pub(crate) unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, arg: libc::c_long) 
         }
         libc::F_SETFL => {
             let class = fdtab::get(fd);
-            if arg as c_int & libc::O_NONBLOCK != 0 {
-                let r = forward(arg);
-                if r == 0 {
-                    fdtab::set(fd, Class::UserNonblocking);
-                }
-                r
-            } else if class == Class::Managed {
+            let on = arg as c_int & libc::O_NONBLOCK != 0;
+            if !on && class == Class::Managed {
                 // The program asks for blocking mode, as it had: non-blocking underneath.
-                forward(arg | libc::O_NONBLOCK as libc::c_long)
-            } else {
-                let r = forward(arg);
-                if r == 0 && class == Class::UserNonblocking {
-                    // Blocking again: classified afresh on its next use in a hub.
-                    fdtab::forget(fd);
-                }
-                r
+                return forward(arg | libc::O_NONBLOCK as libc::c_long);
             }
+            let r = forward(arg);
+            if r == 0 {
+                program_set_mode(fd, class, on);
+            }
+            r
         }
         libc::F_DUPFD | libc::F_DUPFD_CLOEXEC => {
             let r = forward(arg);
@@ -68,13 +61,20 @@ pub(crate) unsafe extern "C" fn ioctl(fd: c_int, req: libc::c_ulong, arg: *mut c
     }
     let r = forward();
     if r == 0 {
-        if on {
-            fdtab::set(fd, Class::UserNonblocking);
-        } else if class == Class::UserNonblocking {
-            fdtab::forget(fd);
-        }
+        program_set_mode(fd, class, on);
     }
     r
+}
+
+/// The program set `fd` (of class `was`, not `Managed` turned off) non-blocking (`on`) or
+/// blocking, and the call succeeded.
+fn program_set_mode(fd: c_int, was: Class, on: bool) {
+    if on {
+        fdtab::set(fd, Class::UserNonblocking);
+    } else if was == Class::UserNonblocking {
+        // Blocking again: classified afresh on its next use in a hub.
+        fdtab::forget(fd);
+    }
 }
 
 #[no_mangle]
