@@ -92,33 +92,33 @@ pub(crate) unsafe extern "C" fn dup(old: c_int) -> c_int {
     r
 }
 
-/// `new` is about to become a copy of `old`: a copy onto stdin/stdout/stderr is how a child's
-/// standard streams are set up between fork and exec, so `old` goes back to blocking mode.
-fn before_dup_onto(old: c_int, new: c_int) {
-    if old == new {
-        return; // nothing changes
+/// `new` has just become a copy of `old` (`r`, the dup2/dup3 result, is `new` on success):
+/// it shares `old`'s open file description, so it takes `old`'s class. A copy onto
+/// stdin/stdout/stderr is how a child's standard streams are set up between fork and exec, so
+/// `old` goes back to blocking mode first. A failed call changed nothing, so neither does this.
+fn after_dup_onto(old: c_int, new: c_int, r: c_int) {
+    if r < 0 || old == new {
+        return;
     }
     if (0..=2).contains(&new) {
         fdtab::release(old);
     }
-    fdtab::forget(new);
+    fdtab::copy(old, r);
 }
 
 #[no_mangle]
 pub(crate) unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
-    before_dup_onto(old, new);
     // SAFETY: forwarding the caller's arguments.
     let r = unsafe { real::dup2(old, new) };
-    fdtab::copy(old, r);
+    after_dup_onto(old, new, r);
     r
 }
 
 #[no_mangle]
 pub(crate) unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
-    before_dup_onto(old, new);
     // SAFETY: forwarding the caller's arguments.
     let r = unsafe { real::dup3(old, new, flags) };
-    fdtab::copy(old, r);
+    after_dup_onto(old, new, r);
     r
 }
 

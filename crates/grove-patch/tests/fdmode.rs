@@ -108,6 +108,48 @@ fn a_dup_of_a_managed_socket_is_managed_too() {
     drop(writer.join().unwrap());
 }
 
+/// A `dup2`/`dup3` onto a managed fd that fails (bad source fd) leaves the target as it was:
+/// still managed, still blocking for the program (review finding: the hook forgot the target's
+/// class before the call, so a failed call left a non-blocking fd the table no longer knew).
+#[test]
+fn a_failed_dup_onto_a_managed_fd_leaves_it_managed() {
+    grove_patch::enable();
+    for use_dup3 in [false, true] {
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let (a, b) = grove::run(move || {
+            (&b).write_all(b"1").unwrap();
+            let mut one = [0u8; 1];
+            (&a).read_exact(&mut one).unwrap(); // `a` is managed now
+            (a, b)
+        });
+        let bad = -1; // never an open fd (a closed one could be reused by another test)
+        // SAFETY: dup2/dup3 with an invalid source fd fail with EBADF and touch nothing.
+        let r = unsafe {
+            if use_dup3 {
+                libc::dup3(bad, a.as_raw_fd(), libc::O_CLOEXEC)
+            } else {
+                libc::dup2(bad, a.as_raw_fd())
+            }
+        };
+        assert_eq!(r, -1, "dup from an invalid fd must fail");
+        assert_eq!(std::io::Error::last_os_error().raw_os_error(), Some(libc::EBADF));
+        assert_ne!(raw_flags(a.as_raw_fd()) & libc::O_NONBLOCK, 0, "still managed underneath");
+        // SAFETY: F_GETFL on a valid fd (through the hook: the program's view).
+        let seen = unsafe { libc::fcntl(a.as_raw_fd(), libc::F_GETFL) };
+        assert_eq!(seen & libc::O_NONBLOCK, 0, "the program still sees a blocking fd");
+        // And a plain thread's read still blocks until data comes (no EAGAIN).
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            (&b).write_all(b"late").unwrap();
+            b
+        });
+        let mut buf = [0u8; 4];
+        (&a).read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"late");
+        drop(writer.join().unwrap());
+    }
+}
+
 #[test]
 fn connect_timeout_sockets_stay_cooperative() {
     grove_patch::enable();
