@@ -590,9 +590,10 @@ fn poll_wait(c: &mut std::process::Child, deadline: Option<Instant>) -> io::Resu
         // Nobody holds a token for this park: only its deadline (or a kill) ends it.
         match hub::with(|h| h.park(Some(until), "child wait")) {
             Wake::Normal | Wake::TimedOut => {
-                let now = Instant::now();
-                let scope = crate::time::current_deadline();
-                if deadline.is_some_and(|d| d <= now) || scope.is_some_and(|d| d <= now) {
+                // Only the call's own deadline ends the loop here: an expired timeout scope
+                // unwinds from the next park (reporting it as this wait's result would hand
+                // the scope's expiry to the caller as an I/O error).
+                if deadline.is_some_and(|d| d <= Instant::now()) {
                     return Err(io::Error::new(io::ErrorKind::TimedOut, "child wait timed out"));
                 }
             }

@@ -72,7 +72,11 @@ fn piping_through_cat_and_many_children_at_once() {
 const LIVE: Duration = Duration::from_secs(20);
 
 fn sleeper() -> grove::process::Child {
-    Command::new("sleep").arg("600").spawn().unwrap()
+    // Not holding the test's output pipes: a child test that fails must not leave its parent
+    // reading them until the sleep ends.
+    let mut cmd = Command::new("sleep");
+    cmd.arg("600").stdout(Stdio::null()).stderr(Stdio::null());
+    cmd.spawn().unwrap()
 }
 
 fn sigkill(pid: u32) {
@@ -253,6 +257,19 @@ fn the_polling_fallback_waits_times_out_and_reaps() {
             let e = c.wait_timeout(Duration::from_millis(20)).unwrap_err();
             assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
             assert_usable_and_running(&mut c, pid, "fallback, after timeouts");
+            // The scope expires while another greenlet holds the hub: the wait's own pause
+            // timer fires only after the scope's deadline. The scope must still unwind the
+            // wait (review finding: the fallback returned io::TimedOut as the wait's result).
+            let mut held = sleeper();
+            let w = grove::spawn(move || {
+                let r = grove::timeout(Duration::from_millis(20), || held.wait().map(|_| ()));
+                (r.map_err(|_| "elapsed"), held)
+            });
+            grove::spawn(|| std::thread::sleep(Duration::from_millis(100))); // holds the hub
+            let (r, mut held) = w.join().unwrap();
+            assert_eq!(r.map(|w| w.map_err(|e| e.kind())), Err("elapsed"), "the scope unwinds");
+            held.kill().unwrap();
+            held.wait_timeout(LIVE).unwrap();
             c.kill().unwrap();
             assert_eq!(c.wait_timeout(LIVE).unwrap().signal(), Some(libc::SIGKILL));
             assert!(Command::new("sh").args(["-c", "exit 4"]).status().unwrap().code() == Some(4));
