@@ -109,20 +109,55 @@ pub(crate) fn submit(job: Job) -> io::Result<()> {
     st.threads += 1;
     st.starting += 1;
     drop(st);
-    let r = std::thread::Builder::new().name("grove-blocking".into()).spawn(worker);
-    if let Err(e) = r {
-        let mut st = lock(&p.queue);
-        st.threads -= 1;
-        st.starting -= 1;
-        if st.threads == 0 {
-            // Nobody will ever run the job: take it back out and report.
-            if let Some(i) = st.jobs.iter().position(|q| q.id == id) {
-                drop(st.jobs.remove(i));
-                return Err(e);
-            }
-        }
+    let r = match start_hook() {
+        Some(hook) => hook(),
+        None => Ok(()),
+    };
+    let r = r.and_then(|()| {
+        std::thread::Builder::new().name("grove-blocking".into()).spawn(worker).map(drop)
+    });
+    let Err(e) = r else { return Ok(()) };
+    let mut st = lock(&p.queue);
+    st.threads -= 1;
+    st.starting -= 1;
+    if st.threads > 0 {
+        return Ok(()); // the threads there are drain the queue, this job included
     }
-    Ok(())
+    // No thread at all, none starting: nobody would ever run what is queued. Every queued
+    // job is taken back out; ours reports the failure, the others (queued by callers that
+    // counted on this thread) report theirs through their dropped completers.
+    let stranded = std::mem::take(&mut st.jobs);
+    drop(st);
+    let ours = stranded.iter().any(|q| q.id == id);
+    drop(stranded); // outside the lock: dropping a job wakes its waiter
+    if ours {
+        Err(e)
+    } else {
+        Ok(()) // already taken by a thread that has since exited
+    }
+}
+
+/// A test hook run in place of nothing before each pool thread starts: an error it returns
+/// stands for the OS refusing the thread.
+type StartHook = fn() -> io::Result<()>;
+
+static START_HOOK: Mutex<Option<StartHook>> = Mutex::new(None);
+
+fn start_hook() -> Option<StartHook> {
+    *lock(&START_HOOK)
+}
+
+/// Fault injection for tests: `hook` runs before each pool thread starts, and an error it
+/// returns is handled as the OS refusing to start the thread. `None` removes it.
+#[doc(hidden)]
+pub fn set_thread_start_hook(hook: Option<fn() -> io::Result<()>>) {
+    *lock(&START_HOOK) = hook;
+}
+
+/// Jobs queued and not yet taken by a pool thread. For tests.
+#[doc(hidden)]
+pub fn queued_jobs() -> usize {
+    lock(&pool().queue).jobs.len()
 }
 
 fn worker() {

@@ -212,3 +212,48 @@ fn a_queued_job_whose_caller_gave_up_is_taken_off_the_queue() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("CHILD-OK"), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// The one pool thread fails to start while another hub's caller has queued a job that
+/// counted on it: both calls fail with an error, neither waits forever (review finding: only
+/// the starting caller's job was taken back out), and the pool works afterwards.
+#[test]
+fn a_thread_that_fails_to_start_fails_every_job_queued_behind_it() {
+    // Own process: it shrinks the process-wide pool and installs a start hook.
+    if util::child_scenario().is_some() {
+        type Other = std::thread::JoinHandle<std::io::Result<i32>>;
+        static OTHER: Mutex<Option<Other>> = Mutex::new(None);
+        /// Stands for the OS refusing the thread, after a second caller (another hub) has
+        /// queued its job in the window where the thread is starting.
+        fn refuse() -> std::io::Result<()> {
+            grove::thread_pool::set_thread_start_hook(None);
+            let other = std::thread::spawn(|| grove::run(|| spawn_blocking(|| 7)));
+            let t0 = Instant::now();
+            while grove::thread_pool::queued_jobs() < 2 {
+                assert!(t0.elapsed() < LIVE, "the second job was never queued");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            *OTHER.lock().unwrap() = Some(other);
+            Err(std::io::Error::other("thread start refused (injected)"))
+        }
+        grove::thread_pool::set_max_threads(1);
+        grove::thread_pool::set_thread_start_hook(Some(refuse));
+        grove::run(|| {
+            let e = spawn_blocking(|| 1).unwrap_err();
+            assert!(e.to_string().contains("injected"), "{e}");
+        });
+        let other = OTHER.lock().unwrap().take().expect("the hook ran");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(other.join().unwrap()));
+        let r = rx.recv_timeout(LIVE).expect("the other caller's job was stranded");
+        assert!(r.is_err(), "a job with no thread to run it reported {r:?}");
+        assert_eq!(grove::thread_pool::queued_jobs(), 0);
+        // The pool starts threads again.
+        assert_eq!(grove::run(|| spawn_blocking(|| 3)).unwrap(), 3);
+        println!("CHILD-OK");
+        return;
+    }
+    let name = "a_thread_that_fails_to_start_fails_every_job_queued_behind_it";
+    let out = util::run_child(name, "1");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("CHILD-OK"), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+}
