@@ -81,10 +81,18 @@ const REGRESSION_SEEDS: &[u64] = &[
     14572, // (same)
     23132, // (same)
     26526, // (same)
+    38741, // Event: a killed woken waiter passed the broadcast on to a later waiter
 ];
 
 /// Minimized programs that once failed (text form, see `program.rs`); they run every time.
 const REGRESSION_PROGRAMS: &[&str] = &[
+    // Seed 38741, minimized by hand: g1 is woken by a `set` and killed before it runs; its
+    // unwinding must not hand the broadcast on to main (who waits after the `clear`). Then
+    // g2's `set` wakes main, and g3, finding the event set, runs after main.
+    "queues unbounded\nevents 1\nsems 0\n\
+     g0:\n spawn g1\n yield\n set e0\n clear e0\n kill_nowait g1\n spawn g2\n spawn g3\n\
+     wait e0\n yield\n\
+     g1:\n wait e0\ng2:\n set e0\ng3:\n wait e0\n",
     // NEW: a free permit is refused while a permit granted to a woken waiter (g1) has not
     // been picked up: main's acquire must take the second permit, not fail with Deadlock
     // while `available() == 1`.

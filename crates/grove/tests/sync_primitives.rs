@@ -457,3 +457,34 @@ fn greenlet_local_storage_is_per_greenlet_and_dropped_at_end() {
         assert_eq!(drops.get(), 6);
     });
 }
+
+/// A waiter woken by `set` and killed before it runs does not hand the wakeup on to a waiter
+/// that arrived after a `clear` (a broadcast is not a notification to pass on; model seed
+/// 38741). Observable through ordering: the later `set` wakes main, so g1, finding the event
+/// set, queues behind main (gevent issue 1520's rule).
+#[test]
+fn a_killed_woken_event_waiter_does_not_pass_the_set_on() {
+    grove::run(|| {
+        let e = Event::new();
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let e3 = e.clone();
+        let g3 = grove::spawn(move || e3.wait());
+        grove::yield_now(); // g3 waits
+        e.set(); // wakes g3
+        e.clear();
+        g3.kill_nowait(); // g3 unwinds without using its wakeup
+        let e5 = e.clone();
+        let g5 = grove::spawn(move || e5.set());
+        let (e1, l1) = (e.clone(), log.clone());
+        let g1 = grove::spawn(move || {
+            e1.wait().unwrap();
+            l1.borrow_mut().push("g1");
+        });
+        e.wait().unwrap(); // woken by g5's set, not by g3's unwinding
+        log.borrow_mut().push("main");
+        g1.join().unwrap();
+        g5.join().unwrap();
+        assert!(matches!(g3.join(), Err(grove::JoinError::Killed)));
+        assert_eq!(*log.borrow(), ["main", "g1"]);
+    });
+}

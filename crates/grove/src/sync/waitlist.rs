@@ -9,6 +9,9 @@
 //! use, and passes it on to the next waiter so it is never lost. A token popped as stale
 //! carried no notification, so nothing is passed on then (passing it on would hand out one
 //! notification twice: for a semaphore, a permit reserved for the waiter that did get it).
+//! A broadcast (`notify_all`) wakes every waiter queued at that moment and records no
+//! notification: there is nothing to pass on, and passing it on would wake a waiter that
+//! arrived after it (an `Event` waiter that came after a `clear`).
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -88,15 +91,20 @@ impl WaitList {
     }
 
     /// Wakes every waiting greenlet. Returns how many.
+    ///
+    /// A broadcast is not a notification one waiter holds for the others: every waiter
+    /// queued now gets it, so a woken waiter that leaves without using it (killed before it
+    /// runs) has nothing to pass on, and a waiter that arrives later must not be woken by it.
     pub(crate) fn notify_all(&self) -> usize {
         let all = std::mem::take(&mut *self.q.borrow_mut());
-        all.into_iter().filter(Token::notify).count()
+        all.into_iter().filter(Token::wake).count()
     }
 
-    /// Wakes every waiting greenlet; returns the tokens that woke one.
+    /// Wakes every waiting greenlet (a broadcast, as in [`notify_all`](Self::notify_all));
+    /// returns the tokens that woke one.
     pub(crate) fn notify_all_tokens(&self) -> Vec<Token> {
         let mut all = std::mem::take(&mut *self.q.borrow_mut());
-        all.retain(Token::notify);
+        all.retain(Token::wake);
         all.into()
     }
 
