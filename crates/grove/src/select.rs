@@ -1,6 +1,7 @@
 //! Waiting for the first of several things (Go's `select`, gevent's `wait(objects, count=1)`):
-//! an item in a queue, room in a bounded queue, an event being set, a greenlet finishing — or
-//! a deadline.
+//! an item in a queue or a channel, room in a bounded queue, an event being set, a greenlet
+//! finishing, an [`AsyncResult`] being set (from any thread), a semaphore permit, a socket or
+//! fd becoming readable or writable — or a deadline.
 //!
 //! ```
 //! use grove::select::Select;
@@ -35,48 +36,137 @@
 //! so nothing else runs between the two: the readiness `wait` saw still holds. When several
 //! are ready, the first registered wins.
 //!
+//! A semaphore `acquire` is the one operation the select performs itself: when it is
+//! reported, the select holds the permit ([`Select::take_permit`]).
+//!
 //! Underneath, one wakeup token of the waiting greenlet sits in the wait list of every
 //! operation; the first wakeup wins (a token wakes a park once), the others find it stale and
-//! move on to their next waiter. A notification the select consumed is passed on to that list
-//! when it leaves, so another getter of the same queue is never left asleep with an item queued
-//! (it may get a spurious wakeup instead, which every wait in grove re-checks).
+//! move on to their next waiter. The token records which list's notification woke it, so when
+//! the select reports another operation, or leaves (timeout, kill, scope expiry), it gives
+//! back exactly what that list handed it: the notification goes to the list's next waiter, a
+//! permit reserved for it is released to the next waiter (or the pool). No getter is left
+//! asleep with an item queued, and no permit is lost or kept.
 
+use std::cell::{Cell, RefCell};
 use std::fmt;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 use crate::hub::{self, Token, WaitError};
-use crate::sync::{Event, Queue, Store, WaitList};
+use crate::io::{Direction, FdWatch};
+use crate::sync::{
+    AsyncResult, Channel, Event, Queue, Semaphore, SemaphorePermit, Store, WaitList,
+};
 use crate::JoinHandle;
 
 /// One thing a [`Select`] can wait for.
 trait Source {
-    /// Whether the operation would not block now.
+    /// Whether the operation would not block now (an `acquire` takes its permit then).
     fn ready(&self) -> bool;
-    /// Queues `tok` where the operation's waiters wait.
-    fn register(&self, tok: &Token);
+    /// Queues `tok` where the operation's waiters wait; `false` if it became ready meanwhile
+    /// (a result set from another thread), so the select must not park.
+    fn register(&self, tok: &Token) -> bool;
     /// Takes `tok` back; `false` if a notifier had already popped it.
     fn withdraw(&self, tok: &Token) -> bool;
-    /// Passes on a notification the select consumed without using it.
-    fn pass_on(&self);
+    /// The wait list whose notifications this operation's waiters get, if it hands out
+    /// notifications one at a time (see `Token::notified_by`).
+    fn list_id(&self) -> Option<u32> {
+        None
+    }
+    /// That list spent a notification on the select's park.
+    fn notified(&self) {}
+    /// The select reports this operation: what it was handed is the caller's now.
+    fn used(&self) {}
+    /// The select leaves without this operation: give back what it was handed (pass the
+    /// notification on to the next waiter, release a permit).
+    fn give_back(&self) {}
+    /// Waits on fd readiness (the hub must not call the wait a deadlock).
+    fn is_io(&self) -> bool {
+        false
+    }
+    /// The permit an `acquire` holds.
+    fn take_permit(&self) -> Option<SemaphorePermit> {
+        None
+    }
 }
 
+/// An operation whose waiters wait in a hub-local [`WaitList`].
 struct List<'a> {
     ready: Box<dyn Fn() -> bool + 'a>,
     list: &'a WaitList,
+    /// A notification from `list` this select holds.
+    owed: Cell<bool>,
+}
+
+impl<'a> List<'a> {
+    fn new(list: &'a WaitList, ready: impl Fn() -> bool + 'a) -> List<'a> {
+        List { ready: Box::new(ready), list, owed: Cell::new(false) }
+    }
 }
 
 impl Source for List<'_> {
     fn ready(&self) -> bool {
         (self.ready)()
     }
-    fn register(&self, tok: &Token) {
+    fn register(&self, tok: &Token) -> bool {
         self.list.register(tok.clone());
+        true
     }
     fn withdraw(&self, tok: &Token) -> bool {
         self.list.withdraw(tok)
     }
-    fn pass_on(&self) {
-        self.list.notify_one();
+    fn list_id(&self) -> Option<u32> {
+        Some(self.list.id())
+    }
+    fn notified(&self) {
+        self.owed.set(true);
+    }
+    fn used(&self) {
+        self.owed.set(false);
+    }
+    fn give_back(&self) {
+        if self.owed.replace(false) {
+            self.list.notify_one();
+        }
+    }
+}
+
+/// A semaphore `acquire`: ready holding a permit.
+struct Acquire<'a> {
+    sem: &'a Semaphore,
+    permit: RefCell<Option<SemaphorePermit>>,
+}
+
+impl Source for Acquire<'_> {
+    fn ready(&self) -> bool {
+        let mut p = self.permit.borrow_mut();
+        if p.is_none() {
+            *p = self.sem.try_acquire();
+        }
+        p.is_some()
+    }
+    fn register(&self, tok: &Token) -> bool {
+        self.sem.wait_list().register(tok.clone());
+        true
+    }
+    fn withdraw(&self, tok: &Token) -> bool {
+        self.sem.wait_list().withdraw(tok)
+    }
+    fn list_id(&self) -> Option<u32> {
+        Some(self.sem.wait_list().id())
+    }
+    fn notified(&self) {
+        // `release` reserved a permit for this park: take it.
+        let p = self.sem.claim_reserved();
+        *self.permit.borrow_mut() = Some(p);
+    }
+    fn give_back(&self) {
+        // Dropped: released, so handed to the next waiter if there is one.
+        let p = self.permit.borrow_mut().take();
+        drop(p);
+    }
+    fn take_permit(&self) -> Option<SemaphorePermit> {
+        self.permit.borrow_mut().take()
     }
 }
 
@@ -88,8 +178,9 @@ impl<T: 'static> Source for Join<'_, T> {
     fn ready(&self) -> bool {
         self.h.is_finished()
     }
-    fn register(&self, tok: &Token) {
+    fn register(&self, tok: &Token) -> bool {
         self.h.fiber().joiners.borrow_mut().push(tok.clone());
+        true
     }
     fn withdraw(&self, tok: &Token) -> bool {
         let mut j = self.h.fiber().joiners.borrow_mut();
@@ -101,9 +192,112 @@ impl<T: 'static> Source for Join<'_, T> {
             None => false,
         }
     }
-    // Joiners are all woken at once: nothing to pass on.
-    fn pass_on(&self) {}
 }
+
+/// An [`AsyncResult`] being set (possibly from another thread).
+struct Async<'a, T> {
+    r: &'a AsyncResult<T>,
+    id: Cell<Option<u64>>,
+}
+
+impl<T: Clone + Send + 'static> Source for Async<'_, T> {
+    fn ready(&self) -> bool {
+        self.r.is_ready()
+    }
+    fn register(&self, tok: &Token) -> bool {
+        let id = self.r.register_waiter(tok.to_remote());
+        self.id.set(id);
+        id.is_some()
+    }
+    fn withdraw(&self, _tok: &Token) -> bool {
+        // Every waiter is woken at once: there is never a notification to pass on.
+        if let Some(id) = self.id.take() {
+            self.r.withdraw_waiter(id);
+        }
+        true
+    }
+}
+
+/// Readiness of an fd in one direction.
+struct Fd {
+    watch: FdWatch,
+}
+
+impl Source for Fd {
+    fn ready(&self) -> bool {
+        self.watch.ready()
+    }
+    fn register(&self, tok: &Token) -> bool {
+        self.watch.register(tok);
+        true
+    }
+    fn withdraw(&self, tok: &Token) -> bool {
+        // Edges wake every waiter: nothing to pass on.
+        self.watch.withdraw(tok);
+        true
+    }
+    fn is_io(&self) -> bool {
+        true
+    }
+}
+
+/// Something whose I/O readiness a [`Select`] can wait for: grove's sockets, and any other fd
+/// as a [`BorrowedFd`] (one grove has not registered itself, as for
+/// [`io::wait_readable`](crate::io::wait_readable)).
+pub trait Pollable: sealed::Watch {}
+
+// Sealed: the trait and its types are public in a private module, so no other crate can
+// name them to implement `Pollable`.
+#[allow(unreachable_pub)]
+pub(crate) mod sealed {
+    /// A watch on an fd's readiness, opaque outside grove.
+    pub struct Watcher(pub(crate) crate::io::FdWatch);
+
+    impl std::fmt::Debug for Watcher {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("Watcher")
+        }
+    }
+
+    /// How a [`Pollable`](super::Pollable) is watched.
+    pub trait Watch {
+        /// Watches the readiness of `self`'s fd in direction `read` (else write).
+        fn watch(&self, read: bool) -> std::io::Result<Watcher>;
+    }
+}
+
+
+pub(crate) fn direction(read: bool) -> Direction {
+    if read {
+        Direction::Read
+    } else {
+        Direction::Write
+    }
+}
+
+impl sealed::Watch for BorrowedFd<'_> {
+    fn watch(&self, read: bool) -> std::io::Result<sealed::Watcher> {
+        FdWatch::foreign(self.as_raw_fd(), direction(read)).map(sealed::Watcher)
+    }
+}
+impl Pollable for BorrowedFd<'_> {}
+
+/// Implements [`Pollable`] for a grove socket type from its `Registered` source.
+macro_rules! pollable {
+    ($($ty:ty => |$s:ident| $reg:expr;)*) => {$(
+        impl crate::select::sealed::Watch for $ty {
+            fn watch(&self, read: bool) -> std::io::Result<crate::select::sealed::Watcher> {
+                let $s = self;
+                let fd: std::os::fd::RawFd = std::os::fd::AsRawFd::as_raw_fd(self);
+                Ok(crate::select::sealed::Watcher(
+                    $reg.watch(fd, crate::select::direction(read)),
+                ))
+            }
+        }
+        impl crate::select::Pollable for $ty {}
+    )*};
+}
+pub(crate) use pollable;
 
 /// A set of operations to wait on; each `recv`/`send`/`event`/`join` returns the index `wait`
 /// reports when that operation is the ready one.
@@ -174,7 +368,7 @@ impl<'a> Select<'a> {
     /// ```
     pub fn recv<T: 'a, S: Store<T> + 'a>(&mut self, q: &'a Queue<T, S>) -> usize {
         let (_, list) = q.recv_readiness();
-        self.add(Box::new(List { ready: Box::new(move || q.recv_readiness().0), list }))
+        self.add(Box::new(List::new(list, move || q.recv_readiness().0)))
     }
 
     /// Ready when `q.try_put(..)` would not say `Full` (room, or closed).
@@ -191,7 +385,7 @@ impl<'a> Select<'a> {
     /// ```
     pub fn send<T: 'a, S: Store<T> + 'a>(&mut self, q: &'a Queue<T, S>) -> usize {
         let (_, list) = q.send_readiness();
-        self.add(Box::new(List { ready: Box::new(move || q.send_readiness().0), list }))
+        self.add(Box::new(List::new(list, move || q.send_readiness().0)))
     }
 
     /// Ready when the event is set.
@@ -209,7 +403,7 @@ impl<'a> Select<'a> {
     /// ```
     pub fn event(&mut self, ev: &'a Event) -> usize {
         let (_, list) = ev.readiness();
-        self.add(Box::new(List { ready: Box::new(move || ev.readiness().0), list }))
+        self.add(Box::new(List::new(list, move || ev.readiness().0)))
     }
 
     /// Ready when the greenlet has finished (`join` returns at once).
@@ -228,6 +422,139 @@ impl<'a> Select<'a> {
     /// ```
     pub fn join<T: 'static>(&mut self, h: &'a JoinHandle<T>) -> usize {
         self.add(Box::new(Join { h }))
+    }
+
+    /// Ready when `ch.try_get()` would not say `Empty` (a putter is offering, or closed).
+    ///
+    /// A rendezvous send has no counterpart here: a put completes only when a getter takes
+    /// the item, so it cannot be "ready" before it is done. Select on a bounded
+    /// [`Queue`]'s [`send`](Self::send) for that.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::sync::Channel;
+    /// let ch = Channel::new();
+    /// let tx = ch.clone();
+    /// let putter = grove::spawn(move || tx.put("hi"));
+    /// let mut sel = grove::select::Select::new();
+    /// let i = sel.recv_channel(&ch);
+    /// assert_eq!(sel.wait(), Ok(i));
+    /// assert_eq!(ch.try_get(), Ok("hi"));
+    /// putter.join().unwrap().unwrap();
+    /// ```
+    pub fn recv_channel<T: 'a>(&mut self, ch: &'a Channel<T>) -> usize {
+        let (_, list) = ch.recv_readiness();
+        self.add(Box::new(List::new(list, move || ch.recv_readiness().0)))
+    }
+
+    /// Ready when the result is set (or failed), possibly from another thread: `r.get()`
+    /// returns at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::sync::AsyncResult;
+    /// let r = AsyncResult::new();
+    /// let producer = r.clone();
+    /// std::thread::spawn(move || producer.set(42));
+    /// let mut sel = grove::select::Select::new();
+    /// let i = sel.result(&r);
+    /// assert_eq!(sel.wait(), Ok(i));
+    /// assert_eq!(r.get().unwrap(), 42);
+    /// ```
+    pub fn result<T: Clone + Send + 'static>(&mut self, r: &'a AsyncResult<T>) -> usize {
+        self.add(Box::new(Async { r, id: Cell::new(None) }))
+    }
+
+    /// Ready holding a permit of `sem`: when [`wait`](Self::wait) (or
+    /// [`try_ready`](Self::try_ready)) reports this operation, the select has acquired the
+    /// permit; take it with [`take_permit`](Self::take_permit). A permit the caller does not
+    /// take is released when the select is dropped. Waiting here keeps the semaphore's FIFO
+    /// order: a permit released to this select while another operation wins is handed on to
+    /// the next waiter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::sync::Semaphore;
+    /// let sem = Semaphore::new(0);
+    /// let s = sem.clone();
+    /// let _h = grove::spawn(move || s.release());
+    /// let mut sel = grove::select::Select::new();
+    /// let i = sel.acquire(&sem);
+    /// assert_eq!(sel.wait(), Ok(i));
+    /// let permit = sel.take_permit(i).unwrap();
+    /// assert_eq!(sem.available(), 0);
+    /// drop(permit);
+    /// assert_eq!(sem.available(), 1);
+    /// ```
+    pub fn acquire(&mut self, sem: &'a Semaphore) -> usize {
+        self.add(Box::new(Acquire { sem, permit: RefCell::new(None) }))
+    }
+
+    /// The permit an [`acquire`](Self::acquire) operation holds (`None` for any other
+    /// operation, or once taken).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = grove::sync::Semaphore::new(1);
+    /// let mut sel = grove::select::Select::new();
+    /// let i = sel.acquire(&sem);
+    /// assert_eq!(sel.try_ready(), Some(i));
+    /// assert!(sel.take_permit(i).is_some());
+    /// assert!(sel.take_permit(i).is_none());
+    /// ```
+    pub fn take_permit(&self, i: usize) -> Option<SemaphorePermit> {
+        self.ops.get(i).and_then(|op| op.take_permit())
+    }
+
+    /// Ready when `io` is readable (data, a connection to accept, end of stream or an error:
+    /// the next read or accept does not block). `io` is one of grove's sockets, or any other
+    /// fd as a [`BorrowedFd`], which must then be non-blocking for that read.
+    ///
+    /// # Errors
+    /// Registering a foreign fd with the hub's poller failed (e.g. `EPERM` for a regular
+    /// file, which is always ready).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use grove::net::UnixStream;
+    /// let (a, b) = UnixStream::pair()?;
+    /// let mut sel = grove::select::Select::new();
+    /// let i = sel.readable(&b)?;
+    /// assert_eq!(sel.try_ready(), None);
+    /// (&a).write_all(b"ping")?;
+    /// assert_eq!(sel.wait(), Ok(i));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn readable(&mut self, io: &'a impl Pollable) -> std::io::Result<usize> {
+        let w = io.watch(true)?;
+        Ok(self.add(Box::new(Fd { watch: w.0 })))
+    }
+
+    /// Ready when `io` is writable (room in the send buffer, or an error); see
+    /// [`readable`](Self::readable).
+    ///
+    /// # Errors
+    /// As [`readable`](Self::readable).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::net::UnixStream;
+    /// let (a, _b) = UnixStream::pair()?;
+    /// let mut sel = grove::select::Select::new();
+    /// let i = sel.writable(&a)?;
+    /// assert_eq!(sel.wait(), Ok(i)); // an empty send buffer has room
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn writable(&mut self, io: &'a impl Pollable) -> std::io::Result<usize> {
+        let w = io.watch(false)?;
+        Ok(self.add(Box::new(Fd { watch: w.0 })))
     }
 
     /// Waits until one operation is ready and returns its index. Inside an expiring `timeout`
@@ -309,35 +636,66 @@ impl<'a> Select<'a> {
     fn wait_until(&self, deadline: Option<Instant>) -> Result<usize, WaitError> {
         loop {
             if let Some(i) = self.try_ready() {
+                for (j, op) in self.ops.iter().enumerate() {
+                    if j == i {
+                        op.used();
+                    } else {
+                        op.give_back();
+                    }
+                }
                 return Ok(i);
             }
             hub::with(|h| {
                 let tok = h.token();
-                for op in &self.ops {
-                    op.register(&tok);
-                }
                 // Runs however the park ends (woken, timed out, killed, scope expired).
-                let _leave = Leave { ops: &self.ops, tok };
-                h.park(deadline, "select").result()
+                let mut leave = Leave { ops: &self.ops, tok: tok.clone(), normal: false };
+                for op in &self.ops {
+                    if !op.register(&tok) {
+                        leave.normal = true;
+                        return Ok(()); // became ready meanwhile: look again
+                    }
+                }
+                let _io = self.ops.iter().any(|op| op.is_io()).then(|| crate::io::awaiting_io(h));
+                let r = h.park(deadline, "select").result();
+                leave.normal = r.is_ok();
+                r
             })?;
         }
     }
 }
 
-/// Takes the select's token back from every list, passing on a notification it consumed.
+impl Drop for Select<'_> {
+    fn drop(&mut self) {
+        // Permits and notifications held for operations the caller did not take.
+        for op in &self.ops {
+            op.give_back();
+        }
+    }
+}
+
+/// Takes the select's token back from every list and records which list's notification (if
+/// any) woke it; when the select leaves abnormally, gives everything back.
 struct Leave<'s, 'a> {
     ops: &'s [Box<dyn Source + 'a>],
     tok: Token,
+    /// The park ended normally: the select looks again and gives back what it does not use.
+    normal: bool,
 }
 
 impl Drop for Leave<'_, '_> {
     fn drop(&mut self) {
-        let notified = self.tok.was_notified();
+        let mut by = self.tok.notified_by();
         for op in self.ops {
-            // Popped and the park was notified: this list (or another that popped it stale)
-            // spent a notification on us; pass one on so no waiter there is left asleep.
-            if !op.withdraw(&self.tok) && notified {
-                op.pass_on();
+            // Popped by the list whose notification woke us: this operation holds it (the
+            // first such one, should two operations share the list).
+            if !op.withdraw(&self.tok) && by.is_some() && op.list_id() == by {
+                op.notified();
+                by = None;
+            }
+        }
+        if !self.normal {
+            for op in self.ops {
+                op.give_back();
             }
         }
     }

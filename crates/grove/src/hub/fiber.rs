@@ -175,6 +175,9 @@ pub(crate) struct Fiber {
     /// from a stale pop. (32 bits keep the record small; a stale match needs 2^32 parks between
     /// the two, and would only forward one extra notification, which waiters re-check.)
     pub notified: Cell<u32>,
+    /// Which wait list gave that notification (its id): a `select` waiting in several lists
+    /// at once hands back only what that list gave it.
+    pub notified_by: Cell<u32>,
     /// A kill was requested and not yet delivered.
     pub kill_pending: Cell<bool>,
     /// A kill was delivered; the greenlet is unwinding or dead.
@@ -192,8 +195,9 @@ pub(crate) struct Fiber {
     /// Depth of the scope that owns `deadline` (the outermost one among equal deadlines): an
     /// expiry unwinds to that scope.
     pub deadline_owner: Cell<u16>,
-    /// Key in the hub's table of live greenlets.
-    pub key: Cell<usize>,
+    /// Key in the hub's table of live greenlets (32 bits keep the record small; read it
+    /// through `key()`).
+    key: Cell<u32>,
     /// Spawned greenlets: the return value (a `Box<T>`: no allocation for `()`).
     pub result: RefCell<Option<Box<dyn Any>>>,
     /// No handle will ever read the result (its JoinHandle was dropped).
@@ -206,6 +210,23 @@ pub(crate) struct Fiber {
 }
 
 impl Fiber {
+    /// Key in the hub's table of live greenlets.
+    pub(crate) fn key(&self) -> usize {
+        self.key.get() as usize
+    }
+
+    /// Takes the key out (the greenlet leaves the table); `None` if it was not in it.
+    pub(crate) fn take_key(&self) -> Option<usize> {
+        let k = self.key.replace(u32::MAX);
+        (k != u32::MAX).then_some(k as usize)
+    }
+
+    pub(crate) fn set_key(&self, key: usize) {
+        // The table never holds 4 billion greenlets: their stacks alone would not fit.
+        let key = u32::try_from(key).ok().filter(|&k| k != u32::MAX);
+        self.key.set(key.expect("grove: greenlet table key past 32 bits"));
+    }
+
     pub(crate) fn new(
         id: u64,
         kind: Kind,
@@ -223,6 +244,7 @@ impl Fiber {
             state: Cell::new(if kind == Kind::Main { State::Running } else { State::New }),
             seq: Cell::new(0),
             notified: Cell::new(u32::MAX),
+            notified_by: Cell::new(0),
             kill_pending: Cell::new(false),
             killed: Cell::new(false),
             suspended_unwinding: Cell::new(false),
@@ -232,7 +254,7 @@ impl Fiber {
             deadline: Cell::new(None),
             scope_depth: Cell::new(0),
             deadline_owner: Cell::new(0),
-            key: Cell::new(usize::MAX),
+            key: Cell::new(u32::MAX),
             result: RefCell::new(None),
             detached: Cell::new(false),
             cold: RefCell::new(None),

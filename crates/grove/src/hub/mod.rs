@@ -266,7 +266,7 @@ impl Hub {
     /// Records a new greenlet in the live table.
     pub(crate) fn adopt(&self, f: &FiberRef) {
         let mut fibers = self.fibers.borrow_mut();
-        f.key.set(fibers.insert(f.clone()));
+        f.set_key(fibers.insert(f.clone()));
         self.remote.monitor.others.store(fibers.len(), Ordering::Relaxed);
         drop(fibers);
         self.spawned.set(self.spawned.get() + 1);

@@ -421,8 +421,7 @@ impl Hub {
         if f.has_name() {
             self.remote.monitor.names.lock().unwrap_or_else(|e| e.into_inner()).remove(&f.id);
         }
-        let key = f.key.replace(usize::MAX);
-        if key != usize::MAX {
+        if let Some(key) = f.take_key() {
             let mut fibers = self.fibers.borrow_mut();
             fibers.try_remove(key);
             self.remote.monitor.others.store(fibers.len(), Ordering::Relaxed);

@@ -47,13 +47,15 @@ impl Token {
         self.fiber.seq.get() == self.seq && self.fiber.state.get() == State::Parked
     }
 
-    /// Wakes the greenlet as a wait list's notification, recording that this park consumed
-    /// one (see `sync::waitlist`). Returns whether it did.
+    /// Wakes the greenlet as the notification of the wait list with id `list`, recording
+    /// that this park consumed one, and from where (see `sync::waitlist`). Returns whether it
+    /// did.
     #[inline]
-    pub(crate) fn notify(&self) -> bool {
+    pub(crate) fn notify_from(&self, list: u32) -> bool {
         let woke = self.wake();
         if woke {
             self.fiber.notified.set(self.seq as u32);
+            self.fiber.notified_by.set(list);
         }
         woke
     }
@@ -61,6 +63,11 @@ impl Token {
     /// Whether a wait list's notification woke the greenlet for this token's park.
     pub(crate) fn was_notified(&self) -> bool {
         self.fiber.notified.get() == self.seq as u32
+    }
+
+    /// The id of the wait list whose notification woke this token's park, if one did.
+    pub(crate) fn notified_by(&self) -> Option<u32> {
+        self.was_notified().then(|| self.fiber.notified_by.get())
     }
 
     /// Whether `other` is this same token (the same greenlet's same park).
@@ -77,7 +84,7 @@ impl Token {
     /// A `Send` version of this token for waking from another thread.
     pub(crate) fn to_remote(&self) -> RemoteToken {
         with(|hub| {
-            let key = if self.fiber.is_main() { MAIN_KEY } else { self.fiber.key.get() };
+            let key = if self.fiber.is_main() { MAIN_KEY } else { self.fiber.key() };
             RemoteToken::new(hub.remote.clone(), key, self.fiber.id, self.seq)
         })
     }

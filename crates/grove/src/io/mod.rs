@@ -275,32 +275,103 @@ pub fn wait_writable(fd: RawFd, timeout: Option<Duration>) -> io::Result<()> {
 
 fn wait_fd(fd: RawFd, dir: Direction, timeout: Option<Duration>) -> io::Result<()> {
     let deadline = timeout.and_then(crate::hub::deadline_after);
-    let state = FOREIGN.with(|m| -> io::Result<Rc<IoState>> {
-        let mut m = m.borrow_mut();
-        if let Some(e) = m.get_mut(&fd) {
-            e.2 += 1;
-            return Ok(e.1.clone());
-        }
-        let (key, state) = register(&mut mio::unix::SourceFd(&fd))?;
-        m.insert(fd, (key, state.clone(), 1));
-        Ok(state)
-    })?;
-    struct Release(RawFd);
-    impl Drop for Release {
-        fn drop(&mut self) {
-            let _ = FOREIGN.try_with(|m| {
-                let mut m = m.borrow_mut();
-                let Some(e) = m.get_mut(&self.0) else { return };
-                e.2 -= 1;
-                if e.2 == 0 {
-                    let (key, _, _) = m.remove(&self.0).expect("entry present");
-                    deregister(&mut mio::unix::SourceFd(&self.0), key);
-                }
-            });
-        }
-    }
-    let _release = Release(fd);
+    let (state, _release) = ForeignRef::take(fd)?;
     // A fresh registration reports current readiness as an edge; a shared one may have a
     // stale flag, so always wait for an event.
     wait_state(&state, dir, deadline)
+}
+
+/// One use of a foreign fd's registration (counted: the last use deregisters it).
+pub(crate) struct ForeignRef(RawFd);
+
+impl ForeignRef {
+    /// Registers `fd` with this hub, or counts one more use of its registration.
+    fn take(fd: RawFd) -> io::Result<(Rc<IoState>, ForeignRef)> {
+        let state = FOREIGN.with(|m| -> io::Result<Rc<IoState>> {
+            let mut m = m.borrow_mut();
+            if let Some(e) = m.get_mut(&fd) {
+                e.2 += 1;
+                return Ok(e.1.clone());
+            }
+            let (key, state) = register(&mut mio::unix::SourceFd(&fd))?;
+            m.insert(fd, (key, state.clone(), 1));
+            Ok(state)
+        })?;
+        Ok((state, ForeignRef(fd)))
+    }
+}
+
+impl Drop for ForeignRef {
+    fn drop(&mut self) {
+        let _ = FOREIGN.try_with(|m| {
+            let mut m = m.borrow_mut();
+            let Some(e) = m.get_mut(&self.0) else { return };
+            e.2 -= 1;
+            if e.2 == 0 {
+                let (key, _, _) = m.remove(&self.0).expect("entry present");
+                deregister(&mut mio::unix::SourceFd(&self.0), key);
+            }
+        });
+    }
+}
+
+/// A `select`'s watch on one direction of an fd's readiness: the hub's readiness state for
+/// it (a grove socket's own, or a foreign fd's registration, held while the watch lives).
+pub(crate) struct FdWatch {
+    fd: RawFd,
+    dir: Direction,
+    state: Rc<IoState>,
+    _foreign: Option<ForeignRef>,
+}
+
+impl FdWatch {
+    /// Watches a foreign fd (one grove has not registered itself).
+    pub(crate) fn foreign(fd: RawFd, dir: Direction) -> io::Result<FdWatch> {
+        let (state, r) = ForeignRef::take(fd)?;
+        Ok(FdWatch { fd, dir, state, _foreign: Some(r) })
+    }
+
+    /// Whether an operation in the watched direction would not block now: asked of the
+    /// kernel (level-triggered), since the edge-triggered flag may be stale for a shared
+    /// registration. An fd in error or hung up counts as ready (the operation reports it).
+    pub(crate) fn ready(&self) -> bool {
+        let events = match self.dir {
+            Direction::Read => libc::POLLIN,
+            Direction::Write => libc::POLLOUT,
+        };
+        let mut p = libc::pollfd { fd: self.fd, events, revents: 0 };
+        // SAFETY: one valid pollfd on our stack, count 1, timeout 0 (never blocks).
+        let n = unsafe { libc::poll(&mut p, 1, 0) };
+        n != 0 // ready, or poll itself failed: let the operation report it
+    }
+
+    fn list(&self) -> &RefCell<Vec<hub::Token>> {
+        match self.dir {
+            Direction::Read => &self.state.readers,
+            Direction::Write => &self.state.writers,
+        }
+    }
+
+    /// Queues `tok` to be woken at the direction's next edge.
+    pub(crate) fn register(&self, tok: &hub::Token) {
+        self.list().borrow_mut().push(tok.clone());
+    }
+
+    /// Takes `tok` back if it is still queued.
+    pub(crate) fn withdraw(&self, tok: &hub::Token) {
+        self.list().borrow_mut().retain(|t| !t.same(tok));
+    }
+}
+
+impl<S: mio::event::Source> Registered<S> {
+    /// A watch on this source's readiness (its fd is `fd`) for a `select`.
+    pub(crate) fn watch(&self, fd: RawFd, dir: Direction) -> FdWatch {
+        FdWatch { fd, dir, state: self.state.clone(), _foreign: None }
+    }
+}
+
+/// Counts the running greenlet as parked on I/O while the value lives (for deadlock
+/// detection: I/O may still wake it).
+pub(crate) fn awaiting_io(h: &hub::Hub) -> impl Drop + '_ {
+    AwaitingIo::enter(h)
 }

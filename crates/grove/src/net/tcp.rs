@@ -514,3 +514,8 @@ impl TcpStream {
         self.inner_io().wait(dir, deadline)
     }
 }
+
+crate::select::pollable! {
+    TcpListener => |s| s.io;
+    TcpStream => |s| s.inner_io();
+}

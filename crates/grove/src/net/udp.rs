@@ -313,3 +313,7 @@ impl std::os::fd::AsRawFd for UdpSocket {
         self.io.get().as_raw_fd()
     }
 }
+
+crate::select::pollable! {
+    UdpSocket => |s| s.io;
+}

@@ -449,3 +449,21 @@ impl UnixDatagram {
         self.timeouts.set_write(t)
     }
 }
+
+crate::select::pollable! {
+    UnixListener => |s| s.io;
+    UnixStream => |s| s.inner_io();
+    UnixDatagram => |s| s.io;
+}
+
+impl std::os::fd::AsRawFd for UnixListener {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.io.get().as_raw_fd()
+    }
+}
+
+impl std::os::fd::AsRawFd for UnixDatagram {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.io.get().as_raw_fd()
+    }
+}

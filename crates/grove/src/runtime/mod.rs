@@ -742,7 +742,7 @@ fn start_on_hub<T: Send + 'static>(
     });
     match spawned {
         Ok(h) => {
-            let (key, id) = (h.fiber().key.get(), h.fiber().id);
+            let (key, id) = (h.fiber().key(), h.fiber().id);
             let remote = hub::with(|hub| hub.remote().clone());
             let mut t = target.lock().unwrap_or_else(|e| e.into_inner());
             t.at = Some((remote, key, id));

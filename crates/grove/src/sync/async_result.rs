@@ -301,6 +301,21 @@ impl<T: Clone + Send + 'static> AsyncResult<T> {
         self.get_until(Some(deadline))
     }
 
+    /// For `select`: queues a wakeup for when the result is set; `None` if it already is.
+    pub(crate) fn register_waiter(&self, tok: crate::hub::RemoteToken) -> Option<u64> {
+        let mut st = self.lock();
+        if st.value.is_some() {
+            return None;
+        }
+        Some(st.waiters.register(tok))
+    }
+
+    /// For `select`: takes back a wakeup queued by `register_waiter` (a no-op once woken:
+    /// every waiter is woken at once, so there is nothing to pass on).
+    pub(crate) fn withdraw_waiter(&self, id: u64) {
+        self.lock().waiters.withdraw(id);
+    }
+
     pub(crate) fn get_until(&self, deadline: Option<Instant>) -> Result<T, AsyncError> {
         loop {
             let st = self.lock();

@@ -1273,6 +1273,12 @@ impl<T> Channel<T> {
         get_loop(&self.inner.getters, deadline, "Channel::get", || self.try_get())
     }
 
+    /// For `select`: whether `try_get` would not say `Empty`, and the getters' list.
+    pub(crate) fn recv_readiness(&self) -> (bool, &WaitList) {
+        let i = &self.inner;
+        (!i.offers.borrow().is_empty() || i.closed.get(), &i.getters)
+    }
+
     /// Closes the channel: pending and later puts fail, gets fail once no offer is left.
     ///
     /// # Examples

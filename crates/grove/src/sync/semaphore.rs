@@ -242,6 +242,20 @@ impl Semaphore {
         i.permits.set(n);
     }
 
+    /// For `select`: its waiters' list.
+    pub(crate) fn wait_list(&self) -> &WaitList {
+        &self.inner.waiters
+    }
+
+    /// For `select`: a `release` handed this park (woken by this list's notification) a
+    /// reserved permit; it becomes the caller's.
+    pub(crate) fn claim_reserved(&self) -> SemaphorePermit {
+        let i = &self.inner;
+        debug_assert!(i.reserved.get() > 0, "grove: no reserved permit to claim");
+        i.reserved.set(i.reserved.get().saturating_sub(1));
+        SemaphorePermit { sem: Some(self.clone()) }
+    }
+
     /// Adds `n` permits (as `n` releases).
     ///
     /// # Examples

@@ -19,14 +19,32 @@ use std::time::Instant;
 
 use crate::hub::{self, Token, WaitError};
 
-#[derive(Default)]
 pub(crate) struct WaitList {
     q: RefCell<VecDeque<Token>>,
+    /// Names this list in `Token::notified_by` (unique among the lists of this thread).
+    id: u32,
+}
+
+impl Default for WaitList {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+thread_local! {
+    static NEXT_ID: std::cell::Cell<u32> = const { std::cell::Cell::new(1) };
 }
 
 impl WaitList {
     pub(crate) fn new() -> Self {
-        WaitList { q: RefCell::new(VecDeque::new()) }
+        // Wrapping after 2^32 lists: two lists alive at once share an id only if 2^32 others
+        // were made between them.
+        let id = NEXT_ID.with(|n| {
+            let id = n.get();
+            n.set(id.wrapping_add(1).max(1));
+            id
+        });
+        WaitList { q: RefCell::new(VecDeque::new()), id }
     }
 
     /// Parks the running greenlet until notified, the deadline passes, or it is killed.
@@ -60,6 +78,11 @@ impl WaitList {
         })
     }
 
+    /// This list's identity in `Token::notified_by`.
+    pub(crate) fn id(&self) -> u32 {
+        self.id
+    }
+
     /// Queues `tok` (a `select` waiting on several lists with one token).
     pub(crate) fn register(&self, tok: Token) {
         self.q.borrow_mut().push_back(tok);
@@ -84,7 +107,7 @@ impl WaitList {
             let t = self.q.borrow_mut().pop_front();
             match t {
                 None => return false,
-                Some(t) if t.notify() => return true,
+                Some(t) if t.notify_from(self.id) => return true,
                 Some(_) => {}
             }
         }
