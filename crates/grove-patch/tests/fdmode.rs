@@ -123,7 +123,7 @@ fn a_failed_dup_onto_a_managed_fd_leaves_it_managed() {
             (a, b)
         });
         let bad = -1; // never an open fd (a closed one could be reused by another test)
-        // SAFETY: dup2/dup3 with an invalid source fd fail with EBADF and touch nothing.
+                      // SAFETY: dup2/dup3 with an invalid source fd fail with EBADF and touch nothing.
         let r = unsafe {
             if use_dup3 {
                 libc::dup3(bad, a.as_raw_fd(), libc::O_CLOEXEC)

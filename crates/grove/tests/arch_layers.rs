@@ -116,3 +116,34 @@ fn modules_import_only_lower_layers() {
     assert!(violations.is_empty(), "layering broken:\n{}", violations.join("\n"));
     assert!(seen.len() > 10, "the scan found too few imports: {seen:?}");
 }
+
+/// Files longer than this are split by job (ARCHITECTURE.md, "one job per file").
+const MAX_LINES: usize = 600;
+
+/// Modules outside the core that are still one file each, with why.
+const LONG_FILES: &[(&str, &str)] = &[
+    ("process.rs", "std::process's surface, one doc example per method"),
+    ("tls.rs", "rustls glue: the stream, its split halves and their doc examples"),
+];
+
+#[test]
+fn no_core_file_is_longer_than_its_job() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut long = Vec::new();
+    let mut stack = vec![src.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let rel = path.strip_prefix(&src).unwrap().to_string_lossy().into_owned();
+            let n = std::fs::read_to_string(&path).unwrap().lines().count();
+            if n > MAX_LINES && !LONG_FILES.iter().any(|(f, _)| *f == rel) {
+                long.push(format!("{rel}: {n} lines"));
+            }
+        }
+    }
+    assert!(long.is_empty(), "split these by job (or list them in LONG_FILES with why): {long:?}");
+}

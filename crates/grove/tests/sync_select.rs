@@ -248,7 +248,7 @@ fn fd_readiness_of_grove_and_foreign_sockets() {
         drop(sel);
         let mut buf = [0u8; 1];
         assert_eq!(std::io::Read::read(&mut &b, &mut buf).unwrap(), 1); // still usable
-        // A foreign fd, and two selects on it at once (two greenlets): both are woken.
+                                                                        // A foreign fd, and two selects on it at once (two greenlets): both are woken.
         let (x, y) = std::os::unix::net::UnixStream::pair().unwrap();
         y.set_nonblocking(true).unwrap();
         let y = Rc::new(y);
