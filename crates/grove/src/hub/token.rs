@@ -60,6 +60,14 @@ impl Token {
         woke
     }
 
+    /// The park this token was made for will not happen (its greenlet handed the token out,
+    /// then found it need not wait): every wakeup sent with it from now on is stale.
+    pub(crate) fn retire(&self) {
+        if self.fiber.seq.get() == self.seq {
+            self.fiber.seq.set(self.seq + 1);
+        }
+    }
+
     /// Whether a wait list's notification woke the greenlet for this token's park.
     pub(crate) fn was_notified(&self) -> bool {
         self.fiber.notified.get() == self.seq as u32

@@ -12,7 +12,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{FromRawFd, RawFd};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -282,7 +282,7 @@ fn wait_fd(fd: RawFd, dir: Direction, timeout: Option<Duration>) -> io::Result<(
 }
 
 /// One use of a foreign fd's registration (counted: the last use deregisters it).
-pub(crate) struct ForeignRef(RawFd);
+struct ForeignRef(RawFd);
 
 impl ForeignRef {
     /// Registers `fd` with this hub, or counts one more use of its registration.
@@ -321,14 +321,40 @@ pub(crate) struct FdWatch {
     fd: RawFd,
     dir: Direction,
     state: Rc<IoState>,
-    _foreign: Option<ForeignRef>,
+    _foreign: Option<OwnRegistration>,
+}
+
+/// A duplicate fd registered with the hub for one watch: deregistered, then closed, on drop.
+struct OwnRegistration {
+    fd: std::os::fd::OwnedFd,
+    key: usize,
+}
+
+impl Drop for OwnRegistration {
+    fn drop(&mut self) {
+        use std::os::fd::AsRawFd;
+        deregister(&mut mio::unix::SourceFd(&self.fd.as_raw_fd()), self.key);
+    }
 }
 
 impl FdWatch {
     /// Watches a foreign fd (one grove has not registered itself).
+    ///
+    /// The watch registers a duplicate of `fd` it owns: the same open socket (so the same
+    /// readiness), but an fd number of its own, so it works for fds grove has registered
+    /// itself (one of its sockets passed as `BorrowedFd`) and never deregisters a number the
+    /// program has since closed and reused.
     pub(crate) fn foreign(fd: RawFd, dir: Direction) -> io::Result<FdWatch> {
-        let (state, r) = ForeignRef::take(fd)?;
-        Ok(FdWatch { fd, dir, state, _foreign: Some(r) })
+        // SAFETY: F_DUPFD_CLOEXEC on a caller-borrowed fd only creates a new fd; the result is
+        // checked and owned below.
+        let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+        if dup < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `dup` was just created by fcntl and nothing else owns it.
+        let owned = unsafe { std::os::fd::OwnedFd::from_raw_fd(dup) };
+        let (key, state) = register(&mut mio::unix::SourceFd(&dup))?;
+        Ok(FdWatch { fd: dup, dir, state, _foreign: Some(OwnRegistration { fd: owned, key }) })
     }
 
     /// Whether an operation in the watched direction would not block now: asked of the

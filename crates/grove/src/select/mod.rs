@@ -60,7 +60,7 @@ use crate::JoinHandle;
 pub use joins::{try_joinall, wait_n, wait_n_deadline, wait_n_timeout};
 pub use sources::Pollable;
 pub(crate) use sources::{direction, pollable, sealed};
-use sources::{Acquire, Async, Fd, Join, List, Source};
+use sources::{Acquire, Async, EventOp, Fd, Join, List, SendOp, Source};
 
 /// A set of operations to wait on; each `recv`/`send`/`event`/`join` returns the index `wait`
 /// reports when that operation is the ready one.
@@ -134,7 +134,11 @@ impl<'a> Select<'a> {
         self.add(Box::new(List::new(list, move || q.recv_readiness().0)))
     }
 
-    /// Ready when `q.try_put(..)` would not say `Full` (room, or closed).
+    /// Ready when `q.try_put(..)` would not say `Full` (room and no putter queued first, or
+    /// closed). A select woken as the head of the putters' line is granted the put: its
+    /// `try_put` goes ahead of putters queued behind it, as a woken `put` would. Do the
+    /// `try_put` right after `wait` returns (before blocking on anything): a grant nobody used
+    /// is taken back, and the room handed on, when the select waits again or is dropped.
     ///
     /// # Examples
     ///
@@ -147,11 +151,11 @@ impl<'a> Select<'a> {
     /// assert_eq!(sel.try_ready(), None); // full
     /// ```
     pub fn send<T: 'a, S: Store<T> + 'a>(&mut self, q: &'a Queue<T, S>) -> usize {
-        let (_, list) = q.send_readiness();
-        self.add(Box::new(List::new(list, move || q.send_readiness().0)))
+        self.add(Box::new(SendOp { q, owed: Cell::new(false), grant: Cell::new(None) }))
     }
 
-    /// Ready when the event is set.
+    /// Ready when the event is set, or was set while the select waited (a `set` and `clear`
+    /// before the selector ran still wake it, as they wake [`Event::wait`]).
     ///
     /// # Examples
     ///
@@ -165,8 +169,7 @@ impl<'a> Select<'a> {
     /// assert_eq!(sel.wait_timeout(Duration::from_secs(1)), Ok(i));
     /// ```
     pub fn event(&mut self, ev: &'a Event) -> usize {
-        let (_, list) = ev.readiness();
-        self.add(Box::new(List::new(list, move || ev.readiness().0)))
+        self.add(Box::new(EventOp { ev, since: Cell::new(None) }))
     }
 
     /// Ready when the greenlet has finished (`join` returns at once).
@@ -412,10 +415,20 @@ impl<'a> Select<'a> {
                 let tok = h.token();
                 // Runs however the park ends (woken, timed out, killed, scope expired).
                 let mut leave = Leave { ops: &self.ops, tok: tok.clone(), normal: false };
-                for op in &self.ops {
+                for (k, op) in self.ops.iter().enumerate() {
+                    // One registration per wait list (two operations on one semaphore or queue
+                    // are one waiter there, and `waiting()` says so).
+                    let id = op.list_id();
+                    if id.is_some() && self.ops[..k].iter().any(|o| o.list_id() == id) {
+                        continue;
+                    }
                     if !op.register(&tok) {
+                        // Became ready meanwhile (a result set on another thread): look again.
+                        // A waker on another thread may already hold this park's token: retire
+                        // it, so its wakeup cannot reach the greenlet's next park.
+                        tok.retire();
                         leave.normal = true;
-                        return Ok(()); // became ready meanwhile: look again
+                        return Ok(());
                     }
                 }
                 let _io = self.ops.iter().any(|op| op.is_io()).then(|| crate::io::awaiting_io(h));

@@ -5,7 +5,7 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 
 use crate::hub::Token;
 use crate::io::{Direction, FdWatch};
-use crate::sync::{AsyncResult, Semaphore, SemaphorePermit, WaitList};
+use crate::sync::{AsyncResult, Event, Queue, Semaphore, SemaphorePermit, Store, WaitList};
 use crate::JoinHandle;
 
 /// One thing a [`Select`] can wait for.
@@ -80,6 +80,86 @@ impl Source for List<'_> {
     }
 }
 
+/// Room in a bounded queue: ready when `try_put` would not say `Full`. A select notified as
+/// the head of the putters' line is granted the put (queued putters behind it do not stop its
+/// `try_put`); a grant it reports but nobody uses is revoked, and the room handed on, when the
+/// select waits again or is dropped.
+pub(super) struct SendOp<'a, T, S: Store<T>> {
+    pub(super) q: &'a Queue<T, S>,
+    pub(super) owed: Cell<bool>,
+    /// The queue's push count when the grant was made.
+    pub(super) grant: Cell<Option<u64>>,
+}
+
+impl<T, S: Store<T>> SendOp<'_, T, S> {
+    fn revoke(&self) {
+        if let Some(p) = self.grant.take() {
+            self.q.revoke_put(p);
+        }
+    }
+}
+
+impl<T, S: Store<T>> Source for SendOp<'_, T, S> {
+    fn ready(&self) -> bool {
+        self.q.send_ready(self.owed.get())
+    }
+    fn register(&self, tok: &Token) -> bool {
+        self.q.putters().register(tok.clone());
+        true
+    }
+    fn withdraw(&self, tok: &Token) -> bool {
+        self.q.putters().withdraw(tok)
+    }
+    fn list_id(&self) -> Option<u32> {
+        Some(self.q.putters().id())
+    }
+    fn notified(&self) {
+        self.owed.set(true);
+    }
+    fn used(&self) {
+        self.revoke();
+        if self.owed.replace(false) && !self.q.is_closed() {
+            self.grant.set(Some(self.q.grant_put()));
+        }
+    }
+    fn give_back(&self) {
+        self.revoke();
+        if self.owed.replace(false) {
+            self.q.putters().notify_one();
+        }
+    }
+}
+
+/// An event being set: ready when it is set, or was set since the select started waiting (a
+/// `set` then `clear` in one turn still wakes it, as it wakes `Event::wait`).
+pub(super) struct EventOp<'a> {
+    pub(super) ev: &'a Event,
+    /// The event's generation when the select registered.
+    pub(super) since: Cell<Option<u64>>,
+}
+
+impl Source for EventOp<'_> {
+    fn ready(&self) -> bool {
+        self.ev.readiness().0 || self.since.get().is_some_and(|g| g != self.ev.generation())
+    }
+    fn register(&self, tok: &Token) -> bool {
+        self.since.set(Some(self.ev.generation()));
+        self.ev.readiness().1.register(tok.clone());
+        true
+    }
+    fn withdraw(&self, tok: &Token) -> bool {
+        // A `set` wakes every waiter at once: nothing to pass on.
+        self.ev.readiness().1.withdraw(tok);
+        true
+    }
+    fn used(&self) {
+        self.since.set(None);
+    }
+    fn give_back(&self) {
+        self.since.set(None);
+    }
+}
+
 /// A semaphore `acquire`: ready holding a permit.
 pub(super) struct Acquire<'a> {
     pub(super) sem: &'a Semaphore,
@@ -106,8 +186,9 @@ impl Source for Acquire<'_> {
     }
     fn notified(&self) {
         // `release` reserved a permit for this park: take it.
-        let p = self.sem.claim_reserved();
-        *self.permit.borrow_mut() = Some(p);
+        if let Some(p) = self.sem.claim_reserved() {
+            *self.permit.borrow_mut() = Some(p);
+        }
     }
     fn give_back(&self) {
         // Dropped: released, so handed to the next waiter if there is one.

@@ -182,6 +182,11 @@ impl Event {
         }
     }
 
+    /// For `select`: how many times the event was set (a `set` then `clear` still moves it).
+    pub(crate) fn generation(&self) -> u64 {
+        self.inner.generation.get()
+    }
+
     /// For `select`: whether a `wait` would not wait, and its waiters.
     pub(crate) fn readiness(&self) -> (bool, &WaitList) {
         (self.inner.set.get(), &self.inner.waiters)

@@ -248,12 +248,14 @@ impl Semaphore {
     }
 
     /// For `select`: a `release` handed this park (woken by this list's notification) a
-    /// reserved permit; it becomes the caller's.
-    pub(crate) fn claim_reserved(&self) -> SemaphorePermit {
+    /// reserved permit; it becomes the caller's. `None` if there is none (cannot happen while
+    /// wakeups are never stale; a permit is never made up).
+    pub(crate) fn claim_reserved(&self) -> Option<SemaphorePermit> {
         let i = &self.inner;
         debug_assert!(i.reserved.get() > 0, "grove: no reserved permit to claim");
-        i.reserved.set(i.reserved.get().saturating_sub(1));
-        SemaphorePermit { sem: Some(self.clone()) }
+        let r = i.reserved.get().checked_sub(1)?;
+        i.reserved.set(r);
+        Some(SemaphorePermit { sem: Some(self.clone()) })
     }
 
     /// Adds `n` permits (as `n` releases).

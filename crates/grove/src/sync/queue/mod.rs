@@ -26,6 +26,11 @@ struct Inner<T, S> {
     /// Items put and not yet marked done (`task_done`), for `join`.
     unfinished: Cell<usize>,
     all_done: WaitList,
+    /// Puts granted to a `select` that was at the head of the putters' line when it reported
+    /// its send ready: the next `try_put` may go ahead of queued putters.
+    granted: Cell<usize>,
+    /// Items ever pushed (tells a select whether its grant was used).
+    pushes: Cell<u64>,
     _t: std::marker::PhantomData<T>,
 }
 
@@ -150,6 +155,8 @@ impl<T, S: Store<T>> Queue<T, S> {
                 putters: WaitList::new(),
                 unfinished: Cell::new(0),
                 all_done: WaitList::new(),
+                granted: Cell::new(0),
+                pushes: Cell::new(0),
                 _t: std::marker::PhantomData,
             }),
         }
@@ -258,16 +265,20 @@ impl<T, S: Store<T>> Queue<T, S> {
         if i.closed.get() {
             return Err(TrySendError::Closed(item));
         }
-        // Queued putters go first.
-        if self.is_full() || (i.capacity.is_some() && !i.putters.is_empty()) {
+        // Queued putters go first (unless a select at the head of their line was granted
+        // this put).
+        let queued = i.capacity.is_some() && !i.putters.is_empty();
+        if self.is_full() || (queued && i.granted.get() == 0) {
             return Err(TrySendError::Full(item));
         }
+        i.granted.set(i.granted.get().saturating_sub(1));
         self.push(item);
         Ok(())
     }
 
     fn push(&self, item: T) {
         let i = &self.inner;
+        i.pushes.set(i.pushes.get() + 1);
         i.items.borrow_mut().push(item);
         i.unfinished.set(i.unfinished.get() + 1);
         i.getters.notify_one();
@@ -460,9 +471,38 @@ impl<T, S: Store<T>> Queue<T, S> {
         (!self.is_empty() || self.is_closed(), &self.inner.getters)
     }
 
-    /// For `select`: whether a `put` would not wait (room, or closed), and its waiters.
-    pub(crate) fn send_readiness(&self) -> (bool, &WaitList) {
-        (!self.is_full() || self.is_closed(), &self.inner.putters)
+    /// For `select`: whether `try_put` would not say `Full` (room and no putter queued
+    /// before, or closed); `head` says the select was notified as the head of the putters'
+    /// line, so queued putters do not count.
+    pub(crate) fn send_ready(&self, head: bool) -> bool {
+        let i = &self.inner;
+        let queued = i.capacity.is_some() && !i.putters.is_empty() && i.granted.get() == 0;
+        self.is_closed() || (!self.is_full() && (head || !queued))
+    }
+
+    /// The putters' wait list.
+    pub(crate) fn putters(&self) -> &WaitList {
+        &self.inner.putters
+    }
+
+    /// A select at the head of the putters' line reports its send: the next `try_put` may go
+    /// ahead of the putters queued behind it. Returns the push count, for `revoke_put`.
+    pub(crate) fn grant_put(&self) -> u64 {
+        let i = &self.inner;
+        i.granted.set(i.granted.get() + 1);
+        i.pushes.get()
+    }
+
+    /// Takes back a grant nobody used (no push since `grant_put` returned `pushes`), and
+    /// hands the room on to the next queued putter.
+    pub(crate) fn revoke_put(&self, pushes: u64) {
+        let i = &self.inner;
+        if i.pushes.get() == pushes && i.granted.get() > 0 {
+            i.granted.set(i.granted.get() - 1);
+            if !self.is_full() {
+                i.putters.notify_one();
+            }
+        }
     }
 
     /// An iterator of items from `get`, ending when the queue is closed and drained (or a get
