@@ -44,7 +44,7 @@ impl Hub {
             stacks_pooled: pool.pooled(),
             stacks_allocated: pool.allocated(),
             timers: self.timers.borrow().len(),
-            io_sources: self.sources.borrow().len(),
+            io_sources: self.reactor.sources(),
         }
     }
 

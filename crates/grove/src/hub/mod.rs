@@ -23,6 +23,7 @@
 pub(crate) mod fiber;
 mod gate;
 mod info;
+mod reactor;
 mod remote;
 mod sched;
 pub(crate) mod timers;
@@ -45,6 +46,7 @@ use crate::hub::fiber::{Fiber, FiberRef, Input, Kind, State, Wake};
 use timers::{TimerId, Timers};
 
 pub use info::{run_info, stats, GreenletInfo, HubStats};
+pub(crate) use reactor::{AwaitingIo, IoState, Reactor};
 #[doc(hidden)]
 pub use remote::RemoteToken;
 pub(crate) use remote::{Remote, RemoteMsg};
@@ -79,20 +81,6 @@ pub(crate) enum TimerAction {
     Expire(Token),
 }
 
-/// The readiness state of one registered fd.
-#[derive(Default)]
-pub(crate) struct IoState {
-    pub(crate) readable: Cell<bool>,
-    pub(crate) writable: Cell<bool>,
-    /// The peer closed its side or the socket has an error (sticky): a read that returns less
-    /// than asked has not necessarily seen everything (EOF/error may still be pending).
-    pub(crate) read_closed: Cell<bool>,
-    /// The write side is closed or in error (sticky).
-    pub(crate) write_closed: Cell<bool>,
-    pub(crate) readers: RefCell<Vec<Token>>,
-    pub(crate) writers: RefCell<Vec<Token>>,
-}
-
 /// The per-thread hub.
 pub(crate) struct Hub {
     index: u64,
@@ -106,10 +94,7 @@ pub(crate) struct Hub {
     timers: RefCell<Timers<TimerAction>>,
     fibers: RefCell<Slab<FiberRef>>,
     pool: RefCell<StackPool>,
-    poll: RefCell<mio::Poll>,
-    events: RefCell<mio::Events>,
-    pub(crate) sources: RefCell<Slab<Rc<IoState>>>,
-    pub(crate) io_waiters: Cell<usize>,
+    reactor: Reactor,
     remote: Arc<Remote>,
     /// Running callbacks or timer actions: blocking is forbidden.
     in_callback: Cell<bool>,
@@ -203,10 +188,7 @@ impl Hub {
             timers: RefCell::new(Timers::new()),
             fibers: RefCell::new(Slab::new()),
             pool: RefCell::new(StackPool::new(DEFAULT_STACK_SIZE, 16_384)),
-            poll: RefCell::new(poll),
-            events: RefCell::new(mio::Events::with_capacity(1024)),
-            sources: RefCell::new(Slab::new()),
-            io_waiters: Cell::new(0),
+            reactor: Reactor::new(poll, WAKER_TOKEN),
             remote: Arc::new(Remote::new(waker, index)),
             in_callback: Cell::new(false),
             budget: Cell::new(BUDGET),
@@ -280,8 +262,9 @@ impl Hub {
         Token { fiber, seq }
     }
 
-    pub(crate) fn registry<R>(&self, f: impl FnOnce(&mio::Registry) -> R) -> R {
-        f(self.poll.borrow().registry())
+    /// The fd readiness table.
+    pub(crate) fn reactor(&self) -> &Reactor {
+        &self.reactor
     }
 }
 

@@ -26,7 +26,7 @@ impl Hub {
         let has_timers = !self.timers.borrow().is_empty();
         if busy {
             let n = self.turns_since_poll.get() + 1;
-            let has_sources = !self.sources.borrow().is_empty();
+            let has_sources = self.reactor.sources() > 0;
             let due = n >= POLL_EVERY
                 || (has_sources
                     && self.clock().duration_since(self.last_poll.get()) >= POLL_INTERVAL);
@@ -39,7 +39,7 @@ impl Hub {
             let timeout = if has_timers {
                 let next = self.timers.borrow_mut().next_deadline();
                 next.map(|d| d.saturating_duration_since(self.clock()))
-            } else if self.io_waiters.get() > 0 || !self.remote.gate.deadlocked() {
+            } else if self.reactor.io_waiting() || !self.remote.gate.deadlocked() {
                 // Also when a token queued its wake and went away since the check above:
                 // the wake is drained after the poll below.
                 None
@@ -110,41 +110,13 @@ impl Hub {
 
     pub(super) fn poll_io(&self, timeout: Option<Duration>) {
         self.turns_since_poll.set(0);
-        let mut events = self.events.borrow_mut();
-        let r = self.poll.borrow_mut().poll(&mut events, timeout);
+        let r = self.reactor.poll(timeout);
         // Time passed while polling (possibly blocked): the clock must be read again.
         self.now_fresh.set(false);
         self.last_poll.set(self.clock());
         if let Err(e) = r {
             if e.kind() != std::io::ErrorKind::Interrupted {
                 crate::diag::report(crate::diag::Kind::Io, format_args!("epoll_wait failed: {e}"));
-            }
-            return;
-        }
-        let sources = self.sources.borrow();
-        for ev in events.iter() {
-            if ev.token() == WAKER_TOKEN {
-                continue;
-            }
-            let Some(st) = sources.get(ev.token().0) else { continue };
-            let closed = ev.is_error();
-            if ev.is_read_closed() || closed {
-                st.read_closed.set(true);
-            }
-            if ev.is_write_closed() || closed {
-                st.write_closed.set(true);
-            }
-            if ev.is_readable() || ev.is_read_closed() || closed {
-                st.readable.set(true);
-                for t in st.readers.borrow_mut().drain(..) {
-                    t.wake();
-                }
-            }
-            if ev.is_writable() || ev.is_write_closed() || closed {
-                st.writable.set(true);
-                for t in st.writers.borrow_mut().drain(..) {
-                    t.wake();
-                }
             }
         }
     }

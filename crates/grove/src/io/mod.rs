@@ -16,8 +16,6 @@ use std::os::fd::{FromRawFd, RawFd};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use mio::{Interest, Token as MioToken};
-
 use crate::hub::fiber::Wake;
 use crate::hub::{self, IoState};
 
@@ -138,37 +136,12 @@ impl<S: mio::event::Source> Drop for Registered<S> {
 }
 
 fn register(source: &mut impl mio::event::Source) -> io::Result<(usize, Rc<IoState>)> {
-    hub::with(|h| {
-        let state = Rc::new(IoState::default());
-        // Optimistic: the first operation just tries the system call.
-        state.readable.set(true);
-        state.writable.set(true);
-        let key = h.sources.borrow_mut().insert(state.clone());
-        let r = h.registry(|reg| {
-            reg.register(source, MioToken(key), Interest::READABLE | Interest::WRITABLE)
-        });
-        match r {
-            Ok(()) => Ok((key, state)),
-            Err(e) => {
-                h.sources.borrow_mut().remove(key);
-                Err(e)
-            }
-        }
-    })
+    hub::with(|h| h.reactor().register(source))
 }
 
 fn deregister(source: &mut impl mio::event::Source, key: usize) {
     // The hub may already be gone at thread exit: then there is nothing to deregister from.
-    let _ = hub::try_with(|h| {
-        let _ = h.registry(|reg| reg.deregister(source));
-        let st = h.sources.borrow_mut().try_remove(key);
-        if let Some(st) = st {
-            // Greenlets still waiting on it (through another handle) retry and get EBADF.
-            for t in st.readers.borrow_mut().drain(..).chain(st.writers.borrow_mut().drain(..)) {
-                t.wake();
-            }
-        }
-    });
+    let _ = hub::try_with(|h| h.reactor().deregister(source, key));
 }
 
 /// Parks until `dir` is reported ready on `state`.
@@ -186,7 +159,7 @@ fn wait_state(state: &IoState, dir: Direction, deadline: Option<Instant>) -> io:
         let w = {
             // Counted while parked, however the park ends (it unwinds on a kill or an expired
             // scope): the count tells deadlock detection that I/O may still wake someone.
-            let _awaiting = AwaitingIo::enter(h);
+            let _awaiting = h.reactor().awaiting_io();
             h.park(deadline, if dir == Direction::Read { "read" } else { "write" })
         };
         match w {
@@ -198,22 +171,6 @@ fn wait_state(state: &IoState, dir: Direction, deadline: Option<Instant>) -> io:
             Wake::Deadlock => unreachable!("an I/O waiter is never deadlocked"),
         }
     })
-}
-
-/// One greenlet parked on I/O, for the hub's count of them.
-struct AwaitingIo<'a>(&'a hub::Hub);
-
-impl<'a> AwaitingIo<'a> {
-    fn enter(h: &'a hub::Hub) -> Self {
-        h.io_waiters.set(h.io_waiters.get() + 1);
-        AwaitingIo(h)
-    }
-}
-
-impl Drop for AwaitingIo<'_> {
-    fn drop(&mut self) {
-        self.0.io_waiters.set(self.0.io_waiters.get() - 1);
-    }
 }
 
 /// A foreign fd's registration: slab key, readiness state, and how many waits use it.
@@ -398,6 +355,6 @@ impl<S: mio::event::Source> Registered<S> {
 
 /// Counts the running greenlet as parked on I/O while the value lives (for deadlock
 /// detection: I/O may still wake it).
-pub(crate) fn awaiting_io(h: &hub::Hub) -> impl Drop + '_ {
-    AwaitingIo::enter(h)
+pub(crate) fn awaiting_io(h: &hub::Hub) -> hub::AwaitingIo<'_> {
+    h.reactor().awaiting_io()
 }
