@@ -21,9 +21,53 @@ pub(crate) struct ReadHalf {
     pub(crate) end: usize,
 }
 
+/// The read buffer's usual size (it grows for a larger head or chunk line, up to the limit).
+const BUF_SIZE: usize = 8192;
+
+/// Read buffers no connection of this thread holds right now, for the next one that has bytes
+/// to read: an idle keep-alive connection holds none (issue 15: 10k idle connections).
+const POOLED_BUFS: usize = 256;
+
+thread_local! {
+    static FREE_BUFS: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+}
+
 impl ReadHalf {
+    /// A connection's read side; its buffer is taken when there is something to read.
     pub(crate) fn new(stream: Stream) -> ReadHalf {
-        ReadHalf { stream, buf: vec![0; 8192], start: 0, end: 0 }
+        ReadHalf { stream, buf: Vec::new(), start: 0, end: 0 }
+    }
+
+    /// Gives the buffer back to the thread's pool if it holds nothing (an idle connection
+    /// between requests).
+    pub(crate) fn release_buffer(&mut self) {
+        if self.start != self.end || self.buf.len() != BUF_SIZE {
+            return;
+        }
+        let buf = std::mem::take(&mut self.buf);
+        let _ = FREE_BUFS.try_with(|f| {
+            let mut f = f.borrow_mut();
+            if f.len() < POOLED_BUFS {
+                f.push(buf);
+            }
+        });
+        self.start = 0;
+        self.end = 0;
+    }
+
+    /// Whether the connection holds a read buffer.
+    pub(crate) fn has_buffer(&self) -> bool {
+        !self.buf.is_empty()
+    }
+
+    fn take_buffer(&mut self) {
+        self.buf = FREE_BUFS
+            .try_with(|f| f.borrow_mut().pop())
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| vec![0; BUF_SIZE]);
+        self.start = 0;
+        self.end = 0;
     }
 
     pub(crate) fn buffered(&self) -> &[u8] {
@@ -41,6 +85,9 @@ impl ReadHalf {
     /// Reads more bytes into the buffer (growing it up to `max`); returns how many (0 = EOF).
     /// `deadline` bounds the wait.
     pub(crate) fn fill(&mut self, max: usize, deadline: Option<Instant>) -> io::Result<usize> {
+        if self.buf.is_empty() {
+            self.take_buffer();
+        }
         if self.start > 0 && self.end == self.buf.len() {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;

@@ -252,6 +252,7 @@ pub(crate) struct Head {
 
 fn read_head(
     conn: &RefCell<ReadHalf>,
+    out: &mut Vec<u8>,
     config: &Config,
     shared: &Shared,
 ) -> Result<Head, HeadError> {
@@ -288,7 +289,11 @@ fn read_head(
         if idle && shared.stopping.get() {
             return Err(HeadError::Closed);
         }
-        let r = conn.borrow_mut().fill(config.max_head_bytes, Some(deadline));
+        let r = if idle {
+            idle_read(conn, out, config.max_head_bytes, deadline)
+        } else {
+            conn.borrow_mut().fill(config.max_head_bytes, Some(deadline))
+        };
         if let Some(id) = me {
             shared.idle.borrow_mut().remove(&id);
         }
@@ -357,6 +362,49 @@ pub(crate) fn check_host(head: &Head) -> Result<(), (StatusCode, &'static str)> 
     } else {
         bad("invalid Host")
     }
+}
+
+/// How long an idle keep-alive connection keeps its read buffer while it waits for the next
+/// request: a busy connection's next request is usually there by then; after it the buffer
+/// goes back to the thread's pool until the socket is readable.
+const IDLE_LINGER: Duration = Duration::from_millis(50);
+
+/// Waits (until `deadline`) for the first bytes of the next request on an idle connection and
+/// reads them. A plain-TCP connection idle past [`IDLE_LINGER`] holds no read buffer (nor
+/// response buffer `out`, nor stack pages below its waiting frames) while it waits (TLS keeps it: the TLS layer may hold decrypted bytes the socket does not show).
+fn idle_read(
+    conn: &RefCell<ReadHalf>,
+    out: &mut Vec<u8>,
+    max: usize,
+    deadline: Instant,
+) -> io::Result<usize> {
+    let tcp = match &conn.borrow().stream {
+        Stream::Plain(s) => Some(s.clone()),
+        _ => None,
+    };
+    if let Some(tcp) = tcp {
+        let linger = deadline.min(grove::hub::now() + IDLE_LINGER);
+        if conn.borrow().has_buffer() && linger < deadline {
+            match conn.borrow_mut().fill(max, Some(linger)) {
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => {}
+                r => return r,
+            }
+        }
+        conn.borrow_mut().release_buffer();
+        *out = Vec::new(); // the response buffer too
+                           // Pages the last request's handler ran deep in: not needed while idle.
+        grove::hub::release_unused_stack();
+        let mut sel = grove::select::Select::new();
+        sel.readable(&tcp)?;
+        match sel.wait_deadline(deadline) {
+            Ok(_) => {}
+            Err(grove::WaitError::TimedOut) => {
+                return Err(io::Error::new(io::ErrorKind::TimedOut, "idle timeout"))
+            }
+            Err(e) => return Err(io::Error::other(e)),
+        }
+    }
+    conn.borrow_mut().fill(max, Some(deadline))
 }
 
 /// Parses a request head; `Ok(None)` when more bytes are needed. Out of line so its 2 KiB
@@ -502,7 +550,7 @@ fn serve_connection(
     let conn = Rc::new(RefCell::new(ReadHalf::new(stream)));
     let mut out = Vec::with_capacity(1024);
     loop {
-        let head = match read_head(&conn, config, shared) {
+        let head = match read_head(&conn, &mut out, config, shared) {
             Ok(h) => h,
             Err(HeadError::Closed) => return,
             Err(HeadError::Reject(status, why)) => {

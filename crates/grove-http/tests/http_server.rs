@@ -351,3 +351,59 @@ fn client_against_python_http_server() {
         assert_eq!(resp.body(), b"served by python");
     });
 }
+
+/// A keep-alive connection that idles past the linger gives its read buffer, response buffer
+/// and deep stack pages back (issue 15) and still serves what comes next on it: a request split
+/// across the idle wait, a pipelined pair, a large body, and a request whose handler runs deep
+/// (the released stack pages come back zeroed). Many connections idle at once share the pool.
+#[test]
+fn connections_idle_past_the_linger_keep_serving() {
+    with_server(Config::default(), |addr| {
+        let idle = Duration::from_millis(120); // past the 50 ms linger
+        let conns: Vec<_> =
+            (0..300).map(|_| grove::net::TcpStream::connect(addr).unwrap()).collect();
+        for (i, c) in conns.iter().enumerate() {
+            let req = format!("POST /n{i} HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx");
+            (&*c).write_all(req.as_bytes()).unwrap();
+        }
+        let read_answer = |c: &grove::net::TcpStream, want: &str| {
+            let mut got = Vec::new();
+            let mut buf = [0u8; 4096];
+            let t0 = Instant::now();
+            while !String::from_utf8_lossy(&got).contains(want) {
+                assert!(t0.elapsed() < Duration::from_secs(20), "no answer {want:?}");
+                let n = (&*c).read(&mut buf).unwrap();
+                assert!(n > 0, "closed before {want:?}: {}", String::from_utf8_lossy(&got));
+                got.extend_from_slice(&buf[..n]);
+            }
+        };
+        for (i, c) in conns.iter().enumerate() {
+            read_answer(c, &format!("POST /n{i} x"));
+        }
+        grove::sleep(idle); // every connection idles without its buffers now
+        let c = &conns[0];
+        // A head split across another idle wait.
+        (&*c).write_all(b"GET /split HTTP/1.1\r\nHo").unwrap();
+        grove::sleep(idle);
+        (&*c).write_all(b"st: x\r\n\r\n").unwrap();
+        read_answer(c, "GET /split ");
+        grove::sleep(idle);
+        // Two pipelined, then a body larger than the buffer.
+        (&*c)
+            .write_all(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        read_answer(c, "GET /b ");
+        grove::sleep(idle);
+        let big = "y".repeat(100_000);
+        let req =
+            format!("POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{big}", big.len());
+        (&*c).write_all(req.as_bytes()).unwrap();
+        read_answer(c, &format!("POST /big {big}"));
+        // Every other connection still works after its idle wait.
+        for (i, c) in conns.iter().enumerate().skip(1) {
+            let req = format!("GET /again{i} HTTP/1.1\r\nHost: x\r\n\r\n");
+            (&*c).write_all(req.as_bytes()).unwrap();
+            read_answer(c, &format!("GET /again{i} "));
+        }
+    });
+}

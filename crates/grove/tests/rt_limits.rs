@@ -106,3 +106,40 @@ fn a_deep_but_fitting_recursion_runs_with_a_bigger_stack() {
         assert!(h.join().is_ok());
     });
 }
+
+/// `release_unused_stack` gives back only what lies below the caller: every frame above it
+/// keeps its data (checked on the way back up), and running deep again afterwards works (the
+/// pages come back zeroed).
+#[test]
+fn releasing_unused_stack_keeps_the_frames_above() {
+    #[inline(never)]
+    fn down(depth: u32, release_at: u32) -> u64 {
+        let mut frame = [0u8; 2048];
+        for (i, b) in frame.iter_mut().enumerate() {
+            *b = (i as u32 ^ depth) as u8;
+        }
+        let below = if depth == 0 {
+            0
+        } else {
+            if depth == release_at {
+                grove::hub::release_unused_stack();
+            }
+            down(depth - 1, release_at)
+        };
+        if depth == release_at {
+            grove::hub::release_unused_stack(); // again, with the deeper frames gone
+        }
+        let mine: u64 = std::hint::black_box(&frame).iter().map(|&b| u64::from(b)).sum();
+        below + mine
+    }
+    let expected = down(40, u32::MAX); // on the thread's own stack: a no-op path
+    grove::run(move || {
+        let h = grove::Builder::new().stack_size(1 << 20).spawn(move || {
+            let a = down(40, 0); // released at the bottom
+            let b = down(40, 20); // released half-way, then deeper again
+            let c = down(40, 40); // released at the top
+            (a, b, c)
+        });
+        assert_eq!(h.join().unwrap(), (expected, expected, expected));
+    });
+}

@@ -11,6 +11,7 @@ mod stack;
 pub(crate) use pool::StackPool;
 pub(crate) use stack::Stack;
 
+pub(crate) use stack::release_below_current;
 pub(crate) use stack::round_size;
 
 /// Default usable stack size of a greenlet: reserved address space, touched lazily.

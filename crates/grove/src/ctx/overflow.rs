@@ -35,6 +35,12 @@ impl OverflowInfo {
         }
     }
 
+    /// The lowest usable address of the greenlet's stack (just above its guard page); `None`
+    /// for a thread's own stack.
+    pub(crate) fn usable_lo(&self) -> Option<usize> {
+        Some(self.guard_hi.get()).filter(|&a| a != 0)
+    }
+
     /// Records where the greenlet's name lives. The string must stay alive and unmoved until
     /// the next call or until the greenlet can no longer run (the greenlet record owns it).
     pub(crate) fn set_name(&self, name: &str) {

@@ -114,6 +114,36 @@ impl Stack {
     }
 }
 
+/// Gives the pages of the running stack below the caller's depth back to the kernel, down to
+/// `lo` (the stack's lowest usable address): a greenlet that ran deep and is about to wait long
+/// keeps only the pages its waiting frames use. At least 512 bytes below this function's frame
+/// stay, for the call into `madvise` itself.
+#[inline(never)]
+pub(crate) fn release_below_current(lo: usize) {
+    if cfg!(feature = "sanitizer") {
+        return; // ASan keeps its own state for stack memory: leave the pages alone
+    }
+    /// Room kept below this frame for the call into `madvise` (its wrapper's frame and return
+    /// address must not sit in a page being released).
+    const CALL_ROOM: usize = 512;
+    let page = page_size();
+    let marker = 0u8;
+    // An address in this frame: everything the running code still needs lies above it.
+    let here = std::hint::black_box(std::ptr::addr_of!(marker)) as usize;
+    let hi = here.saturating_sub(CALL_ROOM) & !(page - 1);
+    if hi <= lo {
+        return;
+    }
+    // SAFETY: [lo, hi) lies in the running greenlet's own stack (callers pass its usable
+    // bottom), entirely below the current frame by at least CALL_ROOM bytes, more than the
+    // libc wrapper's frame needs on the way into the system call. Memory below the stack
+    // pointer holds nothing live (no frame, and x86-64's 128-byte red zone is far above
+    // `hi`); MADV_DONTNEED only makes those pages read back as zeros when next touched.
+    unsafe {
+        libc::madvise(lo as *mut libc::c_void, hi - lo, libc::MADV_DONTNEED);
+    }
+}
+
 impl Drop for Stack {
     fn drop(&mut self) {
         // SAFETY: `start`/`len` describe exactly the mapping this value created and owns; the

@@ -488,6 +488,32 @@ pub fn stack_size() -> usize {
     with(|h| h.pool.borrow().stack_size())
 }
 
+/// Gives the pages of the running greenlet's stack below its current depth back to the kernel:
+/// for a greenlet that once ran deep and is about to wait for a long time (an idle keep-alive
+/// connection between requests keeps only the pages its waiting frames use). Costs one system
+/// call; the pages come back, zeroed, when the greenlet runs deep again. Does nothing on a
+/// thread's own stack.
+///
+/// # Examples
+///
+/// ```
+/// let h = grove::spawn(|| {
+///     let deep = [1u8; 32 * 1024]; // touches eight pages of this greenlet's stack
+///     let sum: u32 = std::hint::black_box(&deep).iter().map(|&b| u32::from(b)).sum();
+///     grove::hub::release_unused_stack(); // before a long wait
+///     grove::sleep(std::time::Duration::from_millis(1));
+///     sum
+/// });
+/// assert_eq!(h.join().unwrap(), 32 * 1024);
+/// ```
+pub fn release_unused_stack() {
+    let _ = try_with(|h| {
+        if let Some(lo) = h.current.borrow().overflow.usable_lo() {
+            crate::ctx::release_below_current(lo);
+        }
+    });
+}
+
 /// Sets how many free stacks this thread's hub keeps for reuse (default 16,384). While more
 /// greenlets than that were alive at once within the last 10–20 s, the hub keeps that many
 /// (so bursts larger than the cap reuse their stacks instead of re-mapping them); 0 turns
