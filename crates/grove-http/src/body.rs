@@ -41,23 +41,21 @@ impl ReadHalf {
     /// Gives the buffer back to the thread's pool if it holds nothing (an idle connection
     /// between requests).
     pub(crate) fn release_buffer(&mut self) {
-        if self.start != self.end || self.buf.len() != BUF_SIZE {
+        if self.start != self.end || self.buf.is_empty() {
             return;
         }
         let buf = std::mem::take(&mut self.buf);
-        let _ = FREE_BUFS.try_with(|f| {
-            let mut f = f.borrow_mut();
-            if f.len() < POOLED_BUFS {
-                f.push(buf);
-            }
-        });
+        // One grown for a large head or chunk line is freed, not kept.
+        if buf.len() == BUF_SIZE {
+            let _ = FREE_BUFS.try_with(|f| {
+                let mut f = f.borrow_mut();
+                if f.len() < POOLED_BUFS {
+                    f.push(buf);
+                }
+            });
+        }
         self.start = 0;
         self.end = 0;
-    }
-
-    /// Whether the connection holds a read buffer.
-    pub(crate) fn has_buffer(&self) -> bool {
-        !self.buf.is_empty()
     }
 
     fn take_buffer(&mut self) {

@@ -281,14 +281,14 @@ fn read_head(
             Some(s) => s + config.head_timeout,
         };
         let idle = started.is_none();
+        if idle && shared.stopping.get() {
+            return Err(HeadError::Closed);
+        }
         let me = idle.then(|| {
             let g = grove::getcurrent();
             shared.idle.borrow_mut().insert(g.id(), g.clone());
             g.id()
         });
-        if idle && shared.stopping.get() {
-            return Err(HeadError::Closed);
-        }
         let r = if idle {
             idle_read(conn, out, config.max_head_bytes, deadline)
         } else {
@@ -384,7 +384,10 @@ fn idle_read(
     };
     if let Some(tcp) = tcp {
         let linger = deadline.min(grove::hub::now() + IDLE_LINGER);
-        if conn.borrow().has_buffer() && linger < deadline {
+        // A new connection's first bytes, like a busy one's next request, usually come at once:
+        // read with a buffer first (taken from the pool), and give everything back only once
+        // the connection has been quiet for the linger.
+        if linger < deadline {
             match conn.borrow_mut().fill(max, Some(linger)) {
                 Err(e) if e.kind() == io::ErrorKind::TimedOut => {}
                 r => return r,
@@ -548,7 +551,7 @@ fn serve_connection(
     PEER.with(|p| p.set(Some(peer)));
     let Ok(writer) = stream.try_clone() else { return };
     let conn = Rc::new(RefCell::new(ReadHalf::new(stream)));
-    let mut out = Vec::with_capacity(1024);
+    let mut out = Vec::new(); // grows with the first response
     loop {
         let head = match read_head(&conn, &mut out, config, shared) {
             Ok(h) => h,

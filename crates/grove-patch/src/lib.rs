@@ -27,6 +27,7 @@
 //! | `poll` | one fd: parks on it; several: cooperative polling (1–10 ms steps); none: a sleep | libc |
 //! | `nanosleep`, `clock_nanosleep`, `usleep`, `sleep` | `grove::sleep` (any thread with a hub) | libc |
 //! | `getaddrinfo` | runs on grove's thread pool; the greenlet waits | libc |
+//! | `waitpid`, `wait4` for one child (`pid > 0`, no `WNOHANG`): `Command::status`, `output`, `Child::wait` | parks on the child's pidfd until it changes state | libc |
 //! | `syscall(SYS_futex, ..)`: std's `Mutex`, `Condvar`, `RwLock`, `Once`, `Barrier` | the greenlet waits, the hub runs on (see *Locks*) | libc |
 //! | `fcntl(F_GETFL/F_SETFL/F_DUPFD)`, `ioctl(FIONBIO)` | report and track the *program's* blocking mode | same |
 //! | `close`, `dup`, `dup2`, `dup3` | keep the fd table in step | same |
@@ -99,6 +100,7 @@
 #![allow(clippy::missing_safety_doc)] // the hooks' contracts are libc's own
 
 use std::ffi::{c_char, c_int, c_uint, c_void};
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
@@ -466,6 +468,87 @@ pub unsafe extern "C" fn sleep(secs: c_uint) -> c_uint {
     }
     // SAFETY: plain integer argument.
     unsafe { real::sleep(secs) }
+}
+
+/// A cooperative `waitpid`/`wait4` for one child: `now(options)` is the real call with the
+/// caller's other arguments. The greenlet parks on the child's pidfd (readable once it exits)
+/// and then asks with `WNOHANG`; without pidfd support, it polls in growing steps.
+fn wait_child(pid: libc::pid_t, options: c_int, now: &dyn Fn(c_int) -> libc::pid_t) -> libc::pid_t {
+    if let Some(why) = interrupted() {
+        refuse(why);
+        return -1;
+    }
+    // SAFETY: pidfd_open takes a pid and flags; the result is checked and owned below.
+    let fd = unsafe { real::syscall(libc::SYS_pidfd_open, pid as libc::c_long, 0, 0, 0, 0, 0) };
+    // SAFETY: a non-negative result is a new fd nothing else owns.
+    let pidfd = (fd >= 0).then(|| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as c_int) });
+    let mut step = Duration::from_millis(1);
+    loop {
+        let r = now(options | libc::WNOHANG);
+        // Changed state, or failed (ECHILD, EINTR: the caller handles them as libc's).
+        if r != 0 {
+            return r;
+        }
+        let waited = match &pidfd {
+            // A process that only stopped (WUNTRACED) does not make its pidfd readable: a
+            // caller asking for that polls, as without pidfd.
+            Some(fd) if options & (libc::WUNTRACED | libc::WCONTINUED) == 0 => {
+                guarded(|| grove::io::wait_readable(fd.as_raw_fd(), None))
+            }
+            _ => {
+                step = (step * 2).min(Duration::from_millis(50));
+                guarded(|| grove::sleep(step)).map(Ok)
+            }
+        };
+        match waited {
+            None => return -1, // killed or scope expired: errno says which
+            Some(Err(_)) => {
+                // The pidfd could not be watched: poll instead.
+                if guarded(|| grove::sleep(step)).is_none() {
+                    return -1;
+                }
+                step = (step * 2).min(Duration::from_millis(50));
+            }
+            Some(Ok(())) => {}
+        }
+    }
+}
+
+/// Whether a wait for `pid` with `options` can be made cooperative here.
+fn coop_wait(pid: libc::pid_t, options: c_int) -> bool {
+    pid > 0
+        && options & libc::WNOHANG == 0
+        && is_enabled()
+        && grove::patch_support::is_cooperative()
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn waitpid(
+    pid: libc::pid_t,
+    status: *mut c_int,
+    options: c_int,
+) -> libc::pid_t {
+    // SAFETY: forwarding the caller's arguments (with other options) to the real waitpid.
+    let now = |o: c_int| unsafe { real::waitpid(pid, status, o) };
+    if coop_wait(pid, options) {
+        return wait_child(pid, options, &now);
+    }
+    now(options)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn wait4(
+    pid: libc::pid_t,
+    status: *mut c_int,
+    options: c_int,
+    usage: *mut libc::rusage,
+) -> libc::pid_t {
+    // SAFETY: forwarding the caller's arguments (with other options) to the real wait4.
+    let now = |o: c_int| unsafe { real::wait4(pid, status, o, usage) };
+    if coop_wait(pid, options) {
+        return wait_child(pid, options, &now);
+    }
+    now(options)
 }
 
 #[no_mangle]

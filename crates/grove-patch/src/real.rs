@@ -110,6 +110,8 @@ real_fns! {
         execvp(file: *const c_char, argv: *const *const c_char) -> c_int;
         execvpe(file: *const c_char, argv: *const *const c_char, envp: *const *const c_char) -> c_int;
         fexecve(fd: c_int, argv: *const *const c_char, envp: *const *const c_char) -> c_int;
+        waitpid(pid: libc::pid_t, status: *mut c_int, options: c_int) -> libc::pid_t;
+        wait4(pid: libc::pid_t, status: *mut c_int, options: c_int, usage: *mut libc::rusage) -> libc::pid_t;
     }
     variadic {
         fcntl(fd: c_int, cmd: c_int; arg: libc::c_long) -> c_int;

@@ -35,10 +35,10 @@ impl OverflowInfo {
         }
     }
 
-    /// The lowest usable address of the greenlet's stack (just above its guard page); `None`
-    /// for a thread's own stack.
-    pub(crate) fn usable_lo(&self) -> Option<usize> {
-        Some(self.guard_hi.get()).filter(|&a| a != 0)
+    /// The greenlet's usable stack `(lowest address, size)` (just above its guard page);
+    /// `None` for a thread's own stack.
+    pub(crate) fn usable(&self) -> Option<(usize, usize)> {
+        Some((self.guard_hi.get(), self.size.get())).filter(|&(a, _)| a != 0)
     }
 
     /// Records where the greenlet's name lives. The string must stay alive and unmoved until

@@ -42,6 +42,9 @@ pub(crate) struct StackPool {
     peak_before: usize,
     /// When the current window started (set by the first trim).
     window_start: Option<Instant>,
+    /// Marks the stacks this pool hands out (see `Stack::gen`); a new stack size starts a new
+    /// generation, so stacks of the old size, or custom-size ones, are never counted or reused.
+    gen: usize,
 }
 
 impl StackPool {
@@ -56,6 +59,7 @@ impl StackPool {
             peak: 0,
             peak_before: 0,
             window_start: None,
+            gen: 1,
         }
     }
 
@@ -83,20 +87,29 @@ impl StackPool {
         self.allocated
     }
 
-    /// Changes the pool's stack size; pooled stacks of the old size are unmapped.
+    /// Changes the pool's stack size; pooled stacks of the old size are unmapped, and those in
+    /// use are unmapped when they come back, no longer counted.
     pub(crate) fn set_stack_size(&mut self, size: usize) {
         let size = super::stack::round_size(size);
         if size != self.size {
-            self.allocated -= self.free.len();
             self.free.clear();
             self.untrimmed = 0;
+            self.allocated = 0;
+            self.peak = 0;
+            self.peak_before = 0;
             self.size = size;
+            self.gen = self.gen % Stack::MAX_GEN + 1;
         }
     }
 
-    /// Sets how many free stacks may be kept.
+    /// Sets how many free stacks may be kept (0: none; pooled ones are unmapped now).
     pub(crate) fn set_max(&mut self, max: usize) {
         self.max = max;
+        if max == 0 {
+            self.allocated -= self.free.len();
+            self.free.clear();
+            self.untrimmed = 0;
+        }
     }
 
     /// A stack of the pool's size: a pooled one if any, else a fresh mapping.
@@ -107,7 +120,8 @@ impl StackPool {
                 s
             }
             None => {
-                let s = Stack::new(self.size)?;
+                let mut s = Stack::new(self.size)?;
+                s.set_gen(self.gen);
                 self.allocated += 1;
                 s
             }
@@ -117,20 +131,17 @@ impl StackPool {
         Ok(s)
     }
 
-    /// Returns a stack obtained from [`get`](Self::get).
+    /// Returns a stack; one this pool did not hand out at its current size is unmapped.
     pub(crate) fn put(&mut self, stack: Stack) {
-        if stack.usable_size() != self.size || self.free.len() >= self.keep() {
-            self.allocated -= usize::from(stack.usable_size() == self.size);
-            drop(stack);
+        if stack.gen() != self.gen {
+            return; // custom size, or the size before `set_stack_size`: never counted
+        }
+        if self.free.len() >= self.keep() {
+            self.allocated -= 1;
             return;
         }
         self.free.push(stack);
         self.untrimmed += 1;
-    }
-
-    /// Forgets a stack of this pool's size that will never come back (leaked on purpose).
-    pub(crate) fn forget_one(&mut self) {
-        self.allocated = self.allocated.saturating_sub(1);
     }
 
     /// Releases deep pages of stacks returned since the last trim, and once a window has

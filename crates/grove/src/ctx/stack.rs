@@ -39,9 +39,14 @@ pub(crate) fn round_size(size: usize) -> usize {
 pub(crate) struct Stack {
     /// Start of the mapping (the guard page).
     start: NonZeroUsize,
-    /// Length of the whole mapping, guard included.
-    len: usize,
+    /// Length of the whole mapping, guard included (a multiple of the page size), with the
+    /// generation of the pool that handed the stack out in the low bits (see [`Stack::gen`]):
+    /// kept in one word so a greenlet record does not grow.
+    len_gen: usize,
 }
+
+/// The low bits of `len_gen` holding the pool generation (pages are at least 4 KiB).
+const GEN_MASK: usize = 0xfff;
 
 impl Stack {
     /// Maps a new stack with `size` usable bytes (rounded up to pages) below one guard page.
@@ -68,8 +73,10 @@ impl Stack {
         if addr == libc::MAP_FAILED {
             return Err(limit_error(io::Error::last_os_error(), usable));
         }
-        let stack =
-            Stack { start: NonZeroUsize::new(addr as usize).expect("mmap returned 0"), len };
+        let stack = Stack {
+            start: NonZeroUsize::new(addr as usize).expect("mmap returned 0"),
+            len_gen: len,
+        };
         // SAFETY: [addr + page, addr + len) lies inside the mapping created just above, which no
         // one else references yet. On failure `stack` is dropped and unmaps the whole region.
         let rc = unsafe {
@@ -85,9 +92,29 @@ impl Stack {
         Ok(stack)
     }
 
+    /// Length of the whole mapping, guard included.
+    fn len(&self) -> usize {
+        self.len_gen & !GEN_MASK
+    }
+
+    /// The generation of the pool that handed this stack out (0: not from a pool), so a pool
+    /// counts and reuses only its own stacks (not custom-size ones, nor those of a size it
+    /// had before `set_stack_size`).
+    pub(crate) fn gen(&self) -> usize {
+        self.len_gen & GEN_MASK
+    }
+
+    /// Marks the stack as handed out by a pool of generation `gen` (`1..=GEN_MASK`).
+    pub(crate) fn set_gen(&mut self, gen: usize) {
+        self.len_gen = self.len() | (gen & GEN_MASK);
+    }
+
+    /// The largest pool generation; the next one wraps to 1.
+    pub(crate) const MAX_GEN: usize = GEN_MASK;
+
     /// Usable bytes (the guard page excluded).
     pub(crate) fn usable_size(&self) -> usize {
-        self.len - page_size()
+        self.len() - page_size()
     }
 
     /// The guard page's address range `[lo, hi)`.
@@ -115,11 +142,11 @@ impl Stack {
 }
 
 /// Gives the pages of the running stack below the caller's depth back to the kernel, down to
-/// `lo` (the stack's lowest usable address): a greenlet that ran deep and is about to wait long
+/// `lo` (the lowest usable address of the stack `[lo, lo + size)` the caller runs on): a greenlet that ran deep and is about to wait long
 /// keeps only the pages its waiting frames use. At least 512 bytes below this function's frame
 /// stay, for the call into `madvise` itself.
 #[inline(never)]
-pub(crate) fn release_below_current(lo: usize) {
+pub(crate) fn release_below_current(lo: usize, size: usize) {
     if cfg!(feature = "sanitizer") {
         return; // ASan keeps its own state for stack memory: leave the pages alone
     }
@@ -130,6 +157,9 @@ pub(crate) fn release_below_current(lo: usize) {
     let marker = 0u8;
     // An address in this frame: everything the running code still needs lies above it.
     let here = std::hint::black_box(std::ptr::addr_of!(marker)) as usize;
+    if here <= lo || here >= lo + size {
+        return; // not running on that stack (cannot happen for the running greenlet's own)
+    }
     let hi = here.saturating_sub(CALL_ROOM) & !(page - 1);
     if hi <= lo {
         return;
@@ -146,10 +176,10 @@ pub(crate) fn release_below_current(lo: usize) {
 
 impl Drop for Stack {
     fn drop(&mut self) {
-        // SAFETY: `start`/`len` describe exactly the mapping this value created and owns; the
+        // SAFETY: `start`/`len()` describe exactly the mapping this value created and owns; the
         // coroutine that used it has finished or been reset, so nothing points into it anymore.
         unsafe {
-            libc::munmap(self.start.get() as *mut libc::c_void, self.len);
+            libc::munmap(self.start.get() as *mut libc::c_void, self.len());
         }
     }
 }
@@ -159,7 +189,7 @@ impl Drop for Stack {
 // at least MIN_STACK_SIZE bytes (round_size). The memory stays mapped until `Stack` is dropped.
 unsafe impl corosensei::stack::Stack for Stack {
     fn base(&self) -> StackPointer {
-        StackPointer::new(self.start.get() + self.len).expect("stack base is non-zero")
+        StackPointer::new(self.start.get() + self.len()).expect("stack base is non-zero")
     }
 
     fn limit(&self) -> StackPointer {

@@ -292,8 +292,8 @@ impl Drop for Hub {
             let coro = f.coro.borrow_mut().take();
             if let Some(c) = coro {
                 if c.started() && !c.done() {
+                    // Leaked with its stack (the pool goes with the hub: no count to fix).
                     std::mem::forget(c);
-                    self.pool.get_mut().forget_one();
                 } else {
                     let mut c = Some(c);
                     quietly(&mut || drop(c.take()));
@@ -508,8 +508,8 @@ pub fn stack_size() -> usize {
 /// ```
 pub fn release_unused_stack() {
     let _ = try_with(|h| {
-        if let Some(lo) = h.current.borrow().overflow.usable_lo() {
-            crate::ctx::release_below_current(lo);
+        if let Some((lo, size)) = h.current.borrow().overflow.usable() {
+            crate::ctx::release_below_current(lo, size);
         }
     });
 }
