@@ -97,13 +97,19 @@ fn a_dup_of_a_managed_socket_is_managed_too() {
         (a.try_clone().unwrap(), b) // a dup: the same description, non-blocking underneath
     });
     // On a plain thread the dup still behaves as blocking (no EAGAIN).
+    reads_late_data_blocking(&a, b);
+}
+
+/// A plain thread writes to `b` a moment later: a read of `a` on this (plain) thread must
+/// block until then, as libc's would, and get the data.
+fn reads_late_data_blocking(a: &std::os::unix::net::UnixStream, b: std::os::unix::net::UnixStream) {
     let writer = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(50));
         (&b).write_all(b"late").unwrap();
         b
     });
     let mut buf = [0u8; 4];
-    (&a).read_exact(&mut buf).unwrap();
+    (&*a).read_exact(&mut buf).unwrap();
     assert_eq!(&buf, b"late");
     drop(writer.join().unwrap());
 }
@@ -138,15 +144,7 @@ fn a_failed_dup_onto_a_managed_fd_leaves_it_managed() {
         let seen = unsafe { libc::fcntl(a.as_raw_fd(), libc::F_GETFL) };
         assert_eq!(seen & libc::O_NONBLOCK, 0, "the program still sees a blocking fd");
         // And a plain thread's read still blocks until data comes (no EAGAIN).
-        let writer = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(50));
-            (&b).write_all(b"late").unwrap();
-            b
-        });
-        let mut buf = [0u8; 4];
-        (&a).read_exact(&mut buf).unwrap();
-        assert_eq!(&buf, b"late");
-        drop(writer.join().unwrap());
+        reads_late_data_blocking(&a, b);
     }
 }
 

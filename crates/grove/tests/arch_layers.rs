@@ -51,11 +51,10 @@ fn code_lines(text: &str) -> impl Iterator<Item = &str> {
     text.lines().map(str::trim_start).filter(|l| !l.starts_with("//"))
 }
 
-#[test]
-fn modules_import_only_lower_layers() {
+/// Every source file of the crate: its path relative to `src/`, and its text.
+fn source_files() -> Vec<(String, String)> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut violations = Vec::new();
-    let mut seen = BTreeMap::new();
+    let mut files = Vec::new();
     let mut stack = vec![src.clone()];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
@@ -65,50 +64,59 @@ fn modules_import_only_lower_layers() {
                 continue;
             }
             let rel = path.strip_prefix(&src).unwrap().to_string_lossy().into_owned();
-            let module = rel.split(['/', '.']).next().unwrap().to_string();
-            if module == "lib" {
-                continue;
-            }
-            let me = layer_of(&module)
-                .unwrap_or_else(|| panic!("{rel}: module `{module}` has no layer in LAYERS"));
-            let text = std::fs::read_to_string(&path).unwrap();
-            for line in code_lines(&text) {
-                let mut names = Vec::new();
-                for (i, _) in line.match_indices("crate::") {
-                    let rest = &line[i + 7..];
-                    if let Some(group) = rest.strip_prefix('{') {
-                        // `use crate::{a, b::c};`: every first segment in the braces.
-                        let inner = group.split('}').next().unwrap_or("");
-                        names.extend(
-                            inner
-                                .split(',')
-                                .map(|p| p.trim().split("::").next().unwrap_or("").to_string()),
-                        );
-                    } else {
-                        names.push(
-                            rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect(),
-                        );
-                    }
+            files.push((rel, std::fs::read_to_string(&path).unwrap()));
+        }
+    }
+    files
+}
+
+#[test]
+fn modules_import_only_lower_layers() {
+    let mut violations = Vec::new();
+    let mut seen = BTreeMap::new();
+    for (rel, text) in source_files() {
+        let module = rel.split(['/', '.']).next().unwrap().to_string();
+        if module == "lib" {
+            continue;
+        }
+        let me = layer_of(&module)
+            .unwrap_or_else(|| panic!("{rel}: module `{module}` has no layer in LAYERS"));
+        for line in code_lines(&text) {
+            let mut names = Vec::new();
+            for (i, _) in line.match_indices("crate::") {
+                let rest = &line[i + 7..];
+                if let Some(group) = rest.strip_prefix('{') {
+                    // `use crate::{a, b::c};`: every first segment in the braces.
+                    let inner = group.split('}').next().unwrap_or("");
+                    names.extend(
+                        inner
+                            .split(',')
+                            .map(|p| p.trim().split("::").next().unwrap_or("").to_string()),
+                    );
+                } else {
+                    names.push(
+                        rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect(),
+                    );
                 }
-                for name in names.into_iter().filter(|n| !n.is_empty()) {
-                    let dep = ROOT_ITEMS
-                        .iter()
-                        .find(|(item, _)| *item == name)
-                        .map_or(name.as_str(), |(_, m)| m);
-                    if dep == module || dep == "lib" {
-                        continue;
-                    }
-                    *seen.entry((module.clone(), dep.to_string())).or_insert(0) += 1;
-                    match layer_of(dep) {
-                        Some(l) if l < me => {}
-                        Some(l) => violations.push(format!(
-                            "{rel}: `{module}` (layer {me}) uses `{dep}` (layer {l}): {line}"
-                        )),
-                        None => violations.push(format!(
-                            "{rel}: `crate::{name}` is neither a module with a layer nor a known \
+            }
+            for name in names.into_iter().filter(|n| !n.is_empty()) {
+                let dep = ROOT_ITEMS
+                    .iter()
+                    .find(|(item, _)| *item == name)
+                    .map_or(name.as_str(), |(_, m)| m);
+                if dep == module || dep == "lib" {
+                    continue;
+                }
+                *seen.entry((module.clone(), dep.to_string())).or_insert(0) += 1;
+                match layer_of(dep) {
+                    Some(l) if l < me => {}
+                    Some(l) => violations.push(format!(
+                        "{rel}: `{module}` (layer {me}) uses `{dep}` (layer {l}): {line}"
+                    )),
+                    None => violations.push(format!(
+                        "{rel}: `crate::{name}` is neither a module with a layer nor a known \
                              crate-root re-export: {line}"
-                        )),
-                    }
+                    )),
                 }
             }
         }
@@ -128,22 +136,11 @@ const LONG_FILES: &[(&str, &str)] = &[
 
 #[test]
 fn no_core_file_is_longer_than_its_job() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut long = Vec::new();
-    let mut stack = vec![src.clone()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            let rel = path.strip_prefix(&src).unwrap().to_string_lossy().into_owned();
-            let n = std::fs::read_to_string(&path).unwrap().lines().count();
-            if n > MAX_LINES && !LONG_FILES.iter().any(|(f, _)| *f == rel) {
-                long.push(format!("{rel}: {n} lines"));
-            }
-        }
-    }
+    let long: Vec<String> = source_files()
+        .into_iter()
+        .map(|(rel, text)| (rel, text.lines().count()))
+        .filter(|(rel, n)| *n > MAX_LINES && !LONG_FILES.iter().any(|(f, _)| f == rel))
+        .map(|(rel, n)| format!("{rel}: {n} lines"))
+        .collect();
     assert!(long.is_empty(), "split these by job (or list them in LONG_FILES with why): {long:?}");
 }

@@ -52,7 +52,7 @@ impl Handle {
         self.inner.hubs.len()
     }
 
-    /// The process-wide id of each hub, by index (see [Hub numbering](self#hub-numbering)).
+    /// The process-wide id of each hub, by index (see [Hub numbering](crate::runtime#hub-numbering)).
     ///
     /// # Examples
     ///

@@ -278,7 +278,8 @@ impl<'a> Select<'a> {
 
     /// Ready when `io` is readable (data, a connection to accept, end of stream or an error:
     /// the next read or accept does not block). `io` is one of grove's sockets, or any other
-    /// fd as a [`BorrowedFd`], which must then be non-blocking for that read.
+    /// fd as a [`BorrowedFd`](std::os::fd::BorrowedFd), which must then be non-blocking for
+    /// that read.
     ///
     /// # Errors
     /// Registering a foreign fd with the hub's poller failed (e.g. `EPERM` for a regular

@@ -271,9 +271,29 @@ impl Source for Fd {
     }
 }
 
-/// Something whose I/O readiness a [`Select`] can wait for: grove's sockets, and any other fd
-/// as a [`BorrowedFd`] (one grove has not registered itself, as for
-/// [`io::wait_readable`](crate::io::wait_readable)).
+/// Something whose I/O readiness a [`Select`](super::Select) can wait for: grove's sockets,
+/// and any other fd as a [`BorrowedFd`] (a pipe, another library's socket; it should be
+/// non-blocking for the read that follows).
+///
+/// # Examples
+///
+/// ```
+/// use std::io::Write;
+/// use std::os::fd::AsFd;
+/// let (mut tx, rx) = std::os::unix::net::UnixStream::pair()?; // not grove's
+/// rx.set_nonblocking(true)?;
+/// let (a, b) = grove::net::UnixStream::pair()?;
+/// let fd = rx.as_fd();
+/// let mut sel = grove::select::Select::new();
+/// let from_std = sel.readable(&fd)?;
+/// let from_grove = sel.readable(&b)?;
+/// tx.write_all(b"x")?;
+/// assert_eq!(sel.wait(), Ok(from_std));
+/// (&a).write_all(b"y")?;
+/// assert_eq!(sel.try_ready(), Some(from_std)); // still readable: the first ready wins
+/// assert_ne!(from_std, from_grove);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub trait Pollable: sealed::Watch {}
 
 // Sealed: the trait and its types are public in a private module, so no other crate can
