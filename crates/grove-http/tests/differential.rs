@@ -264,6 +264,14 @@ fn compare_server(
         if g.seen.len() == n { (Side::Grove, g, h) } else { (Side::Hyper, h, g) };
     let finals = out.finals();
     let refused = finals.get(n).is_some_and(|&c| c >= 400);
+    // Hyper after an Upgrade request it did not switch: may stop, timing-dependent.
+    let after_upgrade = n > 0
+        && served.seen[n - 1].fields.iter().any(|(name, _)| name.eq_ignore_ascii_case("upgrade"));
+    if stricter == Side::Hyper && after_upgrade && !refused {
+        if let Some(row) = allowed::find(&["upgrade:hyper-stops"], Side::Hyper, Stage::Head) {
+            return Ok(Verdict::Allowed(row.tag));
+        }
+    }
     let tags = tags_at(case, n, served.seen.get(n));
     match allowed::find(&tags, stricter, Stage::Head) {
         Some(a) if refused => Ok(Verdict::Allowed(a.tag)),

@@ -175,6 +175,16 @@ pub(crate) const ALLOWED: &[Allowed] = &[
               those determined only while generating the content; RFC 9112 §6.1, §6.2",
     },
     Allowed {
+        tag: "upgrade:hyper-stops",
+        stricter: Side::Hyper,
+        stage: Stage::Head,
+        what: "after answering a request that asked for an `Upgrade` it did not perform, hyper \
+               may stop reading the connection (it resets it when more requests were already \
+               pipelined; whether it does depends on how the bytes arrive), grove reads on",
+        rfc: "RFC 9110 §7.8: a server MAY ignore Upgrade and go on with the connection; \
+              RFC 9112 §9.6: a server may close a connection after any response",
+    },
+    Allowed {
         tag: "answer:until-close",
         stricter: Side::Grove,
         stage: Stage::Answer,
