@@ -378,11 +378,7 @@ fn idle_read(
     max: usize,
     deadline: Instant,
 ) -> io::Result<usize> {
-    let tcp = match &conn.borrow().stream {
-        Stream::Plain(s) => Some(s.clone()),
-        _ => None,
-    };
-    if let Some(tcp) = tcp {
+    if matches!(conn.borrow().stream, Stream::Plain(_)) {
         let linger = deadline.min(grove::hub::now() + IDLE_LINGER);
         // A new connection's first bytes, like a busy one's next request, usually come at once:
         // read with a buffer first (taken from the pool), and give everything back only once
@@ -397,6 +393,11 @@ fn idle_read(
         *out = Vec::new(); // the response buffer too
                            // Pages the last request's handler ran deep in: not needed while idle.
         grove::hub::release_unused_stack();
+        // A handle of the socket (not a borrow of `conn` held across the wait).
+        let tcp = match &conn.borrow().stream {
+            Stream::Plain(s) => s.clone(),
+            _ => unreachable!("checked above"),
+        };
         let mut sel = grove::select::Select::new();
         sel.readable(&tcp)?;
         match sel.wait_deadline(deadline) {

@@ -478,37 +478,35 @@ fn wait_child(pid: libc::pid_t, options: c_int, now: &dyn Fn(c_int) -> libc::pid
         refuse(why);
         return -1;
     }
+    // errno is the caller's: what pidfd_open or the waits below set must not show on success.
+    let saved = errno();
     // SAFETY: pidfd_open takes a pid and flags; the result is checked and owned below.
     let fd = unsafe { real::syscall(libc::SYS_pidfd_open, pid as libc::c_long, 0, 0, 0, 0, 0) };
     // SAFETY: a non-negative result is a new fd nothing else owns.
-    let pidfd = (fd >= 0).then(|| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as c_int) });
+    let owned = (fd >= 0).then(|| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as c_int) });
+    // A process that only stopped or continued (WUNTRACED, WCONTINUED) does not make its pidfd
+    // readable: such a wait polls, as one without pidfd support does.
+    let mut pidfd = owned.filter(|_| options & (libc::WUNTRACED | libc::WCONTINUED) == 0);
     let mut step = Duration::from_millis(1);
     loop {
         let r = now(options | libc::WNOHANG);
+        if r > 0 {
+            set_errno(saved);
+        }
         // Changed state, or failed (ECHILD, EINTR: the caller handles them as libc's).
         if r != 0 {
             return r;
         }
         let waited = match &pidfd {
-            // A process that only stopped (WUNTRACED) does not make its pidfd readable: a
-            // caller asking for that polls, as without pidfd.
-            Some(fd) if options & (libc::WUNTRACED | libc::WCONTINUED) == 0 => {
-                guarded(|| grove::io::wait_readable(fd.as_raw_fd(), None))
-            }
-            _ => {
+            Some(fd) => guarded(|| grove::io::wait_readable(fd.as_raw_fd(), None)),
+            None => {
                 step = (step * 2).min(Duration::from_millis(50));
                 guarded(|| grove::sleep(step)).map(Ok)
             }
         };
         match waited {
-            None => return -1, // killed or scope expired: errno says which
-            Some(Err(_)) => {
-                // The pidfd could not be watched: poll instead.
-                if guarded(|| grove::sleep(step)).is_none() {
-                    return -1;
-                }
-                step = (step * 2).min(Duration::from_millis(50));
-            }
+            None => return -1,            // killed or scope expired: errno says which
+            Some(Err(_)) => pidfd = None, // the pidfd cannot be watched: poll from now on
             Some(Ok(())) => {}
         }
     }

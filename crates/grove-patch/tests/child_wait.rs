@@ -105,8 +105,12 @@ fn plain_threads_and_wnohang_are_libc() {
         assert_eq!(unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) }, 0);
         // SAFETY: kill(2) on our own child.
         unsafe { libc::kill(pid, libc::SIGKILL) };
+        // A successful wait leaves errno as it was (whatever pidfd_open or the wait set).
+        // SAFETY: __errno_location is this thread's errno slot.
+        unsafe { *libc::__errno_location() = libc::E2BIG };
         // SAFETY: as above, blocking now (cooperative: the child is dying).
         assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        assert_eq!(std::io::Error::last_os_error().raw_os_error(), Some(libc::E2BIG));
         assert!(libc::WIFSIGNALED(status));
         std::mem::forget(child);
     });

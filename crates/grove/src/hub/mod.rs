@@ -46,7 +46,7 @@ use crate::hub::fiber::{Fiber, FiberRef, Input, Kind, State, Wake};
 use timers::{TimerId, Timers};
 
 pub use info::{run_info, stats, GreenletInfo, HubStats};
-pub(crate) use reactor::{AwaitingIo, IoState, Reactor};
+pub(crate) use reactor::{IoState, Reactor};
 #[doc(hidden)]
 pub use remote::RemoteToken;
 pub(crate) use remote::{Remote, RemoteMsg};

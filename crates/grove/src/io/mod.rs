@@ -352,9 +352,3 @@ impl<S: mio::event::Source> Registered<S> {
         FdWatch { fd, dir, state: self.state.clone(), _foreign: None }
     }
 }
-
-/// Counts the running greenlet as parked on I/O while the value lives (for deadlock
-/// detection: I/O may still wake it).
-pub(crate) fn awaiting_io(h: &hub::Hub) -> hub::AwaitingIo<'_> {
-    h.reactor().awaiting_io()
-}

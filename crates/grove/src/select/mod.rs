@@ -432,7 +432,7 @@ impl<'a> Select<'a> {
                         return Ok(());
                     }
                 }
-                let _io = self.ops.iter().any(|op| op.is_io()).then(|| crate::io::awaiting_io(h));
+                let _io = self.ops.iter().any(|op| op.is_io()).then(|| h.reactor().awaiting_io());
                 let r = h.park(deadline, "select").result();
                 leave.normal = r.is_ok();
                 r
