@@ -348,3 +348,31 @@ fn a_pulse_from_another_thread_releases_a_waiter_on_a_runtime_hub() {
     std::thread::spawn(move || tx.send(w.join().map_err(|e| e.to_string())));
     assert_eq!(rx.recv_timeout(LIVENESS).expect("the waiter missed the pulse"), Ok(Ok(())));
 }
+
+/// The cross-thread queue shares the hub-local queue's state, so it takes a store too: a
+/// bounded LIFO between a plain thread and a hub keeps its order and its bound, and a putter
+/// waiting on the full queue from another thread is let in by a `get`.
+#[test]
+fn a_bounded_lifo_between_threads_keeps_its_order_and_bound() {
+    on_fresh_thread(|| {
+        let q: mt::Queue<u32, grove::sync::Lifo<u32>> = mt::Queue::with_bound(Some(2));
+        let tx = q.clone();
+        let (done_tx, done_rx) = mpsc::channel();
+        let t = std::thread::spawn(move || {
+            tx.put(1).unwrap();
+            tx.put(2).unwrap();
+            done_tx.send(()).unwrap();
+            tx.put(3).unwrap(); // waits: the queue holds 2
+        });
+        done_rx.recv_timeout(LIVENESS).unwrap();
+        assert!(q.is_full());
+        assert_eq!(q.get(), Ok(2)); // last in, first out; frees room for 3
+        t.join().unwrap();
+        assert_eq!(q.get(), Ok(3));
+        assert_eq!(q.get(), Ok(1));
+        assert_eq!(q.capacity(), Some(2));
+        q.close();
+        assert!(q.is_closed());
+        assert_eq!(q.get(), Err(RecvError::Closed));
+    });
+}

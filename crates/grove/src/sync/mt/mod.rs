@@ -8,7 +8,8 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::{RecvError, SendError, TryRecvError, TrySendError};
+use super::queue::{get_loop, put_loop, Items};
+use super::{Fifo, RecvError, SendError, Store, TryRecvError, TrySendError};
 use crate::hub::{self, RemoteToken, WaitError};
 
 mod event;

@@ -3,16 +3,14 @@
 #[allow(clippy::wildcard_imports)] // a split of the parent module: same names
 use super::*;
 
-struct QState<T> {
-    items: VecDeque<T>,
-    capacity: Option<usize>,
-    closed: bool,
+struct QState<T, S> {
+    items: Items<T, S>,
     getters: Waiters,
     putters: Waiters,
     handles: usize,
 }
 
-impl<T> Handles for QState<T> {
+impl<T, S> Handles for QState<T, S> {
     fn handles(&mut self) -> &mut usize {
         &mut self.handles
     }
@@ -23,6 +21,10 @@ impl<T> Handles for QState<T> {
 }
 
 /// A queue between greenlets on any hubs and plain threads. Cloning gives another handle.
+///
+/// FIFO by default; the store `S` changes the order as for the hub-local
+/// [`Queue`](crate::sync::Queue) (the two share their state and blocking logic, and differ
+/// only in locking and in how waiters park).
 ///
 /// ```
 /// let q = grove::sync::mt::Queue::bounded(4);
@@ -43,45 +45,37 @@ impl<T> Handles for QState<T> {
 /// or take) fails with `Deadlock` once that hub has nothing else to do, like the hub-local
 /// queue. Give every thread its own clone: a handle shared by reference (`&Queue`,
 /// `Arc<Queue>`, a `static`) counts once.
-pub struct Queue<T> {
-    inner: Arc<Mutex<QState<T>>>,
+pub struct Queue<T, S: Store<T> = Fifo<T>> {
+    inner: Arc<Mutex<QState<T, S>>>,
 }
 
-impl<T> Clone for Queue<T> {
+impl<T, S: Store<T>> Clone for Queue<T, S> {
     fn clone(&self) -> Self {
         handle_cloned(&self.inner);
         Queue { inner: self.inner.clone() }
     }
 }
 
-impl<T> Drop for Queue<T> {
+impl<T, S: Store<T>> Drop for Queue<T, S> {
     fn drop(&mut self) {
         handle_dropped(&self.inner);
     }
 }
 
-impl<T> fmt::Debug for Queue<T> {
+impl<T, S: Store<T>> fmt::Debug for Queue<T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.lock();
-        write!(f, "mt::Queue(len: {}, closed: {})", s.items.len(), s.closed)
+        write!(
+            f,
+            "mt::Queue(len: {}, capacity: {:?}, closed: {})",
+            s.items.len(),
+            s.items.capacity(),
+            s.items.is_closed()
+        )
     }
 }
 
 impl<T> Queue<T> {
-    fn with_bound(capacity: Option<usize>) -> Self {
-        assert_ne!(capacity, Some(0), "grove: a queue needs capacity of at least 1");
-        Queue {
-            inner: Arc::new(Mutex::new(QState {
-                items: VecDeque::new(),
-                capacity,
-                closed: false,
-                getters: Waiters::single_handle(),
-                putters: Waiters::single_handle(),
-                handles: 1,
-            })),
-        }
-    }
-
     /// An unbounded queue.
     ///
     /// # Examples
@@ -111,8 +105,41 @@ impl<T> Queue<T> {
     pub fn bounded(capacity: usize) -> Self {
         Self::with_bound(Some(capacity))
     }
+}
 
-    fn lock(&self) -> MutexGuard<'_, QState<T>> {
+impl<T, S: Store<T>> Queue<T, S> {
+    /// A queue with this store, bounded if `bound` is `Some` (which must not be 0).
+    ///
+    /// # Panics
+    /// If `bound` is `Some(0)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::sync::{mt::Queue, Priority};
+    /// let q: Queue<u32, Priority<u32>> = Queue::with_bound(None);
+    /// let tx = q.clone();
+    /// std::thread::spawn(move || {
+    ///     for job in [3, 9, 1] {
+    ///         tx.put(job).unwrap();
+    ///     }
+    /// })
+    /// .join()
+    /// .unwrap();
+    /// assert_eq!(q.get(), Ok(9)); // greatest first
+    /// ```
+    pub fn with_bound(bound: Option<usize>) -> Self {
+        Queue {
+            inner: Arc::new(Mutex::new(QState {
+                items: Items::new(bound),
+                getters: Waiters::single_handle(),
+                putters: Waiters::single_handle(),
+                handles: 1,
+            })),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, QState<T, S>> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -142,6 +169,45 @@ impl<T> Queue<T> {
         self.len() == 0
     }
 
+    /// Whether a bounded queue is at capacity.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = grove::sync::mt::Queue::bounded(1);
+    /// q.put('a').unwrap();
+    /// assert!(q.is_full());
+    /// ```
+    pub fn is_full(&self) -> bool {
+        self.lock().items.is_full()
+    }
+
+    /// The bound, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use grove::sync::mt::Queue;
+    /// assert_eq!(Queue::<u8>::bounded(3).capacity(), Some(3));
+    /// assert_eq!(Queue::<u8>::unbounded().capacity(), None);
+    /// ```
+    pub fn capacity(&self) -> Option<usize> {
+        self.lock().items.capacity()
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q: grove::sync::mt::Queue<u8> = grove::sync::mt::Queue::unbounded();
+    /// q.clone().close(); // any handle closes the queue for all
+    /// assert!(q.is_closed());
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        self.lock().items.is_closed()
+    }
+
     /// Closes the queue: puts fail, gets drain what is left then fail with `Closed`.
     ///
     /// # Examples
@@ -157,7 +223,7 @@ impl<T> Queue<T> {
     /// ```
     pub fn close(&self) {
         let mut s = self.lock();
-        s.closed = true;
+        s.items.close();
         s.getters.wake_all();
         s.putters.wake_all();
     }
@@ -177,13 +243,7 @@ impl<T> Queue<T> {
     /// ```
     pub fn try_put(&self, item: T) -> Result<(), TrySendError<T>> {
         let mut s = self.lock();
-        if s.closed {
-            return Err(TrySendError::Closed(item));
-        }
-        if s.capacity.is_some_and(|c| s.items.len() >= c) {
-            return Err(TrySendError::Full(item));
-        }
-        s.items.push_back(item);
+        s.items.try_push(item)?;
         s.getters.wake_one();
         Ok(())
     }
@@ -242,22 +302,17 @@ impl<T> Queue<T> {
         self.put_until(item, Some(deadline))
     }
 
-    fn put_until(&self, mut item: T, deadline: Option<Instant>) -> Result<(), SendError<T>> {
-        loop {
-            match self.try_put(item) {
-                Ok(()) => return Ok(()),
-                Err(TrySendError::Closed(t)) => return Err(SendError::Closed(t)),
-                Err(TrySendError::Full(t)) => item = t,
-            }
+    fn put_until(&self, item: T, deadline: Option<Instant>) -> Result<(), SendError<T>> {
+        let wait_room = || {
             let g = self.lock();
-            // Room appeared (or the queue closed) since try_put: retry without waiting.
-            if g.capacity.is_none_or(|c| g.items.len() < c) || g.closed {
-                continue;
+            // Room appeared (or the queue closed) since the last try: retry without waiting.
+            if g.items.put_would_proceed() {
+                return Ok(());
             }
-            if let Err(e) = wait(&self.inner, g, |s| &mut s.putters, deadline, "mt::Queue::put") {
-                return Err(SendError::Wait(e, item));
-            }
-        }
+            wait(&self.inner, g, |s| &mut s.putters, deadline, "mt::Queue::put")
+        };
+        // A woken putter retries like any other: there is no line across threads to keep.
+        put_loop(item, |t| self.try_put(t), wait_room, |t| self.try_put(t))
     }
 
     /// Takes an item without waiting.
@@ -276,14 +331,9 @@ impl<T> Queue<T> {
     /// ```
     pub fn try_get(&self) -> Result<T, TryRecvError> {
         let mut s = self.lock();
-        match s.items.pop_front() {
-            Some(t) => {
-                s.putters.wake_one();
-                Ok(t)
-            }
-            None if s.closed => Err(TryRecvError::Closed),
-            None => Err(TryRecvError::Empty),
-        }
+        let item = s.items.try_pop()?;
+        s.putters.wake_one();
+        Ok(item)
     }
 
     /// Takes an item, waiting while the queue is empty.
@@ -340,16 +390,14 @@ impl<T> Queue<T> {
     }
 
     fn get_until(&self, deadline: Option<Instant>) -> Result<T, RecvError> {
-        loop {
-            let mut g = self.lock();
-            if let Some(t) = g.items.pop_front() {
-                g.putters.wake_one();
-                return Ok(t);
+        let wait_item = || {
+            let g = self.lock();
+            // An item arrived (or the queue closed) since the last try: retry without waiting.
+            if g.items.get_would_proceed() {
+                return Ok(());
             }
-            if g.closed {
-                return Err(RecvError::Closed);
-            }
-            wait(&self.inner, g, |s| &mut s.getters, deadline, "mt::Queue::get")?;
-        }
+            wait(&self.inner, g, |s| &mut s.getters, deadline, "mt::Queue::get")
+        };
+        get_loop(|| self.try_get(), wait_item)
     }
 }

@@ -278,7 +278,7 @@ impl<T> Channel<T> {
     }
 
     fn get_until(&self, deadline: Option<Instant>) -> Result<T, RecvError> {
-        get_loop(&self.inner.getters, deadline, "Channel::get", || self.try_get())
+        get_loop(|| self.try_get(), || self.inner.getters.wait(deadline, "Channel::get"))
     }
 
     /// For `select`: whether `try_get` would not say `Empty`, and the getters' list.

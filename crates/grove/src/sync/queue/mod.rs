@@ -11,16 +11,16 @@ use super::waitlist::WaitList;
 mod channel;
 mod errors;
 mod joinable;
+mod state;
 mod store;
 
 pub use channel::Channel;
 pub use errors::{RecvError, SendError, TryRecvError, TrySendError};
+pub(crate) use state::{get_loop, put_loop, Items};
 pub use store::{Fifo, Lifo, Priority, Store};
 
 struct Inner<T, S> {
-    items: RefCell<S>,
-    capacity: Option<usize>,
-    closed: Cell<bool>,
+    items: RefCell<Items<T, S>>,
     getters: WaitList,
     putters: WaitList,
     /// Items put and not yet marked done (`task_done`), for `join`.
@@ -31,7 +31,6 @@ struct Inner<T, S> {
     granted: Cell<usize>,
     /// Items ever pushed (tells a select whether its grant was used).
     pushes: Cell<u64>,
-    _t: std::marker::PhantomData<T>,
 }
 
 /// A queue between greenlets (gevent's `Queue` / `JoinableQueue`), bounded or unbounded, FIFO by
@@ -91,7 +90,7 @@ impl<T, S: Store<T>> fmt::Debug for Queue<T, S> {
             f,
             "Queue(len: {}, capacity: {:?}, closed: {})",
             self.len(),
-            self.inner.capacity,
+            self.capacity(),
             self.is_closed()
         )
     }
@@ -144,20 +143,15 @@ impl<T, S: Store<T>> Queue<T, S> {
     /// assert_eq!(q.capacity(), Some(4));
     /// ```
     pub fn with_bound(bound: Option<usize>) -> Self {
-        let capacity = bound;
-        assert_ne!(capacity, Some(0), "grove: a queue of capacity 0 is a Channel");
         Queue {
             inner: Rc::new(Inner {
-                items: RefCell::new(S::default()),
-                capacity,
-                closed: Cell::new(false),
+                items: RefCell::new(Items::new(bound)),
                 getters: WaitList::new(),
                 putters: WaitList::new(),
                 unfinished: Cell::new(0),
                 all_done: WaitList::new(),
                 granted: Cell::new(0),
                 pushes: Cell::new(0),
-                _t: std::marker::PhantomData,
             }),
         }
     }
@@ -198,7 +192,7 @@ impl<T, S: Store<T>> Queue<T, S> {
     /// assert!(q.is_full());
     /// ```
     pub fn is_full(&self) -> bool {
-        self.inner.capacity.is_some_and(|c| self.len() >= c)
+        self.inner.items.borrow().is_full()
     }
 
     /// The bound, if any.
@@ -211,7 +205,7 @@ impl<T, S: Store<T>> Queue<T, S> {
     /// assert_eq!(Queue::<u8>::unbounded().capacity(), None);
     /// ```
     pub fn capacity(&self) -> Option<usize> {
-        self.inner.capacity
+        self.inner.items.borrow().capacity()
     }
 
     /// Closes the queue: puts fail from now on; gets drain what is queued, then fail with
@@ -229,7 +223,7 @@ impl<T, S: Store<T>> Queue<T, S> {
     /// assert_eq!(q.get(), Err(RecvError::Closed));
     /// ```
     pub fn close(&self) {
-        self.inner.closed.set(true);
+        self.inner.items.borrow_mut().close();
         self.inner.getters.notify_all();
         self.inner.putters.notify_all();
     }
@@ -244,7 +238,7 @@ impl<T, S: Store<T>> Queue<T, S> {
     /// assert!(q.is_closed());
     /// ```
     pub fn is_closed(&self) -> bool {
-        self.inner.closed.get()
+        self.inner.items.borrow().is_closed()
     }
 
     /// Adds an item if there is room, without blocking.
@@ -262,26 +256,25 @@ impl<T, S: Store<T>> Queue<T, S> {
     /// ```
     pub fn try_put(&self, item: T) -> Result<(), TrySendError<T>> {
         let i = &self.inner;
-        if i.closed.get() {
-            return Err(TrySendError::Closed(item));
-        }
         // Queued putters go first (unless a select at the head of their line was granted
-        // this put).
-        let queued = i.capacity.is_some() && !i.putters.is_empty();
-        if self.is_full() || (queued && i.granted.get() == 0) {
+        // this put); a closed queue refuses before that.
+        let queued = self.capacity().is_some() && !i.putters.is_empty() && i.granted.get() == 0;
+        if queued && !self.is_closed() {
             return Err(TrySendError::Full(item));
         }
+        self.push(item)?;
         i.granted.set(i.granted.get().saturating_sub(1));
-        self.push(item);
         Ok(())
     }
 
-    fn push(&self, item: T) {
+    /// Stores the item if the queue is open and has room, and tells the next getter.
+    fn push(&self, item: T) -> Result<(), TrySendError<T>> {
         let i = &self.inner;
+        i.items.borrow_mut().try_push(item)?;
         i.pushes.set(i.pushes.get() + 1);
-        i.items.borrow_mut().push(item);
         i.unfinished.set(i.unfinished.get() + 1);
         i.getters.notify_one();
+        Ok(())
     }
 
     /// Adds an item, waiting while a bounded queue is full.
@@ -342,28 +335,21 @@ impl<T, S: Store<T>> Queue<T, S> {
     }
 
     fn put_until(&self, item: T, deadline: Option<Instant>) -> Result<(), SendError<T>> {
-        let i = &self.inner;
-        let item = match self.try_put(item) {
-            Ok(()) => return Ok(()),
-            Err(TrySendError::Closed(t)) => return Err(SendError::Closed(t)),
-            Err(TrySendError::Full(t)) => t,
-        };
-        loop {
-            if let Err(e) = i.putters.wait(deadline, "Queue::put") {
-                return Err(SendError::Wait(e, item));
-            }
-            if i.closed.get() {
-                return Err(SendError::Closed(item));
-            }
-            if !self.is_full() {
-                self.push(item);
+        let putters = &self.inner.putters;
+        put_loop(
+            item,
+            |item| self.try_put(item),
+            || putters.wait(deadline, "Queue::put"),
+            // Woken as the head of the putters' line: no queued putter goes first.
+            |item| {
+                self.push(item)?;
                 // Room may remain for the next putter.
                 if !self.is_full() {
-                    i.putters.notify_one();
+                    putters.notify_one();
                 }
-                return Ok(());
-            }
-        }
+                Ok(())
+            },
+        )
     }
 
     /// Takes the next item if there is one, without blocking.
@@ -381,16 +367,9 @@ impl<T, S: Store<T>> Queue<T, S> {
     /// assert_eq!(q.try_get(), Ok(5));
     /// ```
     pub fn try_get(&self) -> Result<T, TryRecvError> {
-        let i = &self.inner;
-        let item = i.items.borrow_mut().pop();
-        match item {
-            Some(t) => {
-                i.putters.notify_one();
-                Ok(t)
-            }
-            None if i.closed.get() => Err(TryRecvError::Closed),
-            None => Err(TryRecvError::Empty),
-        }
+        let item = self.inner.items.borrow_mut().try_pop()?;
+        self.inner.putters.notify_one();
+        Ok(item)
     }
 
     /// Takes the next item, waiting while the queue is empty.
@@ -449,10 +428,14 @@ impl<T, S: Store<T>> Queue<T, S> {
     }
 
     fn get_until(&self, deadline: Option<Instant>) -> Result<T, RecvError> {
-        get_loop(&self.inner.getters, deadline, "Queue::get", || self.try_get())
+        get_loop(|| self.try_get(), || self.inner.getters.wait(deadline, "Queue::get"))
     }
 
     /// Calls `f` with the next item without removing it.
+    ///
+    /// # Panics
+    /// If `f` puts into, takes from or closes this queue (the item is borrowed while `f`
+    /// runs); read what you need and act after `peek` returns.
     ///
     /// # Examples
     ///
@@ -468,7 +451,7 @@ impl<T, S: Store<T>> Queue<T, S> {
 
     /// For `select`: whether a `get` would not wait (an item, or closed), and its waiters.
     pub(crate) fn recv_readiness(&self) -> (bool, &WaitList) {
-        (!self.is_empty() || self.is_closed(), &self.inner.getters)
+        (self.inner.items.borrow().get_would_proceed(), &self.inner.getters)
     }
 
     /// For `select`: whether `try_put` would not say `Full` (room and no putter queued
@@ -476,7 +459,7 @@ impl<T, S: Store<T>> Queue<T, S> {
     /// line, so queued putters do not count.
     pub(crate) fn send_ready(&self, head: bool) -> bool {
         let i = &self.inner;
-        let queued = i.capacity.is_some() && !i.putters.is_empty() && i.granted.get() == 0;
+        let queued = self.capacity().is_some() && !i.putters.is_empty() && i.granted.get() == 0;
         self.is_closed() || (!self.is_full() && (head || !queued))
     }
 
@@ -519,23 +502,6 @@ impl<T, S: Store<T>> Queue<T, S> {
     /// ```
     pub fn iter(&self) -> Iter<'_, T, S> {
         Iter { q: self }
-    }
-}
-
-/// Takes with `try_get`, waiting on `getters` while empty: the get side of every queue type.
-fn get_loop<T>(
-    getters: &WaitList,
-    deadline: Option<Instant>,
-    what: &'static str,
-    mut try_get: impl FnMut() -> Result<T, TryRecvError>,
-) -> Result<T, RecvError> {
-    loop {
-        match try_get() {
-            Ok(t) => return Ok(t),
-            Err(TryRecvError::Closed) => return Err(RecvError::Closed),
-            Err(TryRecvError::Empty) => {}
-        }
-        getters.wait(deadline, what)?;
     }
 }
 
