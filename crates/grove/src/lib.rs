@@ -54,6 +54,7 @@ pub mod generator;
 pub mod greenlet;
 pub mod hub;
 pub mod io;
+mod loom;
 pub mod monitor;
 pub mod net;
 pub mod pool;

@@ -7,7 +7,7 @@ use std::path::Path;
 
 /// Bottom to top; a module may import modules of lower layers only.
 const LAYERS: &[&[&str]] = &[
-    &["diag", "ctx"],
+    &["diag", "ctx", "loom"],
     &["monitor"],
     &["hub"],
     &["time", "io", "greenlet"],

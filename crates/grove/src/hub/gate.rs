@@ -14,10 +14,7 @@
 //! Release/Acquire pair so a hub that sees it also sees what the sender queued (the queue's
 //! mutex alone would let the hub lock it first, find it empty, and clear the flag).
 
-#[cfg(loom)]
-use loom::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
-#[cfg(not(loom))]
-use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
+use crate::loom::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
 use Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
 
 #[derive(Debug)]

@@ -6,8 +6,8 @@
 //! (`try_spawn`) instead of piling up jobs that the hubs turn into more stacks than the kernel
 //! will map — which ends in an allocation failure and an abort, not an error.
 
+use crate::loom::{Mutex, MutexGuard};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-use std::sync::{Mutex, MutexGuard};
 
 use crate::sync::mt::{wait, Waiters};
 

@@ -3,11 +3,12 @@
 
 use std::error::Error;
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::mt::{handle_cloned, handle_dropped, wait, Handles, Waiters};
 use crate::hub::{self, Remote, RemoteMsg, WaitError};
+use crate::loom::{self, Mutex, MutexGuard};
 
 /// The error a producer reported with [`AsyncResult::set_error`].
 ///
@@ -101,7 +102,7 @@ impl<T> Handles for State<T> {
 /// clone: a handle shared by reference (`&AsyncResult`, `Arc<AsyncResult>`, a `static`)
 /// counts once.
 pub struct AsyncResult<T> {
-    inner: Arc<Mutex<State<T>>>,
+    inner: loom::Arc<Mutex<State<T>>>,
 }
 
 impl<T> Clone for AsyncResult<T> {
@@ -141,7 +142,7 @@ impl<T> AsyncResult<T> {
     /// ```
     pub fn new() -> Self {
         AsyncResult {
-            inner: Arc::new(Mutex::new(State {
+            inner: loom::Arc::new(Mutex::new(State {
                 value: None,
                 waiters: Waiters::single_handle(),
                 callbacks: Vec::new(),
@@ -307,7 +308,7 @@ impl<T: Clone + Send + 'static> AsyncResult<T> {
         if st.value.is_some() {
             return None;
         }
-        Some(st.waiters.register(tok))
+        Some(st.waiters.register(super::mt::park::hub_token(tok)))
     }
 
     /// For `select`: takes back a wakeup queued by `register_waiter` (a no-op once woken:
