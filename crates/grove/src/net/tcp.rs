@@ -1,6 +1,5 @@
 use std::io;
 use std::net::SocketAddr;
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use crate::dns::ToAddrs;
@@ -144,7 +143,7 @@ impl TcpListener {
     /// ```
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let (s, a) = self.io.io(Direction::Read, None, |l| l.accept())?;
-        Ok((TcpStream::from_mio(s)?, a))
+        Ok((TcpStream::from_source(s)?, a))
     }
 
     /// An endless iterator of accepted connections (or errors).
@@ -284,11 +283,7 @@ impl Iterator for Incoming<'_> {
 /// assert_eq!(&buf, b"ping");
 /// # Ok::<(), std::io::Error>(())
 /// ```
-pub struct TcpStream {
-    inner: Rc<StreamInner>,
-}
-
-super::stream_common!(TcpStream, mio::net::TcpStream, std::net::TcpStream);
+pub type TcpStream = super::Stream<std::net::TcpStream>;
 
 impl TcpStream {
     /// Connects to the first address that accepts (names are resolved cooperatively).
@@ -346,11 +341,11 @@ impl TcpStream {
     }
 
     fn connect_one(addr: SocketAddr, deadline: Option<Instant>) -> io::Result<TcpStream> {
-        let s = TcpStream::from_mio(mio::net::TcpStream::connect(addr)?)?;
+        let s = TcpStream::from_source(mio::net::TcpStream::connect(addr)?)?;
         // A non-blocking connect completes when the socket turns writable; then SO_ERROR or
         // peer_addr tell how it went.
         loop {
-            let io = s.inner_io();
+            let io = s.registered();
             if let Some(e) = io.get().take_error()? {
                 return Err(e);
             }
@@ -386,8 +381,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let t = self.inner.timeouts.read.get();
-        self.inner_io().io(Direction::Read, t, |s| s.peek(buf))
+        self.registered().io(Direction::Read, self.read_timeout_now(), |s| s.peek(buf))
     }
 
     /// The remote address.
@@ -405,7 +399,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.inner_io().get().peer_addr()
+        self.registered().get().peer_addr()
     }
 
     /// The local address.
@@ -424,7 +418,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner_io().get().local_addr()
+        self.registered().get().local_addr()
     }
 
     /// Sets TCP_NODELAY (disables Nagle's algorithm).
@@ -443,7 +437,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
-        self.inner_io().get().set_nodelay(nodelay)
+        self.registered().get().set_nodelay(nodelay)
     }
 
     /// Whether TCP_NODELAY is set.
@@ -462,7 +456,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn nodelay(&self) -> io::Result<bool> {
-        self.inner_io().get().nodelay()
+        self.registered().get().nodelay()
     }
 
     /// Sets IP_TTL.
@@ -480,7 +474,7 @@ impl TcpStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        self.inner_io().get().set_ttl(ttl)
+        self.registered().get().set_ttl(ttl)
     }
 }
 
@@ -491,7 +485,7 @@ impl TcpStream {
     /// One read attempt: `WouldBlock` when nothing is queued.
     pub(crate) fn read_now(&self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
-            match std::io::Read::read(&mut self.inner_io().get(), buf) {
+            match std::io::Read::read(&mut self.registered().get(), buf) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 r => return r,
             }
@@ -501,7 +495,7 @@ impl TcpStream {
     /// One vectored write attempt: `WouldBlock` when the send buffer is full.
     pub(crate) fn write_now(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
         loop {
-            match std::io::Write::write_vectored(&mut self.inner_io().get(), bufs) {
+            match std::io::Write::write_vectored(&mut self.registered().get(), bufs) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 r => return r,
             }
@@ -511,11 +505,10 @@ impl TcpStream {
     /// Parks until the poller reports `dir` (call right after a `WouldBlock`, with no park in
     /// between, so no edge is missed), or `deadline`, the enclosing scope's, or a kill.
     pub(crate) fn park_until(&self, dir: Direction, deadline: Option<Instant>) -> io::Result<()> {
-        self.inner_io().wait(dir, deadline)
+        self.registered().wait(dir, deadline)
     }
 }
 
 crate::select::pollable! {
     TcpListener => |s| s.io;
-    TcpStream => |s| s.inner_io();
 }

@@ -1,6 +1,5 @@
 use std::io;
 use std::path::Path;
-use std::rc::Rc;
 
 use crate::io::{Direction, Registered};
 use crate::net::Timeouts;
@@ -78,7 +77,7 @@ impl UnixListener {
     /// ```
     pub fn accept(&self) -> io::Result<(UnixStream, std::os::unix::net::SocketAddr)> {
         let (s, a) = self.io.io(Direction::Read, None, |l| l.accept())?;
-        Ok((UnixStream::from_mio(s)?, a))
+        Ok((UnixStream::from_source(s)?, a))
     }
 
     /// The bound address.
@@ -136,11 +135,7 @@ impl UnixListener {
 /// assert_eq!(&buf, b"ping");
 /// # Ok::<(), std::io::Error>(())
 /// ```
-pub struct UnixStream {
-    inner: Rc<StreamInner>,
-}
-
-super::stream_common!(UnixStream, mio::net::UnixStream, std::os::unix::net::UnixStream);
+pub type UnixStream = super::Stream<std::os::unix::net::UnixStream>;
 
 impl UnixStream {
     /// Connects to the socket at `path`.
@@ -157,15 +152,15 @@ impl UnixStream {
     /// assert_eq!(err.kind(), ErrorKind::NotFound);
     /// ```
     pub fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
-        let s = UnixStream::from_mio(mio::net::UnixStream::connect(path)?)?;
+        let s = UnixStream::from_source(mio::net::UnixStream::connect(path)?)?;
         loop {
-            if let Some(e) = s.inner_io().get().take_error()? {
+            if let Some(e) = s.registered().get().take_error()? {
                 return Err(e);
             }
-            match s.inner_io().get().peer_addr() {
+            match s.registered().get().peer_addr() {
                 Ok(_) => return Ok(s),
                 Err(e) if e.kind() == io::ErrorKind::NotConnected => {
-                    s.inner_io().wait(Direction::Write, None)?
+                    s.registered().wait(Direction::Write, None)?
                 }
                 Err(e) => return Err(e),
             }
@@ -192,7 +187,7 @@ impl UnixStream {
     /// ```
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
         let (a, b) = mio::net::UnixStream::pair()?;
-        Ok((UnixStream::from_mio(a)?, UnixStream::from_mio(b)?))
+        Ok((UnixStream::from_source(a)?, UnixStream::from_source(b)?))
     }
 
     /// The local address.
@@ -208,7 +203,7 @@ impl UnixStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn local_addr(&self) -> io::Result<std::os::unix::net::SocketAddr> {
-        self.inner_io().get().local_addr()
+        self.registered().get().local_addr()
     }
 
     /// The peer's address.
@@ -224,7 +219,7 @@ impl UnixStream {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn peer_addr(&self) -> io::Result<std::os::unix::net::SocketAddr> {
-        self.inner_io().get().peer_addr()
+        self.registered().get().peer_addr()
     }
 }
 
@@ -452,7 +447,6 @@ impl UnixDatagram {
 
 crate::select::pollable! {
     UnixListener => |s| s.io;
-    UnixStream => |s| s.inner_io();
     UnixDatagram => |s| s.io;
 }
 
