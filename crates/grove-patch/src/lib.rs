@@ -25,6 +25,7 @@
 //! | `connect` | parks until the connection completes; result from `SO_ERROR` | libc |
 //! | `accept`, `accept4` | parks until a connection arrives | libc |
 //! | `poll` | one fd: parks on it; several: cooperative polling (1–10 ms steps); none: a sleep | libc |
+//! | `epoll_wait`, `epoll_pwait` without a signal mask: a program's own event loop (tokio's current-thread runtime in the sync `postgres` client) | parks on the epoll fd until it has events; the events are the kernel's (see *Event loops*) | libc |
 //! | `nanosleep`, `clock_nanosleep`, `usleep`, `sleep` | `grove::sleep` (any thread with a hub) | libc |
 //! | `getaddrinfo` | runs on grove's thread pool; the greenlet waits | libc |
 //! | `waitpid`, `wait4` for one child (`pid > 0`, no `WNOHANG`): `Command::status`, `output`, `Child::wait` | parks on the child's pidfd until it changes state | libc |
@@ -61,6 +62,18 @@
 //! second) grove-patch says so once on stderr ([`interrupts_ignored`] counts these reports),
 //! and `kill()` waits until the function returns.
 //!
+//! # Event loops
+//!
+//! An epoll fd is itself readable while it has events ready, so an event loop of the
+//! program's own waiting in `epoll_wait` on a hub thread parks its greenlet on that fd and the
+//! hub runs the others; the real call is made with timeout 0, so its events are exactly the
+//! kernel's. One limit comes from tokio, not from the hook: tokio marks the OS thread as
+//! "inside a runtime" in a thread-local, so while one greenlet is inside `block_on` another
+//! greenlet of the same hub that calls `block_on` panics ("Cannot start a runtime from within
+//! a runtime"). With the sync `postgres` client (one runtime per client), keep one greenlet per
+//! hub in it at a time — a grove `Lock` around the client's calls does that, cooperatively —
+//! or give each client a hub of its own with `grove::runtime`.
+//!
 //! # Locks
 //!
 //! std's locks and condvars wait with the futex system call, made through libc's `syscall`.
@@ -82,7 +95,7 @@
 //! # Caveats (the pitfalls libco and libgo users hit)
 //!
 //! - Only calls that go through the libc symbols are seen: raw system calls other than futex
-//!   and io_uring are not (neither is `select`, `epoll_wait` or `ppoll`).
+//!   and io_uring are not (neither is `select`, `ppoll` or `epoll_pwait` with a signal mask).
 //! - `O_NONBLOCK` lives on the open file description: a managed socket passed to another
 //!   process by `SCM_RIGHTS` is non-blocking there too; a managed fd that this process still
 //!   uses after handing it to a child blocks its hub from then on.
@@ -391,6 +404,92 @@ pub unsafe extern "C" fn poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_int) ->
                 return -1;
             }
             step = (step * 2).min(Duration::from_millis(10));
+        }
+    }
+}
+
+/// An event loop of the program's own (tokio's current-thread runtime inside `postgres`, a
+/// C library's loop) waiting in `epoll_wait` on a hub thread: the epoll fd is itself
+/// pollable (readable while it has events ready), so the greenlet parks on it and the hub runs
+/// the others. The real call is always made with timeout 0, so the events returned are the
+/// kernel's as they are.
+#[no_mangle]
+pub unsafe extern "C" fn epoll_wait(
+    epfd: c_int,
+    events: *mut libc::epoll_event,
+    maxevents: c_int,
+    timeout: c_int,
+) -> c_int {
+    // SAFETY: forwarding the caller's arguments to the real epoll_wait.
+    let now = |t: c_int| unsafe { real::epoll_wait(epfd, events, maxevents, t) };
+    if !is_enabled() || timeout == 0 || !grove::patch_support::is_cooperative() {
+        return now(timeout);
+    }
+    wait_on_epoll(epfd, timeout, now)
+}
+
+/// `epoll_wait` with a signal mask: cooperative as `epoll_wait` when there is no mask (what
+/// mio and most loops pass); a mask must be swapped atomically with the wait, which only the
+/// real call can do, so that call blocks as in libc.
+#[no_mangle]
+pub unsafe extern "C" fn epoll_pwait(
+    epfd: c_int,
+    events: *mut libc::epoll_event,
+    maxevents: c_int,
+    timeout: c_int,
+    sigmask: *const libc::sigset_t,
+) -> c_int {
+    // SAFETY: forwarding the caller's arguments to the real epoll_pwait.
+    let now = |t: c_int| unsafe { real::epoll_pwait(epfd, events, maxevents, t, sigmask) };
+    if !sigmask.is_null()
+        || !is_enabled()
+        || timeout == 0
+        || !grove::patch_support::is_cooperative()
+    {
+        return now(timeout);
+    }
+    wait_on_epoll(epfd, timeout, now)
+}
+
+/// Polls `epfd` without blocking, parking on its readability in between, until events, an
+/// error, or `timeout` (ms, negative: none).
+fn wait_on_epoll(epfd: c_int, timeout: c_int, now: impl Fn(c_int) -> c_int) -> c_int {
+    if let Some(why) = interrupted() {
+        refuse(why);
+        return -1;
+    }
+    let deadline = (timeout > 0).then(|| Instant::now() + Duration::from_millis(timeout as u64));
+    // errno is the caller's: what the waits below set must not show on success.
+    let saved = errno();
+    loop {
+        let r = now(0);
+        if r > 0 {
+            set_errno(saved);
+            return r;
+        }
+        if r < 0 {
+            return r; // the call's own error (EBADF, EINVAL, ...)
+        }
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if left == Some(Duration::ZERO) {
+            set_errno(saved);
+            return 0;
+        }
+        match guarded(|| grove::io::wait_readable(epfd, left)) {
+            None => return -1, // killed or the scope expired: errno says which
+            Some(Ok(())) => {}
+            Some(Err(e)) if e.kind() == std::io::ErrorKind::TimedOut => {}
+            Some(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {
+                set_errno(libc::EINTR);
+                return -1;
+            }
+            // The hub cannot watch this fd (it is the hub's own epoll, say): wait as libc.
+            Some(Err(_)) => {
+                set_errno(saved);
+                let ms = left
+                    .map_or(-1, |l| c_int::try_from(l.as_millis()).unwrap_or(c_int::MAX).max(1));
+                return now(ms);
+            }
         }
     }
 }

@@ -93,6 +93,8 @@ real_fns! {
         accept4(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t, flags: c_int) -> c_int;
         connect(fd: c_int, addr: *const sockaddr, len: socklen_t) -> c_int;
         poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_int) -> c_int;
+        epoll_wait(epfd: c_int, events: *mut libc::epoll_event, max: c_int, timeout: c_int) -> c_int;
+        epoll_pwait(epfd: c_int, events: *mut libc::epoll_event, max: c_int, timeout: c_int, sigmask: *const libc::sigset_t) -> c_int;
         nanosleep(req: *const timespec, rem: *mut timespec) -> c_int;
         clock_nanosleep(clock: libc::clockid_t, flags: c_int, req: *const timespec, rem: *mut timespec) -> c_int;
         usleep(us: c_uint) -> c_int;

@@ -113,7 +113,9 @@ struct Inner<S: SourceIo> {
 impl<T: StreamSocket> Stream<T> {
     /// Registers a connected (or connecting) non-blocking source with this thread's hub.
     pub(crate) fn from_source(s: T::Source) -> io::Result<Self> {
-        Ok(Stream { inner: Rc::new(Inner { io: Registered::new(s)?, timeouts: Timeouts::default() }) })
+        Ok(Stream {
+            inner: Rc::new(Inner { io: Registered::new(s)?, timeouts: Timeouts::default() }),
+        })
     }
 
     pub(crate) fn registered(&self) -> &Registered<T::Source> {

@@ -1,0 +1,126 @@
+//! 17.7: a program's own event loop waiting in `epoll_wait` on a hub thread (the sync
+//! `postgres` client runs a tokio current-thread runtime and `block_on`s every query) must park
+//! its greenlet on the epoll fd, not put the hub to sleep in the kernel.
+//!
+//! The tests prove concurrency without timing: the tokio runtime waits for something that only
+//! another greenlet of the same hub can produce, so a hub blocked in the kernel would never
+//! produce it (the watchdog turns that hang into a failure).
+//!
+//! One greenlet per hub at a time may be inside a tokio runtime: tokio marks the OS thread as
+//! "inside a runtime" in a thread-local, and a second greenlet's `block_on` on the same thread
+//! panics ("Cannot start a runtime from within a runtime"). grove cannot swap tokio's
+//! thread-locals per greenlet; see grove-patch's docs.
+
+use std::cell::Cell;
+use std::io::Write;
+use std::rc::Rc;
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
+
+mod common;
+use common::watchdog;
+
+fn tokio_rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+/// A greenlet `block_on`s a tokio connect and read from a grove server greenlet of the same
+/// hub: the server can only accept and answer if the runtime's epoll_wait lets the hub run it.
+/// Several rounds, so the epoll fd's registration with the hub is taken and released cleanly.
+#[test]
+fn a_tokio_runtime_in_a_greenlet_waits_cooperatively() {
+    grove_patch::enable();
+    watchdog(60, "tokio block_on in a greenlet", || {
+        grove::run(|| {
+            const ROUNDS: usize = 5;
+            let listener = grove::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let server = grove::spawn(move || {
+                for i in 0..ROUNDS {
+                    let (mut c, _) = listener.accept().unwrap();
+                    grove::sleep(Duration::from_millis(5)); // the client is in epoll_wait now
+                    c.write_all(&[b'0' + i as u8]).unwrap();
+                }
+            });
+            let rt = tokio_rt();
+            let client = grove::spawn(move || {
+                (0..ROUNDS)
+                    .map(|_| {
+                        rt.block_on(async move {
+                            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+                            let mut b = [0u8; 1];
+                            s.read_exact(&mut b).await.unwrap();
+                            b[0]
+                        })
+                    })
+                    .collect::<Vec<u8>>()
+            });
+            assert_eq!(client.join().unwrap(), b"01234");
+            server.join().unwrap();
+        });
+    });
+}
+
+/// A timer-only wait (no I/O ready): the runtime's epoll_wait has a timeout; meanwhile a
+/// ticker greenlet keeps running, and the sleep still ends.
+#[test]
+fn a_tokio_sleep_lets_other_greenlets_run() {
+    grove_patch::enable();
+    watchdog(60, "tokio sleep in a greenlet", || {
+        grove::run(|| {
+            let ticks = Rc::new(Cell::new(0u32));
+            let t = ticks.clone();
+            let ticker = grove::spawn(move || loop {
+                grove::sleep(Duration::from_millis(1));
+                t.set(t.get() + 1);
+            });
+            let rt = tokio_rt();
+            rt.block_on(async { tokio::time::sleep(Duration::from_millis(200)).await });
+            // A blocked hub would have run the ticker at most once around the sleep.
+            assert!(ticks.get() >= 2, "the ticker ran {} times during the sleep", ticks.get());
+            ticker.kill().unwrap();
+        });
+    });
+}
+
+/// Killing a greenlet parked inside `block_on`: the kill returns, the hub goes on, and the
+/// killed greenlet does not finish normally (tokio reports the failed poll, or the kill lands).
+#[test]
+fn killing_a_greenlet_waiting_in_a_tokio_runtime() {
+    grove_patch::enable();
+    watchdog(60, "kill during tokio block_on", || {
+        grove::run(|| {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let h = grove::spawn(move || {
+                tokio_rt().block_on(async move {
+                    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+                    let mut b = [0u8; 1];
+                    let _ = s.read(&mut b).await; // the peer never writes
+                })
+            });
+            grove::sleep(Duration::from_millis(50)); // let it reach its wait
+            let _ = h.kill();
+            assert!(h.join().is_err(), "a killed greenlet's join must not say Ok");
+            // The hub still runs greenlets.
+            assert_eq!(grove::spawn(|| 5).join().unwrap(), 5);
+            drop(listener);
+        });
+    });
+}
+
+/// The hook changes nothing off hub threads: a tokio runtime on a plain thread works as ever.
+#[test]
+fn a_tokio_runtime_on_a_plain_thread_is_untouched() {
+    grove_patch::enable();
+    let v = std::thread::spawn(|| {
+        tokio_rt().block_on(async {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            7
+        })
+    })
+    .join()
+    .unwrap();
+    assert_eq!(v, 7);
+}
