@@ -2,28 +2,23 @@
 //! a keep-alive client looping over plain blocking requests.
 
 use std::cell::{Cell, RefCell};
-use std::io::Write;
+use std::fmt::Write as _;
+use std::io::{IsTerminal, Write};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use crate::args::{duration, Args};
+use crate::args::LoadArgs;
 
-pub(crate) fn run(mut args: Args) -> Result<(), String> {
-    let conns: usize = args.parsed("-c")?.unwrap_or(10);
-    let total: Option<u64> = args.parsed("-n")?;
-    let dur = args.value("-d")?.map(|d| duration(&d)).transpose()?;
-    let quiet = args.flag("--quiet");
-    let url = args.positional().ok_or("usage: grove load URL -c CONN (-n REQS | -d DURATION)")?;
-    args.finish()?;
-    if conns == 0 {
-        return Err("-c must be at least 1".into());
-    }
+pub(crate) fn run(args: LoadArgs) -> Result<(), String> {
+    let LoadArgs { url, connections: conns, requests: total, duration: dur, timeout, quiet } = args;
     let (total, dur) = match (total, dur) {
         (None, None) => (Some(1000), None),
         other => other,
     };
+    // A progress bar is for a person watching; in a pipe or a log file it is noise.
+    let progress_bar = !quiet && std::io::stderr().is_terminal();
     grove::run(|| {
         let hist = Rc::new(RefCell::new(
             Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).map_err(|e| e.to_string())?,
@@ -44,11 +39,11 @@ pub(crate) fn run(mut args: Args) -> Result<(), String> {
                     url.clone(),
                 );
                 grove::spawn(move || {
-                    let client = grove_http::Client::new().with_max_idle_per_host(1);
-                    loop {
-                        if total.is_some_and(|t| issued.get() >= t)
-                            || stop_at.is_some_and(|s| Instant::now() >= s)
-                        {
+                    let client = grove_http::Client::new()
+                        .with_max_idle_per_host(1)
+                        .with_timeout(Some(timeout));
+                    let requests = || loop {
+                        if total.is_some_and(|t| issued.get() >= t) {
                             return;
                         }
                         issued.set(issued.get() + 1);
@@ -67,66 +62,89 @@ pub(crate) fn run(mut args: Args) -> Result<(), String> {
                             }
                             Err(e) => {
                                 errors.set(errors.get() + 1);
-                                first_error.borrow_mut().get_or_insert(e.to_string());
+                                let msg = if e.kind() == std::io::ErrorKind::TimedOut {
+                                    format!("{e} (--timeout {timeout:?})")
+                                } else {
+                                    e.to_string()
+                                };
+                                first_error.borrow_mut().get_or_insert(msg);
                             }
                         }
+                    };
+                    match stop_at {
+                        // The run's end cuts the requests in flight short (like wrk's -d):
+                        // they count neither as done nor as errors.
+                        Some(end) => {
+                            let _ = grove::timeout_at(end, requests);
+                        }
+                        None => requests(),
                     }
                 })
             })
             .collect();
         let (d2, e2) = (done.clone(), errors.clone());
-        let progress = grove::spawn(move || loop {
-            grove::sleep(Duration::from_millis(250));
-            if quiet {
-                continue;
-            }
-            let el = start.elapsed().as_secs_f64();
-            let n = d2.get() + e2.get();
-            let frac = match (total, dur) {
-                (Some(t), _) => n as f64 / t as f64,
-                (None, Some(d)) => el / d.as_secs_f64(),
-                _ => 0.0,
-            }
-            .min(1.0);
-            let bar = "=".repeat((frac * 30.0) as usize);
-            eprint!(
-                "\r[{bar:<30}] {n} requests, {:.0} req/s, {} errors ",
-                n as f64 / el.max(1e-9),
-                e2.get()
-            );
-            let _ = std::io::stderr().flush();
+        let progress = progress_bar.then(|| {
+            grove::spawn(move || loop {
+                grove::sleep(Duration::from_millis(250));
+                let el = start.elapsed().as_secs_f64();
+                let n = d2.get() + e2.get();
+                let frac = match (total, dur) {
+                    (Some(t), _) => n as f64 / t as f64,
+                    (None, Some(d)) => el / d.as_secs_f64(),
+                    _ => 0.0,
+                }
+                .min(1.0);
+                let bar = "=".repeat((frac * 30.0) as usize);
+                eprint!(
+                    "\r[{bar:<30}] {n} requests, {:.0} req/s, {} errors ",
+                    n as f64 / el.max(1e-9),
+                    e2.get()
+                );
+                let _ = std::io::stderr().flush();
+            })
         });
         grove::joinall(workers);
-        let _ = progress.kill();
-        if !quiet {
+        if let Some(p) = progress {
+            let _ = p.kill();
             eprintln!();
         }
         let elapsed = start.elapsed();
+        let mut out = String::new();
         let h = hist.borrow();
-        println!(
+        let _ = writeln!(
+            out,
             "{} requests in {:.2}s over {conns} connections, {} errors",
             done.get(),
             elapsed.as_secs_f64(),
             errors.get()
         );
         if let Some(e) = &*first_error.borrow() {
-            println!("first error: {e}");
+            eprintln!("grove: first error: {e}");
         }
-        println!("throughput: {:.0} requests/s", done.get() as f64 / elapsed.as_secs_f64());
+        let _ = writeln!(
+            out,
+            "throughput: {:.0} requests/s",
+            done.get() as f64 / elapsed.as_secs_f64()
+        );
         if h.is_empty() {
-            return Err("no successful requests".to_string());
+            print_out(&out);
+            return Err(match errors.get() {
+                0 => "no request completed".to_string(),
+                n => format!("every request failed ({n} errors)"),
+            });
         }
-        println!("latency (µs): min {} mean {:.0} max {}", h.min(), h.mean(), h.max());
+        let _ = writeln!(out, "latency (µs): min {} mean {:.0} max {}", h.min(), h.mean(), h.max());
         for q in [50.0, 75.0, 90.0, 99.0, 99.9] {
-            println!("  p{q:<5} {:>9}", h.value_at_quantile(q / 100.0));
+            let _ = writeln!(out, "  p{q:<5} {:>9}", h.value_at_quantile(q / 100.0));
         }
-        println!("histogram (µs upper bound: count):");
+        let _ = writeln!(out, "histogram (µs upper bound: count):");
         let mut lo = 0u64;
         let mut bound = 100u64;
         while lo <= h.max() {
             let c = h.count_between(lo, bound);
             if c > 0 {
-                println!(
+                let _ = writeln!(
+                    out,
                     "  <= {bound:>9}: {c:>9} {}",
                     "#".repeat(((c as f64 / h.len() as f64) * 50.0).ceil() as usize)
                 );
@@ -134,9 +152,12 @@ pub(crate) fn run(mut args: Args) -> Result<(), String> {
             lo = bound + 1;
             bound *= 2;
         }
-        if errors.get() > 0 && done.get() == 0 {
-            return Err("every request failed".into());
-        }
+        print_out(&out);
         Ok(())
     })
+}
+
+/// Prints the report; a closed stdout (`grove load ... | head`) is not an error.
+fn print_out(out: &str) {
+    let _ = std::io::stdout().write_all(out.as_bytes());
 }
