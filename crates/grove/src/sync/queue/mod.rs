@@ -258,9 +258,11 @@ impl<T, S: Store<T>> Queue<T, S> {
         let i = &self.inner;
         // Queued putters go first (unless a select at the head of their line was granted
         // this put); a closed queue refuses before that.
-        let queued = self.capacity().is_some() && !i.putters.is_empty() && i.granted.get() == 0;
-        if queued && !self.is_closed() {
-            return Err(TrySendError::Full(item));
+        if !i.putters.is_empty() && i.granted.get() == 0 {
+            let it = i.items.borrow();
+            if it.capacity().is_some() && !it.is_closed() {
+                return Err(TrySendError::Full(item));
+            }
         }
         self.push(item)?;
         i.granted.set(i.granted.get().saturating_sub(1));
