@@ -25,6 +25,7 @@ args_for() {
     idle_memory) echo 1000 ;;
     pingpong) echo 10000 ;;
     spawnjoin) echo 1000 ;;
+    first_spawns) echo grove 1000 ;;
     *) echo "" ;;
   esac
 }

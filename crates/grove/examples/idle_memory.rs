@@ -1,7 +1,8 @@
 //! Resident memory per idle greenlet: spawn N greenlets that block in `sleep`, then compare RSS.
 //! `cargo run --release -p grove --example idle_memory -- 30000`
-//! Past ~32k greenlets, raise vm.max_map_count first (each stack is two mappings); without it
-//! the spawn fails with an error that says so.
+//! On Linux 6.13+ stacks use guard regions and share mappings, so 100k and more run at the
+//! default vm.max_map_count; on older kernels each stack is two mappings: past ~32k greenlets
+//! raise vm.max_map_count first (without it the spawn fails with an error that says so).
 fn rss_kib() -> u64 {
     let s = std::fs::read_to_string("/proc/self/status").unwrap();
     let l = s.lines().find(|l| l.starts_with("VmRSS:")).unwrap();

@@ -99,6 +99,71 @@ fn stack_overflow_names_the_greenlet_and_its_stack_size() {
     assert!(stderr.contains("65536 bytes"), "{stderr}");
 }
 
+/// The same report with `PROT_NONE` guard pages, the fallback on kernels without guard
+/// regions (before Linux 6.13).
+#[test]
+fn stack_overflow_is_reported_with_mprotect_guards_too() {
+    if util::child_scenario().as_deref() == Some("overflow-mprotect") {
+        grove::hub::force_mprotect_guards();
+        grove::run(|| {
+            let h = grove::Builder::new()
+                .name("deep-recursion")
+                .stack_size(64 * 1024)
+                .spawn(|| recurse(1_000_000));
+            let _ = h.join();
+        });
+        unreachable!("the overflow aborts the process");
+    }
+    let out =
+        util::run_child("stack_overflow_is_reported_with_mprotect_guards_too", "overflow-mprotect");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(out.status.signal(), Some(libc::SIGABRT), "{stderr}");
+    assert!(stderr.contains("stack overflow in greenlet 'deep-recursion'"), "{stderr}");
+}
+
+/// With guard regions a stack is one mapping and neighbours merge, so more greenlets than
+/// `vm.max_map_count / 2` (the old two-mappings-per-stack ceiling) live at once, in a handful
+/// of mappings. Skipped on kernels without guard regions.
+#[test]
+fn more_greenlets_than_half_the_map_count_live_at_once() {
+    if util::child_scenario().as_deref() == Some("many") {
+        let maps = std::fs::read_to_string("/proc/sys/vm/max_map_count").unwrap();
+        let maps: usize = maps.trim().parse().unwrap();
+        if grove::hub::maps_per_stack() != 1 {
+            println!("SKIPPED no guard regions on this kernel");
+            return;
+        }
+        let want = maps / 2 + 2_000;
+        grove::run(move || {
+            let hs: Vec<_> = (0..want)
+                .map(|_| grove::spawn(|| grove::sleep(Duration::from_secs(3600))))
+                .collect();
+            grove::sleep(Duration::from_millis(1)); // every one is parked now
+            let vmas = std::fs::read_to_string("/proc/self/maps").unwrap().lines().count();
+            println!("ALIVE {} VMAS {vmas} MAX {maps}", grove::stats().alive);
+            for h in &hs {
+                h.kill_nowait();
+            }
+        });
+        return;
+    }
+    let out = util::run_child("more_greenlets_than_half_the_map_count_live_at_once", "many");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    if stdout.contains("SKIPPED") {
+        return;
+    }
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("ALIVE "))
+        .unwrap_or_else(|| panic!("no count: {stdout}"));
+    let n: Vec<usize> = line.split(' ').filter_map(|w| w.parse().ok()).collect();
+    let (alive, vmas, max) = (n[0], n[1], n[2]);
+    assert!(alive > max / 2, "{line}");
+    assert!(vmas < max / 4, "stacks should share mappings: {line}");
+}
+
 #[test]
 fn a_deep_but_fitting_recursion_runs_with_a_bigger_stack() {
     grove::run(|| {

@@ -9,7 +9,7 @@ mod pool;
 mod stack;
 
 pub(crate) use pool::StackPool;
-pub(crate) use stack::Stack;
+pub(crate) use stack::{force_mprotect_guards, maps_per_stack, Stack};
 
 pub(crate) use stack::release_below_current;
 pub(crate) use stack::round_size;

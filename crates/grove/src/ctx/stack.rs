@@ -6,17 +6,23 @@
 //!  |  usable, PROT_READ|WRITE  |  touched lazily: an idle greenlet costs ~1 page
 //!  |           ...             |
 //!  +---------------------------+  <- guard_end
-//!  |  guard page, PROT_NONE    |  a write here is a stack overflow (SIGSEGV)
+//!  |  guard page               |  any access here is a stack overflow (SIGSEGV)
 //!  +---------------------------+  <- limit()  (start of the mapping)
 //!  low addresses
 //! ```
 //!
-//! Each stack costs two kernel mappings (VMAs): the guard and the usable part. That is why
-//! `vm.max_map_count` bounds how many greenlets can be alive at once.
+//! The guard is a *guard region* (`madvise(MADV_GUARD_INSTALL)`, Linux 6.13+): a page-table
+//! marker that faults like `PROT_NONE` without a mapping of its own, so a stack is one kernel
+//! mapping (VMA) and neighbouring stacks merge into one. One system call fewer per new stack,
+//! and `vm.max_map_count` no longer bounds how many greenlets can be alive. On older kernels
+//! the guard is a `PROT_NONE` page (`mprotect`), which splits the mapping in two: there, the
+//! map count bounds live greenlets at about half of it.
 
+use std::cell::Cell;
 use std::io;
 use std::num::NonZeroUsize;
 use std::ptr;
+use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 
 use corosensei::stack::{StackPointer, MIN_STACK_SIZE};
 
@@ -32,6 +38,109 @@ pub(crate) fn page_size() -> usize {
 pub(crate) fn round_size(size: usize) -> usize {
     let page = page_size();
     size.max(MIN_STACK_SIZE).div_ceil(page) * page
+}
+
+/// `madvise` advice installing a guard region (Linux 6.13+; not yet in the libc crate).
+const MADV_GUARD_INSTALL: libc::c_int = 102;
+
+/// How guard pages are made: not known yet, guard regions, or `mprotect`.
+static GUARD_MODE: AtomicU8 = AtomicU8::new(GUARD_UNKNOWN);
+const GUARD_UNKNOWN: u8 = 0;
+const GUARD_REGION: u8 = 1;
+const GUARD_MPROTECT: u8 = 2;
+
+/// Kernel mappings (VMAs) each live stack may take: 1 with guard regions (neighbours even
+/// merge), 2 with `mprotect` guards. Read by the runtime's default greenlet limit.
+pub(crate) fn maps_per_stack() -> usize {
+    if GUARD_MODE.load(Relaxed) == GUARD_UNKNOWN {
+        // Find out with a throwaway stack (its own mapping, unmapped at once).
+        drop(Stack::new(MIN_STACK_SIZE));
+    }
+    if GUARD_MODE.load(Relaxed) == GUARD_REGION {
+        1
+    } else {
+        2
+    }
+}
+
+/// For tests: makes every later stack use `mprotect` guards, as on kernels before 6.13.
+pub(crate) fn force_mprotect_guards() {
+    GUARD_MODE.store(GUARD_MPROTECT, Relaxed);
+}
+
+/// Stacks mapped at a time: new stacks are carved from one mapping ("slab") of this many,
+/// so a burst of first spawns makes one `mmap` per 64 stacks instead of one each.
+const SLAB_STACKS: usize = 64;
+
+/// This thread's slab: the part `[cur, end)` not handed out yet. Unmapped at thread exit.
+struct Slab {
+    cur: Cell<usize>,
+    end: Cell<usize>,
+}
+
+impl Drop for Slab {
+    fn drop(&mut self) {
+        unmap_rest(self.cur.get(), self.end.get());
+    }
+}
+
+thread_local! {
+    static SLAB: Slab = const { Slab { cur: Cell::new(0), end: Cell::new(0) } };
+}
+
+/// Unmaps a slab's unused tail `[cur, end)`.
+fn unmap_rest(cur: usize, end: usize) {
+    if end > cur {
+        // SAFETY: [cur, end) is the untouched tail of a slab this thread mapped; no stack was
+        // carved from it, so nothing refers to it.
+        unsafe { libc::munmap(cur as *mut libc::c_void, end - cur) };
+    }
+}
+
+/// Maps `len` bytes of anonymous read-write memory.
+fn map(len: usize) -> io::Result<usize> {
+    // SAFETY: an anonymous private mapping at an address of the kernel's choosing aliases no
+    // existing Rust object; the result is checked for MAP_FAILED.
+    let addr = unsafe {
+        libc::mmap(
+            ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if addr == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(addr as usize)
+}
+
+/// `len` bytes (a page multiple) for a new stack: from this thread's slab, or from a new slab
+/// of [`SLAB_STACKS`] such stacks, or — when the kernel refuses a whole slab (a tight
+/// `RLIMIT_AS`) — a mapping of its own. Each stack owns its range and unmaps it when dropped.
+fn carve(len: usize) -> io::Result<usize> {
+    let from_slab = SLAB
+        .try_with(|s| -> io::Result<usize> {
+            let (cur, end) = (s.cur.get(), s.end.get());
+            if end - cur >= len {
+                s.cur.set(cur + len);
+                return Ok(cur);
+            }
+            let slab_len = len.saturating_mul(SLAB_STACKS);
+            let base = match map(slab_len) {
+                Ok(b) => b,
+                Err(_) => return map(len), // no room for a slab: one stack only
+            };
+            unmap_rest(cur, end);
+            s.cur.set(base + len);
+            s.end.set(base + slab_len);
+            Ok(base)
+        })
+        .ok();
+    // At thread exit (slab already gone) a stack gets a mapping of its own.
+    from_slab.unwrap_or_else(|| map(len))
 }
 
 /// An owned, guard-paged stack mapping.
@@ -58,34 +167,31 @@ impl Stack {
         let page = page_size();
         let usable = round_size(size);
         let len = usable + page;
-        // SAFETY: an anonymous private mapping at an address of the kernel's choosing aliases no
-        // existing Rust object; the result is checked for MAP_FAILED below.
-        let addr = unsafe {
-            libc::mmap(
-                ptr::null_mut(),
-                len,
-                libc::PROT_NONE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                -1,
-                0,
-            )
-        };
-        if addr == libc::MAP_FAILED {
-            return Err(limit_error(io::Error::last_os_error(), usable));
-        }
+        let addr = carve(len).map_err(|e| limit_error(e, usable))? as *mut libc::c_void;
         let stack = Stack {
             start: NonZeroUsize::new(addr as usize).expect("mmap returned 0"),
             len_gen: len,
         };
-        // SAFETY: [addr + page, addr + len) lies inside the mapping created just above, which no
-        // one else references yet. On failure `stack` is dropped and unmaps the whole region.
-        let rc = unsafe {
-            libc::mprotect(
-                (addr as *mut u8).add(page).cast(),
-                usable,
-                libc::PROT_READ | libc::PROT_WRITE,
-            )
-        };
+        // The lowest page becomes the guard. On failure `stack` is dropped and unmaps it all.
+        if GUARD_MODE.load(Relaxed) != GUARD_MPROTECT {
+            // SAFETY: [addr, addr + page) is the first page of the mapping created just above,
+            // which nothing references yet; installing a guard region there only makes later
+            // accesses to it fault.
+            let rc = unsafe { libc::madvise(addr, page, MADV_GUARD_INSTALL) };
+            if rc == 0 {
+                GUARD_MODE.store(GUARD_REGION, Relaxed);
+                return Ok(stack);
+            }
+            let err = io::Error::last_os_error();
+            if err.raw_os_error() != Some(libc::EINVAL) {
+                return Err(limit_error(err, usable));
+            }
+            // An older kernel: fall back to PROT_NONE guards from now on.
+            GUARD_MODE.store(GUARD_MPROTECT, Relaxed);
+        }
+        // SAFETY: [addr, addr + page) is the first page of the mapping created just above, which
+        // nothing references yet; making it inaccessible affects no Rust object.
+        let rc = unsafe { libc::mprotect(addr, page, libc::PROT_NONE) };
         if rc != 0 {
             return Err(limit_error(io::Error::last_os_error(), usable));
         }
@@ -185,7 +291,7 @@ impl Drop for Stack {
 }
 
 // SAFETY: base() is the end of the mapping (page aligned, hence STACK_ALIGNMENT aligned);
-// limit() is the start of the mapping and includes the PROT_NONE guard page; the usable part is
+// limit() is the start of the mapping and includes the guard page (a guard region or PROT_NONE); the usable part is
 // at least MIN_STACK_SIZE bytes (round_size). The memory stays mapped until `Stack` is dropped.
 unsafe impl corosensei::stack::Stack for Stack {
     fn base(&self) -> StackPointer {
@@ -204,9 +310,10 @@ fn limit_error(err: io::Error, size: usize) -> io::Error {
         .unwrap_or_else(|_| "unknown".into());
     let hint = if err.raw_os_error() == Some(libc::ENOMEM) {
         format!(
-            "the kernel refused another greenlet stack ({size} bytes): each stack takes two \
-             memory mappings, and vm.max_map_count is {map_count}; raise it (sysctl -w \
-             vm.max_map_count=262144), raise RLIMIT_AS, or keep fewer greenlets alive"
+            "the kernel refused another greenlet stack ({size} bytes): each stack takes up to \
+             {} memory mapping(s), and vm.max_map_count is {map_count}; raise it (sysctl -w \
+             vm.max_map_count=262144), raise RLIMIT_AS, or keep fewer greenlets alive",
+            if GUARD_MODE.load(Relaxed) == GUARD_REGION { 1 } else { 2 }
         )
     } else {
         format!("cannot map a greenlet stack of {size} bytes")

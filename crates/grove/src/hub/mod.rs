@@ -514,6 +514,20 @@ pub fn release_unused_stack() {
     });
 }
 
+/// For tests: every stack mapped from now on (process-wide) gets a `PROT_NONE` guard page,
+/// as on kernels without guard regions (before Linux 6.13). Not part of grove's API.
+#[doc(hidden)]
+pub fn force_mprotect_guards() {
+    crate::ctx::force_mprotect_guards();
+}
+
+/// Kernel mappings each live greenlet stack may take (1 with guard regions, 2 with
+/// `PROT_NONE` guard pages). Not part of grove's API.
+#[doc(hidden)]
+pub fn maps_per_stack() -> usize {
+    crate::ctx::maps_per_stack()
+}
+
 /// Sets how many free stacks this thread's hub keeps for reuse (default 16,384). While more
 /// greenlets than that were alive at once within the last 10–20 s, the hub keeps that many
 /// (so bursts larger than the cap reuse their stacks instead of re-mapping them); 0 turns

@@ -15,12 +15,14 @@ use crate::sync::mt::{wait, Waiters};
 /// hubs outside this runtime) when the default limit is derived from `vm.max_map_count`.
 const MAP_RESERVE: usize = 8192;
 
-/// The default limit: what `vm.max_map_count` (two mappings per stack) and a finite
+/// The default limit: what `vm.max_map_count` (one or two mappings per stack, see
+/// `ctx::maps_per_stack`) and a finite
 /// `RLIMIT_AS` (half the address space still free: thread stacks and
 /// malloc arenas need the rest) leave room for, so a runtime
 /// reaches its own limit before the kernel's.
 pub(crate) fn default_limit(stack_size: usize) -> usize {
-    let by_maps = map_count().unwrap_or(65_530).saturating_sub(MAP_RESERVE) / 2;
+    let by_maps =
+        map_count().unwrap_or(65_530).saturating_sub(MAP_RESERVE) / crate::ctx::maps_per_stack();
     let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: getrlimit writes into the valid struct it is given.
     let by_as = if unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut lim) } == 0

@@ -93,10 +93,11 @@ impl<F> fmt::Display for SpawnError<F> {
                     f,
                     "grove: the runtime already has {} greenlets queued or alive, its \
                      max_greenlets limit; raise it with runtime::Builder::max_greenlets (each \
-                     greenlet's stack takes two memory mappings: vm.max_map_count, {maps} \
-                     here, and RLIMIT_AS bound the whole process), or use Handle::spawn, which \
-                     waits for room",
-                    self.detail
+                     greenlet's stack takes up to {per} memory mapping(s): vm.max_map_count, \
+                     {maps} here, and RLIMIT_AS bound the whole process), or use \
+                     Handle::spawn, which waits for room",
+                    self.detail,
+                    per = crate::ctx::maps_per_stack(),
                 )
             }
             SpawnErrorKind::ShutDown => f.write_str("grove: the runtime was shut down"),
