@@ -99,6 +99,27 @@ fn stack_overflow_names_the_greenlet_and_its_stack_size() {
     assert!(stderr.contains("65536 bytes"), "{stderr}");
 }
 
+/// The same report for a default-size stack, carved from a slab whose guard regions were
+/// installed all at once (`process_madvise`), several stacks into the slab.
+#[test]
+fn stack_overflow_is_reported_on_a_slab_stack() {
+    if util::child_scenario().as_deref() == Some("overflow-slab") {
+        grove::run(|| {
+            let neighbours: Vec<_> =
+                (0..5).map(|_| grove::spawn(|| grove::sleep(Duration::from_secs(60)))).collect();
+            let h = grove::Builder::new().name("slab-recursion").spawn(|| recurse(1_000_000));
+            let _ = h.join();
+            drop(neighbours);
+        });
+        unreachable!("the overflow aborts the process");
+    }
+    let out = util::run_child("stack_overflow_is_reported_on_a_slab_stack", "overflow-slab");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(out.status.signal(), Some(libc::SIGABRT), "{stderr}");
+    assert!(stderr.contains("stack overflow in greenlet 'slab-recursion'"), "{stderr}");
+}
+
 /// The same report with `PROT_NONE` guard pages, the fallback on kernels without guard
 /// regions (before Linux 6.13).
 #[test]

@@ -72,10 +72,13 @@ pub(crate) fn force_mprotect_guards() {
 /// so a burst of first spawns makes one `mmap` per 64 stacks instead of one each.
 const SLAB_STACKS: usize = 64;
 
-/// This thread's slab: the part `[cur, end)` not handed out yet. Unmapped at thread exit.
+/// This thread's slab: the part `[cur, end)` not handed out yet, in stacks of `len` bytes,
+/// whose guard pages are already installed if `guarded`. Unmapped at thread exit.
 struct Slab {
     cur: Cell<usize>,
     end: Cell<usize>,
+    len: Cell<usize>,
+    guarded: Cell<bool>,
 }
 
 impl Drop for Slab {
@@ -85,7 +88,9 @@ impl Drop for Slab {
 }
 
 thread_local! {
-    static SLAB: Slab = const { Slab { cur: Cell::new(0), end: Cell::new(0) } };
+    static SLAB: Slab = const {
+        Slab { cur: Cell::new(0), end: Cell::new(0), len: Cell::new(0), guarded: Cell::new(false) }
+    };
 }
 
 /// Unmaps a slab's unused tail `[cur, end)`.
@@ -117,30 +122,76 @@ fn map(len: usize) -> io::Result<usize> {
     Ok(addr as usize)
 }
 
-/// `len` bytes (a page multiple) for a new stack: from this thread's slab, or from a new slab
-/// of [`SLAB_STACKS`] such stacks, or — when the kernel refuses a whole slab (a tight
-/// `RLIMIT_AS`) — a mapping of its own. Each stack owns its range and unmaps it when dropped.
-fn carve(len: usize) -> io::Result<usize> {
+/// `process_madvise`'s "this process" pidfd (Linux 6.15+): never a cached pidfd, which a
+/// forked child would share with its parent.
+const PIDFD_SELF: libc::c_int = -10001;
+
+/// Installs guard regions on the lowest page of each of the `n` stacks of `len` bytes from
+/// `base`, in one system call (`process_madvise`, Linux 6.15+), and faults in each stack's
+/// top page (the first a greenlet touches) in a second one. False if the kernel cannot guard
+/// that way; the caller then guards each stack as it hands it out.
+fn guard_slab(base: usize, len: usize, n: usize) -> bool {
+    let page = page_size();
+    let at = |offset: usize| -> Vec<libc::iovec> {
+        (0..n)
+            .map(|i| libc::iovec {
+                iov_base: (base + i * len + offset) as *mut libc::c_void,
+                iov_len: page,
+            })
+            .collect()
+    };
+    let advise = |iov: &[libc::iovec], advice: libc::c_int| {
+        // SAFETY: every range is one page of a stack-sized piece of the slab this thread just
+        // mapped and nothing references yet; a guard region only makes accesses fault, and
+        // populating only faults zeroed pages in. `iov` outlives the call.
+        let r = unsafe {
+            libc::syscall(libc::SYS_process_madvise, PIDFD_SELF, iov.as_ptr(), iov.len(), advice, 0)
+        };
+        usize::try_from(r).is_ok_and(|bytes| bytes == iov.len() * page)
+    };
+    if !advise(&at(0), MADV_GUARD_INSTALL) {
+        return false;
+    }
+    // Best effort: a stack whose top page is not in yet faults it in on first use.
+    let _ = advise(&at(len - page), libc::MADV_POPULATE_WRITE);
+    true
+}
+
+/// `len` bytes (a page multiple) for a new stack, and whether its guard page is already in
+/// place: from this thread's slab of stacks of that size, or from a new slab of
+/// [`SLAB_STACKS`] of them, or — for another size while the slab still has room, or when the
+/// kernel refuses a whole slab (a tight `RLIMIT_AS`) — a mapping of its own. Each stack owns
+/// its range and unmaps it when dropped.
+fn carve(len: usize) -> io::Result<(usize, bool)> {
     let from_slab = SLAB
-        .try_with(|s| -> io::Result<usize> {
+        .try_with(|s| -> io::Result<(usize, bool)> {
             let (cur, end) = (s.cur.get(), s.end.get());
-            if end - cur >= len {
+            if end - cur >= len && s.len.get() == len {
                 s.cur.set(cur + len);
-                return Ok(cur);
+                return Ok((cur, s.guarded.get()));
+            }
+            if end - cur >= s.len.get().max(1) {
+                return Ok((map(len)?, false)); // the slab serves another size
             }
             let slab_len = len.saturating_mul(SLAB_STACKS);
-            let base = match map(slab_len) {
-                Ok(b) => b,
-                Err(_) => return map(len), // no room for a slab: one stack only
+            let Ok(base) = map(slab_len) else {
+                return Ok((map(len)?, false)); // no room for a slab: one stack only
             };
             unmap_rest(cur, end);
+            let guarded =
+                GUARD_MODE.load(Relaxed) != GUARD_MPROTECT && guard_slab(base, len, SLAB_STACKS);
+            if guarded {
+                GUARD_MODE.store(GUARD_REGION, Relaxed);
+            }
             s.cur.set(base + len);
             s.end.set(base + slab_len);
-            Ok(base)
+            s.len.set(len);
+            s.guarded.set(guarded);
+            Ok((base, guarded))
         })
         .ok();
     // At thread exit (slab already gone) a stack gets a mapping of its own.
-    from_slab.unwrap_or_else(|| map(len))
+    from_slab.unwrap_or_else(|| Ok((map(len)?, false)))
 }
 
 /// An owned, guard-paged stack mapping.
@@ -167,11 +218,15 @@ impl Stack {
         let page = page_size();
         let usable = round_size(size);
         let len = usable + page;
-        let addr = carve(len).map_err(|e| limit_error(e, usable))? as *mut libc::c_void;
+        let (addr, guarded) = carve(len).map_err(|e| limit_error(e, usable))?;
+        let addr = addr as *mut libc::c_void;
         let stack = Stack {
             start: NonZeroUsize::new(addr as usize).expect("mmap returned 0"),
             len_gen: len,
         };
+        if guarded {
+            return Ok(stack);
+        }
         // The lowest page becomes the guard. On failure `stack` is dropped and unmaps it all.
         if GUARD_MODE.load(Relaxed) != GUARD_MPROTECT {
             // SAFETY: [addr, addr + page) is the first page of the mapping created just above,
