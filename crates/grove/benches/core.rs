@@ -221,6 +221,58 @@ fn spawn_join(c: &mut Criterion) {
     g.finish();
 }
 
+/// 1,000 tasks each yield 100 times (issue 15's `yield_now` row). Time per yield.
+fn yield_many(c: &mut Criterion) {
+    const TASKS: u64 = 1_000;
+    const ROUNDS: u64 = 100;
+    let ops = TASKS * ROUNDS;
+    let mut g = c.benchmark_group("yield_1000");
+    g.bench_function("grove", |b| {
+        b.iter_custom(|iters| {
+            batched(iters, ops, |_| {
+                let t = Instant::now();
+                let hs: Vec<_> = (0..TASKS)
+                    .map(|_| {
+                        grove::spawn(|| {
+                            for _ in 0..ROUNDS {
+                                grove::yield_now();
+                            }
+                        })
+                    })
+                    .collect();
+                for h in hs {
+                    h.join().unwrap();
+                }
+                t.elapsed()
+            })
+        })
+    });
+    g.bench_function("tokio", |b| {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        b.iter_custom(|iters| {
+            batched(iters, ops, |_| {
+                rt.block_on(async {
+                    let t = Instant::now();
+                    let hs: Vec<_> = (0..TASKS)
+                        .map(|_| {
+                            tokio::task::spawn(async {
+                                for _ in 0..ROUNDS {
+                                    tokio::task::yield_now().await;
+                                }
+                            })
+                        })
+                        .collect();
+                    for h in hs {
+                        h.await.unwrap();
+                    }
+                    t.elapsed()
+                })
+            })
+        })
+    });
+    g.finish();
+}
+
 /// 64 tasks contend for 4 permits; each takes a permit, yields, releases, 100 times. Time per
 /// acquire+release.
 fn semaphore(c: &mut Criterion) {
@@ -346,6 +398,6 @@ criterion_group! {
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
         .sample_size(20);
-    targets = switch, handoff, spawn_join, semaphore, spawn_across
+    targets = switch, handoff, spawn_join, yield_many, semaphore, spawn_across
 }
 criterion_main!(benches);
