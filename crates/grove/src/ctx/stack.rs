@@ -293,12 +293,51 @@ impl Stack {
             return;
         }
         let lo = self.start.get() + page;
-        // SAFETY: [lo, lo + usable - keep) is inside the usable part of this mapping, which this
-        // stack owns; no greenlet is running on a pooled stack, so nothing live is stored there
+        let hi = lo + usable - keep;
+        // Most greenlets never run deep: find the lowest resident page first (a page-table
+        // read), so only a stack that did pays for MADV_DONTNEED, whose TLB shootdown
+        // interrupts every other core running this process.
+        let Some(deepest) = lowest_resident(lo, hi) else { return };
+        // SAFETY: [deepest, hi) is inside the usable part of this mapping, which this stack
+        // owns; no greenlet is running on a pooled stack, so nothing live is stored there
         // (MADV_DONTNEED just zero-fills those pages on next touch).
         unsafe {
-            libc::madvise(lo as *mut libc::c_void, usable - keep, libc::MADV_DONTNEED);
+            libc::madvise(deepest as *mut libc::c_void, hi - deepest, libc::MADV_DONTNEED);
         }
+    }
+}
+
+/// The lowest resident page in `[lo, hi)` (page aligned, inside one owned mapping), by
+/// `mincore`; `None` if none is. An error counts as "resident" (the caller then releases the
+/// whole range, as before).
+fn lowest_resident(lo: usize, hi: usize) -> Option<usize> {
+    const CHUNK: usize = 256;
+    let page = page_size();
+    let mut at = lo;
+    let mut vec = [0u8; CHUNK];
+    while at < hi {
+        let pages = ((hi - at) / page).min(CHUNK);
+        // SAFETY: [at, at + pages * page) lies inside the caller's mapping; `vec` has room for
+        // `pages` entries, one per page.
+        let rc = unsafe { libc::mincore(at as *mut libc::c_void, pages * page, vec.as_mut_ptr()) };
+        if rc != 0 {
+            return Some(at);
+        }
+        if let Some(i) = vec[..pages].iter().position(|v| v & 1 != 0) {
+            return Some(at + i * page);
+        }
+        at += pages * page;
+    }
+    None
+}
+
+impl Stack {
+    /// For tests: whether any page below the top `keep` bytes is resident.
+    #[cfg(test)]
+    fn deep_resident(&self, keep: usize) -> bool {
+        let page = page_size();
+        let lo = self.start.get() + page;
+        lowest_resident(lo, lo + self.usable_size() - keep.div_ceil(page) * page).is_some()
     }
 }
 
@@ -374,4 +413,27 @@ fn limit_error(err: io::Error, size: usize) -> io::Error {
         format!("cannot map a greenlet stack of {size} bytes")
     };
     io::Error::new(err.kind(), format!("grove: {hint} ({err})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only a stack that ran deep is advised: a fresh one has nothing resident down there,
+    /// a touched deep page is found, and after the release it is gone again.
+    #[test]
+    fn deep_pages_are_found_and_released() {
+        let keep = 8 * 1024;
+        let s = Stack::new(64 * 1024).unwrap();
+        assert!(!s.deep_resident(keep), "a fresh stack has no deep pages");
+        let deep = s.start.get() + page_size() + 100; // the lowest usable page
+        // SAFETY: `deep` is inside the usable part of the stack this test owns; nothing runs
+        // on it.
+        unsafe { std::ptr::write_volatile(deep as *mut u8, 7) };
+        assert!(s.deep_resident(keep));
+        s.release_deep_pages(keep);
+        assert!(!s.deep_resident(keep));
+        // SAFETY: as above; the released page reads back as zero.
+        assert_eq!(unsafe { std::ptr::read_volatile(deep as *const u8) }, 0);
+    }
 }
