@@ -27,6 +27,27 @@ use crate::io::{Direction, Registered};
 /// greet(&a)?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
+///
+/// Another crate cannot add a type (the set is sealed), even one that names an existing
+/// type's `Source`:
+///
+/// ```compile_fail,E0277
+/// use std::os::fd::OwnedFd;
+/// struct Mine(OwnedFd);
+/// impl From<OwnedFd> for Mine {
+///     fn from(fd: OwnedFd) -> Self {
+///         Mine(fd)
+///     }
+/// }
+/// impl From<Mine> for OwnedFd {
+///     fn from(m: Mine) -> Self {
+///         m.0
+///     }
+/// }
+/// impl grove::net::StreamSocket for Mine {
+///     type Source = <std::net::TcpStream as grove::net::StreamSocket>::Source;
+/// }
+/// ```
 pub trait StreamSocket: sealed::Sealed + From<OwnedFd> + Into<OwnedFd> {
     /// The registered (mio) type behind it; an implementation detail.
     #[doc(hidden)]
@@ -113,7 +134,9 @@ struct Inner<S: SourceIo> {
 impl<T: StreamSocket> Stream<T> {
     /// Registers a connected (or connecting) non-blocking source with this thread's hub.
     pub(crate) fn from_source(s: T::Source) -> io::Result<Self> {
-        Ok(Stream { inner: Rc::new(Inner { io: Registered::new(s)?, timeouts: Timeouts::default() }) })
+        Ok(Stream {
+            inner: Rc::new(Inner { io: Registered::new(s)?, timeouts: Timeouts::default() }),
+        })
     }
 
     pub(crate) fn registered(&self) -> &Registered<T::Source> {
