@@ -27,6 +27,27 @@ use crate::io::{Direction, Registered};
 /// greet(&a)?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
+///
+/// Another crate cannot add a type (the set is sealed), even one that names an existing
+/// type's `Source`:
+///
+/// ```compile_fail,E0277
+/// use std::os::fd::OwnedFd;
+/// struct Mine(OwnedFd);
+/// impl From<OwnedFd> for Mine {
+///     fn from(fd: OwnedFd) -> Self {
+///         Mine(fd)
+///     }
+/// }
+/// impl From<Mine> for OwnedFd {
+///     fn from(m: Mine) -> Self {
+///         m.0
+///     }
+/// }
+/// impl grove::net::StreamSocket for Mine {
+///     type Source = <std::net::TcpStream as grove::net::StreamSocket>::Source;
+/// }
+/// ```
 pub trait StreamSocket: sealed::Sealed + From<OwnedFd> + Into<OwnedFd> {
     /// The registered (mio) type behind it; an implementation detail.
     #[doc(hidden)]

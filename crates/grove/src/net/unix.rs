@@ -122,7 +122,15 @@ impl UnixListener {
     }
 }
 
-/// A Unix-domain stream connection.
+/// A Unix-domain stream connection. `Read`/`Write` (also on `&UnixStream`) park the greenlet
+/// while the socket is not ready.
+///
+/// An instance of the generic [`Stream`](super::Stream): the calls every stream socket has —
+/// [`try_clone`](super::Stream::try_clone), read/write timeouts,
+/// [`shutdown`](super::Stream::shutdown), [`take_error`](super::Stream::take_error),
+/// [`into_std`](super::Stream::into_std)/[`from_std`](super::Stream::from_std) — and its
+/// `Read`, `Write`, `AsFd` and [`Pollable`](crate::select::Pollable) implementations are
+/// documented there (rustdoc lists only the Unix-specific calls on this page).
 ///
 /// # Examples
 ///

@@ -172,7 +172,7 @@ mod model_tests {
     use std::thread;
 
     use super::{Event, Queue};
-    use crate::sync::{AsyncResult, RecvError, TryRecvError, WaitError};
+    use crate::sync::{AsyncResult, RecvError, SendError, TryRecvError, WaitError};
 
     fn check(f: impl Fn() + Sync + Send + 'static) {
         #[cfg(loom)]
@@ -240,6 +240,70 @@ mod model_tests {
                 q.put(2).unwrap(); // the leaving getter took the first item
             }
             assert!(staying.join().unwrap().is_ok());
+        });
+    }
+
+    /// The withdraw protocol on the putters' side: the room a get made, picked for a putter
+    /// whose deadline passed before it woke, is passed to the next putter.
+    #[test]
+    fn a_room_notification_to_a_leaving_putter_is_passed_on() {
+        check(|| {
+            let q = Queue::bounded(1);
+            q.put(0).unwrap();
+            let (q1, q2) = (q.clone(), q.clone());
+            let leaving = thread::spawn(move || q1.put_timeout(1, Duration::ZERO).is_ok());
+            let staying = thread::spawn(move || q2.put(2).is_ok());
+            assert_eq!(q.get(), Ok(0)); // room for one
+            if leaving.join().unwrap() {
+                assert_eq!(q.get(), Ok(1)); // the leaving putter took the room: make more
+            }
+            assert!(staying.join().unwrap());
+        });
+    }
+
+    /// `close` wakes a getter waiting on an empty queue (it fails with `Closed`) and a putter
+    /// waiting on a full one (it gets its item back); what was queued still drains.
+    #[test]
+    fn close_ends_the_waits_on_both_sides() {
+        check(|| {
+            let empty = Queue::<u8>::unbounded();
+            let full = Queue::bounded(1);
+            full.put(0u8).unwrap();
+            let (e, f) = (empty.clone(), full.clone());
+            let getter = thread::spawn(move || e.get());
+            let putter = thread::spawn(move || f.put(1));
+            empty.close();
+            full.close();
+            assert_eq!(getter.join().unwrap(), Err(RecvError::Closed));
+            assert_eq!(putter.join().unwrap(), Err(SendError::Closed(1)));
+            assert_eq!(full.try_get(), Ok(0));
+            assert_eq!(full.try_get(), Err(TryRecvError::Closed));
+        });
+    }
+
+    /// A wait whose primitive loses its last other handle (dropped on another thread) ends
+    /// with `Deadlock` — nobody can complete it — instead of hanging.
+    #[test]
+    fn a_wait_left_alone_ends_in_deadlock() {
+        check(|| {
+            let q = Queue::<u8>::unbounded();
+            let other = q.clone();
+            let t = thread::spawn(move || drop(other));
+            assert_eq!(q.get(), Err(RecvError::Wait(WaitError::Deadlock)));
+            t.join().unwrap();
+        });
+    }
+
+    /// The other side puts, then drops its handle: the waiter gets the item, never
+    /// `Deadlock` (the notification comes before its token stops counting).
+    #[test]
+    fn an_item_put_before_the_last_other_handle_drops_is_got() {
+        check(|| {
+            let q = Queue::unbounded();
+            let tx = q.clone();
+            let t = thread::spawn(move || tx.put(1u8).unwrap());
+            assert_eq!(q.get(), Ok(1));
+            t.join().unwrap();
         });
     }
 

@@ -50,12 +50,15 @@ impl Current<'_> {
 pub(crate) use model::{hub_token, with_current, Token};
 
 /// The loom stand-in: a waiter is a loom thread; a deadline is a timer that may fire at any
-/// point after the waiter registered, racing every notifier.
+/// point after the waiter registered, racing every notifier. A waiter without a deadline whose
+/// token stops counting (the primitive's last other handle was dropped, so nobody else can
+/// wake it) ends with `Deadlock`, as the hub's main greenlet does — unless a notification got
+/// there first.
 #[cfg(loom)]
 mod model {
     use std::time::Instant;
 
-    use loom::sync::atomic::{AtomicU8, Ordering::SeqCst};
+    use loom::sync::atomic::{AtomicBool, AtomicU8, Ordering::SeqCst};
     use loom::sync::Arc;
 
     use crate::hub::{RemoteToken, WaitError};
@@ -63,27 +66,37 @@ mod model {
     const WAITING: u8 = 0;
     const NOTIFIED: u8 = 1;
     const TIMED_OUT: u8 = 2;
+    const DEADLOCKED: u8 = 3;
 
     pub(crate) enum Token {
         /// A select's hub token (compiled, never run under loom).
         Hub(RemoteToken),
         Model {
             state: Arc<AtomicU8>,
+            /// Whether another thread may still wake the waiter (`set_counted`).
+            counted: Arc<AtomicBool>,
             thread: loom::thread::Thread,
         },
     }
 
     impl Token {
         pub(crate) fn set_counted(&mut self, counted: bool) {
-            if let Token::Hub(t) = self {
-                t.set_counted(counted);
+            match self {
+                Token::Hub(t) => t.set_counted(counted),
+                Token::Model { counted: c, thread, .. } => {
+                    c.store(counted, SeqCst);
+                    if !counted {
+                        // As the hub re-checks for a deadlock when a token stops counting.
+                        thread.unpark();
+                    }
+                }
             }
         }
 
         pub(crate) fn wake(self) {
             match self {
                 Token::Hub(t) => t.wake(),
-                Token::Model { state, thread } => {
+                Token::Model { state, thread, .. } => {
                     // A waiter whose timer fired first ignores the notification; the
                     // primitive's withdraw logic must pass it on.
                     if state.compare_exchange(WAITING, NOTIFIED, SeqCst, SeqCst).is_ok() {
@@ -100,15 +113,23 @@ mod model {
 
     pub(crate) struct Current {
         state: Arc<AtomicU8>,
+        counted: Arc<AtomicBool>,
     }
 
     pub(crate) fn with_current<R>(f: impl FnOnce(&Current) -> R) -> R {
-        f(&Current { state: Arc::new(AtomicU8::new(WAITING)) })
+        f(&Current {
+            state: Arc::new(AtomicU8::new(WAITING)),
+            counted: Arc::new(AtomicBool::new(true)),
+        })
     }
 
     impl Current {
         pub(crate) fn token(&self) -> Token {
-            Token::Model { state: self.state.clone(), thread: loom::thread::current() }
+            Token::Model {
+                state: self.state.clone(),
+                counted: self.counted.clone(),
+                thread: loom::thread::current(),
+            }
         }
 
         pub(crate) fn park(
@@ -119,15 +140,23 @@ mod model {
             if deadline.is_some() {
                 // The timer fires now, unless a notifier got here first: loom interleaves
                 // this with every notifier, which covers "notified just before timing out".
+                // (An armed timer is a possible wakeup: a timed wait never deadlocks.)
                 return match self.state.compare_exchange(WAITING, TIMED_OUT, SeqCst, SeqCst) {
                     Ok(_) => Err(WaitError::TimedOut),
                     Err(_) => Ok(()),
                 };
             }
-            while self.state.load(SeqCst) != NOTIFIED {
+            loop {
+                if self.state.load(SeqCst) == NOTIFIED {
+                    return Ok(());
+                }
+                if !self.counted.load(SeqCst)
+                    && self.state.compare_exchange(WAITING, DEADLOCKED, SeqCst, SeqCst).is_ok()
+                {
+                    return Err(WaitError::Deadlock);
+                }
                 loom::thread::park();
             }
-            Ok(())
         }
     }
 }

@@ -3,6 +3,68 @@
 #[allow(clippy::wildcard_imports)] // a split of the parent module: same names
 use super::*;
 
+// User code runs under a queue's lock: the store's methods and the items' `Ord` (`Priority`).
+// If it uses a queue again — or blocks, so that another greenlet of this thread does — the
+// thread would lock a mutex it holds and hang for good. A flag per thread turns that into a
+// panic naming the cause. (It is per thread, not per queue: an `Ord` locking another queue
+// under this one's lock could deadlock against a thread doing the reverse.)
+#[cfg(not(loom))]
+std::thread_local! {
+    static LOCKED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+#[cfg(loom)]
+loom::thread_local! {
+    static LOCKED: std::cell::Cell<bool> = std::cell::Cell::new(false);
+}
+
+/// Panics if this thread holds an `mt::Queue`'s lock (see `LOCKED`).
+fn not_locked_here(what: &str) {
+    if LOCKED.with(std::cell::Cell::get) {
+        panic!(
+            "grove: mt::Queue {what} on a thread that holds an mt::Queue's lock: a queue's \
+             store or its items' Ord (which run under the lock) used a queue, or blocked"
+        );
+    }
+}
+
+/// A queue's state, locked by this thread, which is marked as holding it until the guard
+/// drops.
+struct Locked<'a, T, S> {
+    guard: MutexGuard<'a, QState<T, S>>,
+    mark: Mark,
+}
+
+struct Mark;
+
+impl Drop for Mark {
+    fn drop(&mut self) {
+        LOCKED.with(|l| l.set(false));
+    }
+}
+
+impl<'a, T, S> Locked<'a, T, S> {
+    /// The plain guard, for `wait` (which unlocks before parking): the thread is no longer
+    /// marked.
+    fn into_guard(self) -> MutexGuard<'a, QState<T, S>> {
+        let Locked { guard, mark } = self;
+        drop(mark);
+        guard
+    }
+}
+
+impl<T, S> std::ops::Deref for Locked<'_, T, S> {
+    type Target = QState<T, S>;
+    fn deref(&self) -> &QState<T, S> {
+        &self.guard
+    }
+}
+
+impl<T, S> std::ops::DerefMut for Locked<'_, T, S> {
+    fn deref_mut(&mut self) -> &mut QState<T, S> {
+        &mut self.guard
+    }
+}
+
 struct QState<T, S> {
     items: Items<T, S>,
     getters: Waiters,
@@ -51,6 +113,7 @@ pub struct Queue<T, S: Store<T> = Fifo<T>> {
 
 impl<T, S: Store<T>> Clone for Queue<T, S> {
     fn clone(&self) -> Self {
+        not_locked_here("clone");
         handle_cloned(&self.inner);
         Queue { inner: self.inner.clone() }
     }
@@ -58,20 +121,19 @@ impl<T, S: Store<T>> Clone for Queue<T, S> {
 
 impl<T, S: Store<T>> Drop for Queue<T, S> {
     fn drop(&mut self) {
+        not_locked_here("drop");
         handle_dropped(&self.inner);
     }
 }
 
 impl<T, S: Store<T>> fmt::Debug for Queue<T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = self.lock();
-        write!(
-            f,
-            "mt::Queue(len: {}, capacity: {:?}, closed: {})",
-            s.items.len(),
-            s.items.capacity(),
-            s.items.is_closed()
-        )
+        // Read under the lock, write after it (the formatter's writer is someone's code).
+        let (len, capacity, closed) = {
+            let s = self.lock();
+            (s.items.len(), s.items.capacity(), s.items.is_closed())
+        };
+        write!(f, "mt::Queue(len: {len}, capacity: {capacity:?}, closed: {closed})")
     }
 }
 
@@ -139,8 +201,11 @@ impl<T, S: Store<T>> Queue<T, S> {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, QState<T, S>> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> Locked<'_, T, S> {
+        not_locked_here("operation");
+        let guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        LOCKED.with(|l| l.set(true));
+        Locked { guard, mark: Mark }
     }
 
     /// Items waiting.
@@ -243,7 +308,9 @@ impl<T, S: Store<T>> Queue<T, S> {
     /// ```
     pub fn try_put(&self, item: T) -> Result<(), TrySendError<T>> {
         let mut s = self.lock();
-        s.items.try_push(item)?;
+        let s = &mut *s;
+        // A getter is woken also for an item the store kept before panicking (an `Ord`).
+        s.items.try_push_or(item, || s.getters.wake_one())?;
         s.getters.wake_one();
         Ok(())
     }
@@ -309,7 +376,7 @@ impl<T, S: Store<T>> Queue<T, S> {
             if g.items.put_would_proceed() {
                 return Ok(());
             }
-            wait(&self.inner, g, |s| &mut s.putters, deadline, "mt::Queue::put")
+            wait(&self.inner, g.into_guard(), |s| &mut s.putters, deadline, "mt::Queue::put")
         };
         // A woken putter retries like any other: there is no line across threads to keep.
         put_loop(item, |t| self.try_put(t), wait_room, |t| self.try_put(t))
@@ -396,7 +463,7 @@ impl<T, S: Store<T>> Queue<T, S> {
             if g.items.get_would_proceed() {
                 return Ok(());
             }
-            wait(&self.inner, g, |s| &mut s.getters, deadline, "mt::Queue::get")
+            wait(&self.inner, g.into_guard(), |s| &mut s.getters, deadline, "mt::Queue::get")
         };
         get_loop(|| self.try_get(), wait_item)
     }

@@ -1,7 +1,7 @@
 //! Queues between greenlets (gevent's `Queue`, `JoinableQueue`, `LifoQueue`,
 //! `PriorityQueue`) and the rendezvous [`Channel`].
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, Ref, RefCell, RefMut};
 use std::fmt;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -18,6 +18,10 @@ pub use channel::Channel;
 pub use errors::{RecvError, SendError, TryRecvError, TrySendError};
 pub(crate) use state::{get_loop, put_loop, Items};
 pub use store::{Fifo, Lifo, Priority, Store};
+
+const REENTERED: &str = "grove: a Queue was used while its items are borrowed: from its store or \
+     an item's Ord while it stores or takes, or to put or take from a peek closure (or while \
+     such code blocked)";
 
 struct Inner<T, S> {
     items: RefCell<Items<T, S>>,
@@ -166,7 +170,7 @@ impl<T, S: Store<T>> Queue<T, S> {
     /// assert_eq!(q.len(), 1);
     /// ```
     pub fn len(&self) -> usize {
-        self.inner.items.borrow().len()
+        self.items().len()
     }
 
     /// Whether no item is waiting.
@@ -192,7 +196,7 @@ impl<T, S: Store<T>> Queue<T, S> {
     /// assert!(q.is_full());
     /// ```
     pub fn is_full(&self) -> bool {
-        self.inner.items.borrow().is_full()
+        self.items().is_full()
     }
 
     /// The bound, if any.
@@ -205,7 +209,7 @@ impl<T, S: Store<T>> Queue<T, S> {
     /// assert_eq!(Queue::<u8>::unbounded().capacity(), None);
     /// ```
     pub fn capacity(&self) -> Option<usize> {
-        self.inner.items.borrow().capacity()
+        self.items().capacity()
     }
 
     /// Closes the queue: puts fail from now on; gets drain what is queued, then fail with
@@ -223,7 +227,7 @@ impl<T, S: Store<T>> Queue<T, S> {
     /// assert_eq!(q.get(), Err(RecvError::Closed));
     /// ```
     pub fn close(&self) {
-        self.inner.items.borrow_mut().close();
+        self.items().close();
         self.inner.getters.notify_all();
         self.inner.putters.notify_all();
     }
@@ -238,7 +242,7 @@ impl<T, S: Store<T>> Queue<T, S> {
     /// assert!(q.is_closed());
     /// ```
     pub fn is_closed(&self) -> bool {
-        self.inner.items.borrow().is_closed()
+        self.items().is_closed()
     }
 
     /// Adds an item if there is room, without blocking.
@@ -264,19 +268,35 @@ impl<T, S: Store<T>> Queue<T, S> {
                 return Err(TrySendError::Full(item));
             }
         }
-        self.push(item)?;
-        i.granted.set(i.granted.get().saturating_sub(1));
+        self.push(item, true)
+    }
+
+    /// Stores the item if the queue is open and has room (using up a select's grant when
+    /// `grant`), counts it and tells the next getter — also when the store keeps the item and
+    /// then panics (an item's `Ord`).
+    fn push(&self, item: T, grant: bool) -> Result<(), TrySendError<T>> {
+        let i = &self.inner;
+        let stored = || {
+            if grant {
+                i.granted.set(i.granted.get().saturating_sub(1));
+            }
+            i.pushes.set(i.pushes.get() + 1);
+            i.unfinished.set(i.unfinished.get() + 1);
+            i.getters.notify_one();
+        };
+        self.items_mut().try_push_or(item, stored)?;
+        stored();
         Ok(())
     }
 
-    /// Stores the item if the queue is open and has room, and tells the next getter.
-    fn push(&self, item: T) -> Result<(), TrySendError<T>> {
-        let i = &self.inner;
-        i.items.borrow_mut().try_push(item)?;
-        i.pushes.set(i.pushes.get() + 1);
-        i.unfinished.set(i.unfinished.get() + 1);
-        i.getters.notify_one();
-        Ok(())
+    /// The items. The store and the items' `Ord` run with them borrowed (mutably while
+    /// storing or taking; shared while a `peek` closure runs).
+    fn items(&self) -> Ref<'_, Items<T, S>> {
+        self.inner.items.try_borrow().expect(REENTERED)
+    }
+
+    fn items_mut(&self) -> RefMut<'_, Items<T, S>> {
+        self.inner.items.try_borrow_mut().expect(REENTERED)
     }
 
     /// Adds an item, waiting while a bounded queue is full.
@@ -344,7 +364,7 @@ impl<T, S: Store<T>> Queue<T, S> {
             || putters.wait(deadline, "Queue::put"),
             // Woken as the head of the putters' line: no queued putter goes first.
             |item| {
-                self.push(item)?;
+                self.push(item, false)?;
                 // Room may remain for the next putter.
                 if !self.is_full() {
                     putters.notify_one();
@@ -369,7 +389,7 @@ impl<T, S: Store<T>> Queue<T, S> {
     /// assert_eq!(q.try_get(), Ok(5));
     /// ```
     pub fn try_get(&self) -> Result<T, TryRecvError> {
-        let item = self.inner.items.borrow_mut().try_pop()?;
+        let item = self.items_mut().try_pop()?;
         self.inner.putters.notify_one();
         Ok(item)
     }
@@ -436,8 +456,8 @@ impl<T, S: Store<T>> Queue<T, S> {
     /// Calls `f` with the next item without removing it.
     ///
     /// # Panics
-    /// If `f` puts into, takes from or closes this queue (the item is borrowed while `f`
-    /// runs); read what you need and act after `peek` returns.
+    /// If `f` puts into or takes from this queue (the item is borrowed while `f` runs);
+    /// read what you need and act after `peek` returns. (Closing from `f` is fine.)
     ///
     /// # Examples
     ///
@@ -448,12 +468,12 @@ impl<T, S: Store<T>> Queue<T, S> {
     /// assert_eq!(q.len(), 1); // still queued
     /// ```
     pub fn peek<R>(&self, f: impl FnOnce(Option<&T>) -> R) -> R {
-        f(self.inner.items.borrow().peek())
+        f(self.items().peek())
     }
 
     /// For `select`: whether a `get` would not wait (an item, or closed), and its waiters.
     pub(crate) fn recv_readiness(&self) -> (bool, &WaitList) {
-        (self.inner.items.borrow().get_would_proceed(), &self.inner.getters)
+        (self.items().get_would_proceed(), &self.inner.getters)
     }
 
     /// For `select`: whether `try_put` would not say `Full` (room and no putter queued

@@ -6,7 +6,9 @@
 //! keeps it behind a `Mutex` and parks on [`Waiters`](crate::sync::mt::Waiters) whose tokens
 //! wake any hub. (async-executor's `LocalExecutor` is `Executor` plus `!Send` the same way.)
 
+use std::cell::Cell;
 use std::marker::PhantomData;
+use std::panic::{self, AssertUnwindSafe};
 
 use super::{RecvError, SendError, Store, TryRecvError, TrySendError};
 use crate::hub::WaitError;
@@ -15,7 +17,8 @@ use crate::hub::WaitError;
 pub(crate) struct Items<T, S> {
     store: S,
     capacity: Option<usize>,
-    closed: bool,
+    /// A `Cell`: the local face closes through a shared borrow (from a `peek` closure too).
+    closed: Cell<bool>,
     _t: PhantomData<T>,
 }
 
@@ -25,9 +28,10 @@ impl<T, S: Store<T>> Items<T, S> {
         assert_ne!(
             capacity,
             Some(0),
-            "grove: a queue of capacity 0 cannot hold an item (a rendezvous is a Channel)"
+            "grove: a queue needs a capacity of at least 1 (a rendezvous between greenlets of \
+             one hub is sync::Channel)"
         );
-        Items { store: S::default(), capacity, closed: false, _t: PhantomData }
+        Items { store: S::default(), capacity, closed: Cell::new(false), _t: PhantomData }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -43,11 +47,11 @@ impl<T, S: Store<T>> Items<T, S> {
     }
 
     pub(crate) fn is_closed(&self) -> bool {
-        self.closed
+        self.closed.get()
     }
 
-    pub(crate) fn close(&mut self) {
-        self.closed = true;
+    pub(crate) fn close(&self) {
+        self.closed.set(true);
     }
 
     pub(crate) fn peek(&self) -> Option<&T> {
@@ -56,18 +60,18 @@ impl<T, S: Store<T>> Items<T, S> {
 
     /// Whether a put would not wait: room, or closed (it fails at once).
     pub(crate) fn put_would_proceed(&self) -> bool {
-        self.closed || !self.is_full()
+        self.is_closed() || !self.is_full()
     }
 
     /// Whether a get would not wait: an item, or closed and drained (it fails at once).
     pub(crate) fn get_would_proceed(&self) -> bool {
-        self.closed || self.store.len() > 0
+        self.is_closed() || self.store.len() > 0
     }
 
     /// The rule of every `try_put`: a closed queue refuses (that comes first), a full one says
     /// `Full`; otherwise the item is stored.
     pub(crate) fn try_push(&mut self, item: T) -> Result<(), TrySendError<T>> {
-        if self.closed {
+        if self.is_closed() {
             return Err(TrySendError::Closed(item));
         }
         if self.is_full() {
@@ -77,12 +81,33 @@ impl<T, S: Store<T>> Items<T, S> {
         Ok(())
     }
 
+    /// `try_push` where the store's `push` (or the item's `Ord`) may panic: if it unwinds
+    /// having kept the item (`BinaryHeap` keeps it), `kept` runs before the panic goes on, so
+    /// the face counts the item and wakes a getter as for any stored item — no getter sleeps
+    /// beside a queued item, and `task_done` finds it counted.
+    pub(crate) fn try_push_or(
+        &mut self,
+        item: T,
+        kept: impl FnOnce(),
+    ) -> Result<(), TrySendError<T>> {
+        let before = self.store.len();
+        match panic::catch_unwind(AssertUnwindSafe(|| self.try_push(item))) {
+            Ok(r) => r,
+            Err(p) => {
+                if self.store.len() > before {
+                    kept();
+                }
+                panic::resume_unwind(p)
+            }
+        }
+    }
+
     /// The rule of every `try_get`: the next item; `Empty`, or `Closed` once closed and
     /// drained (a closed queue still hands out what it holds).
     pub(crate) fn try_pop(&mut self) -> Result<T, TryRecvError> {
         match self.store.pop() {
             Some(t) => Ok(t),
-            None if self.closed => Err(TryRecvError::Closed),
+            None if self.is_closed() => Err(TryRecvError::Closed),
             None => Err(TryRecvError::Empty),
         }
     }
