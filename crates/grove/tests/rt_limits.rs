@@ -78,24 +78,43 @@ fn recurse(n: u64) -> u64 {
     recurse(n - 1) + std::hint::black_box(buf[7]) as u64
 }
 
+/// Child side: a greenlet named `name` (with `stack_size`, else the default) recurses until
+/// its stack overflows, next to a few sleeping neighbours; the overflow aborts the process.
+fn overflow_in_child(name: &str, stack_size: Option<usize>) -> ! {
+    let name = name.to_string();
+    grove::run(move || {
+        let neighbours: Vec<_> =
+            (0..5).map(|_| grove::spawn(|| grove::sleep(Duration::from_secs(60)))).collect();
+        let mut b = grove::Builder::new().name(name);
+        if let Some(size) = stack_size {
+            b = b.stack_size(size);
+        }
+        let _ = b.spawn(|| recurse(1_000_000)).join();
+        drop(neighbours);
+    });
+    unreachable!("the overflow aborts the process");
+}
+
+/// Parent side: the child aborted with the report naming greenlet `name`; its stderr.
+fn assert_overflow_report(test: &str, scenario: &str, name: &str) -> String {
+    let out = util::run_child(test, scenario);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(out.status.signal(), Some(libc::SIGABRT), "{stderr}");
+    assert!(stderr.contains(&format!("stack overflow in greenlet '{name}'")), "{stderr}");
+    stderr
+}
+
 #[test]
 fn stack_overflow_names_the_greenlet_and_its_stack_size() {
     if util::child_scenario().as_deref() == Some("overflow") {
-        grove::run(|| {
-            let h = grove::Builder::new()
-                .name("deep-recursion")
-                .stack_size(64 * 1024)
-                .spawn(|| recurse(1_000_000));
-            let _ = h.join();
-        });
-        unreachable!("the overflow aborts the process");
+        overflow_in_child("deep-recursion", Some(64 * 1024));
     }
-    let out = util::run_child("stack_overflow_names_the_greenlet_and_its_stack_size", "overflow");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    use std::os::unix::process::ExitStatusExt;
-    assert_eq!(out.status.signal(), Some(libc::SIGABRT), "{stderr}");
-    assert!(stderr.contains("stack overflow in greenlet 'deep-recursion'"), "{stderr}");
+    let stderr = assert_overflow_report(
+        "stack_overflow_names_the_greenlet_and_its_stack_size",
+        "overflow",
+        "deep-recursion",
+    );
     assert!(stderr.contains("65536 bytes"), "{stderr}");
 }
 
@@ -104,20 +123,13 @@ fn stack_overflow_names_the_greenlet_and_its_stack_size() {
 #[test]
 fn stack_overflow_is_reported_on_a_slab_stack() {
     if util::child_scenario().as_deref() == Some("overflow-slab") {
-        grove::run(|| {
-            let neighbours: Vec<_> =
-                (0..5).map(|_| grove::spawn(|| grove::sleep(Duration::from_secs(60)))).collect();
-            let h = grove::Builder::new().name("slab-recursion").spawn(|| recurse(1_000_000));
-            let _ = h.join();
-            drop(neighbours);
-        });
-        unreachable!("the overflow aborts the process");
+        overflow_in_child("slab-recursion", None);
     }
-    let out = util::run_child("stack_overflow_is_reported_on_a_slab_stack", "overflow-slab");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    use std::os::unix::process::ExitStatusExt;
-    assert_eq!(out.status.signal(), Some(libc::SIGABRT), "{stderr}");
-    assert!(stderr.contains("stack overflow in greenlet 'slab-recursion'"), "{stderr}");
+    assert_overflow_report(
+        "stack_overflow_is_reported_on_a_slab_stack",
+        "overflow-slab",
+        "slab-recursion",
+    );
 }
 
 /// The same report with `PROT_NONE` guard pages, the fallback on kernels without guard
@@ -126,21 +138,13 @@ fn stack_overflow_is_reported_on_a_slab_stack() {
 fn stack_overflow_is_reported_with_mprotect_guards_too() {
     if util::child_scenario().as_deref() == Some("overflow-mprotect") {
         grove::hub::force_mprotect_guards();
-        grove::run(|| {
-            let h = grove::Builder::new()
-                .name("deep-recursion")
-                .stack_size(64 * 1024)
-                .spawn(|| recurse(1_000_000));
-            let _ = h.join();
-        });
-        unreachable!("the overflow aborts the process");
+        overflow_in_child("deep-recursion", Some(64 * 1024));
     }
-    let out =
-        util::run_child("stack_overflow_is_reported_with_mprotect_guards_too", "overflow-mprotect");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    use std::os::unix::process::ExitStatusExt;
-    assert_eq!(out.status.signal(), Some(libc::SIGABRT), "{stderr}");
-    assert!(stderr.contains("stack overflow in greenlet 'deep-recursion'"), "{stderr}");
+    assert_overflow_report(
+        "stack_overflow_is_reported_with_mprotect_guards_too",
+        "overflow-mprotect",
+        "deep-recursion",
+    );
 }
 
 /// With guard regions a stack is one mapping and neighbours merge, so more greenlets than

@@ -426,7 +426,8 @@ mod tests {
         let keep = 8 * 1024;
         let s = Stack::new(64 * 1024).unwrap();
         assert!(!s.deep_resident(keep), "a fresh stack has no deep pages");
-        let deep = s.start.get() + page_size() + 100; // the lowest usable page
+        // An address in the lowest usable page.
+        let deep = s.start.get() + page_size() + 100;
         // SAFETY: `deep` is inside the usable part of the stack this test owns; nothing runs
         // on it.
         unsafe { std::ptr::write_volatile(deep as *mut u8, 7) };
