@@ -72,7 +72,10 @@
 //! greenlet of the same hub that calls `block_on` panics ("Cannot start a runtime from within
 //! a runtime"). With the sync `postgres` client (one runtime per client), keep one greenlet per
 //! hub in it at a time — a grove `Lock` around the client's calls does that, cooperatively —
-//! or give each client a hub of its own with `grove::runtime`.
+//! or give each client a hub of its own with `grove::runtime`. An event loop's wait never
+//! fails because of a kill or an expired `timeout` scope (tokio treats an error there as
+//! fatal): like a lock wait it goes on, cooperatively, until the loop's own events come, and
+//! the kill lands when the loop returns to Rust code.
 //!
 //! # Locks
 //!
@@ -453,11 +456,13 @@ pub unsafe extern "C" fn epoll_pwait(
 
 /// Polls `epfd` without blocking, parking on its readability in between, until events, an
 /// error, or `timeout` (ms, negative: none).
+///
+/// An event loop cannot take an error from its wait (tokio panics on one, and panics again
+/// while unwinding out of `block_on`: an abort), so this wait never fails because of a kill
+/// or an expired `timeout` scope. Like a lock wait, it goes on cooperatively with the kill or
+/// deadline set aside, until the loop's own events come and it returns to Rust code, where the
+/// kill lands (or the scope unwinds) at the next grove blocking point.
 fn wait_on_epoll(epfd: c_int, timeout: c_int, now: impl Fn(c_int) -> c_int) -> c_int {
-    if let Some(why) = interrupted() {
-        refuse(why);
-        return -1;
-    }
     let deadline = (timeout > 0).then(|| Instant::now() + Duration::from_millis(timeout as u64));
     // errno is the caller's: what the waits below set must not show on success.
     let saved = errno();
@@ -475,15 +480,22 @@ fn wait_on_epoll(epfd: c_int, timeout: c_int, now: impl Fn(c_int) -> c_int) -> c
             set_errno(saved);
             return 0;
         }
-        match guarded(|| grove::io::wait_readable(epfd, left)) {
-            None => return -1, // killed or the scope expired: errno says which
+        let wait = || grove::io::wait_readable(epfd, left);
+        let r = match interrupted() {
+            None => guarded(wait),
+            Some(why) => {
+                let r = guarded(|| grove::patch_support::shielded(wait));
+                interrupt::note(why);
+                r
+            }
+        };
+        match r {
+            // Killed, or the scope expired, during this wait: set aside from the next turn on.
+            None => {}
             Some(Ok(())) => {}
             Some(Err(e)) if e.kind() == std::io::ErrorKind::TimedOut => {}
-            Some(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {
-                set_errno(libc::EINTR);
-                return -1;
-            }
-            // The hub cannot watch this fd (it is the hub's own epoll, say): wait as libc.
+            // The hub cannot watch this fd (it is the hub's own epoll, say), or cannot park
+            // this greenlet now: wait as libc.
             Some(Err(_)) => {
                 set_errno(saved);
                 let ms = left

@@ -28,8 +28,7 @@ use crate::io::{Direction, Registered};
 /// # Ok::<(), std::io::Error>(())
 /// ```
 ///
-/// Another crate cannot add a type (the set is sealed), even one that names an existing
-/// type's `Source`:
+/// Another crate cannot add a type (the set is sealed):
 ///
 /// ```compile_fail,E0277
 /// use std::os::fd::OwnedFd;
@@ -44,32 +43,32 @@ use crate::io::{Direction, Registered};
 ///         m.0
 ///     }
 /// }
-/// impl grove::net::StreamSocket for Mine {
-///     type Source = <std::net::TcpStream as grove::net::StreamSocket>::Source;
-/// }
+/// impl grove::net::StreamSocket for Mine {}
 /// ```
-pub trait StreamSocket: sealed::Sealed + From<OwnedFd> + Into<OwnedFd> {
-    /// The registered (mio) type behind it; an implementation detail.
-    #[doc(hidden)]
-    type Source: sealed::SourceIo;
-}
+///
+/// The registered type behind each (mio's) is grove's own business: it lives in the sealed
+/// supertrait, so no public path names it.
+pub trait StreamSocket: sealed::Sealed + From<OwnedFd> + Into<OwnedFd> {}
 
-impl sealed::Sealed for std::net::TcpStream {}
-impl StreamSocket for std::net::TcpStream {
+impl sealed::Sealed for std::net::TcpStream {
     type Source = mio::net::TcpStream;
 }
+impl StreamSocket for std::net::TcpStream {}
 
-impl sealed::Sealed for std::os::unix::net::UnixStream {}
-impl StreamSocket for std::os::unix::net::UnixStream {
+impl sealed::Sealed for std::os::unix::net::UnixStream {
     type Source = mio::net::UnixStream;
 }
+impl StreamSocket for std::os::unix::net::UnixStream {}
 
 #[allow(unreachable_pub)] // public only so the sealed trait can name them
 pub(crate) mod sealed {
     use std::io::{self, IoSlice, IoSliceMut, Read, Write};
     use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
-    pub trait Sealed {}
+    pub trait Sealed {
+        /// The registered (mio) type behind the std type.
+        type Source: SourceIo;
+    }
 
     /// What a stream source can do, for any source whose references read and write.
     pub trait SourceIo:
