@@ -274,6 +274,7 @@ impl<T, S: Store<T>> Queue<T, S> {
     /// Stores the item if the queue is open and has room (using up a select's grant when
     /// `grant`), counts it and tells the next getter — also when the store keeps the item and
     /// then panics (an item's `Ord`).
+    #[inline]
     fn push(&self, item: T, grant: bool) -> Result<(), TrySendError<T>> {
         let i = &self.inner;
         let stored = || {

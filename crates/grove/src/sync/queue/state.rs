@@ -85,11 +85,15 @@ impl<T, S: Store<T>> Items<T, S> {
     /// having kept the item (`BinaryHeap` keeps it), `kept` runs before the panic goes on, so
     /// the face counts the item and wakes a getter as for any stored item — no getter sleeps
     /// beside a queued item, and `task_done` finds it counted.
+    #[inline]
     pub(crate) fn try_push_or(
         &mut self,
         item: T,
         kept: impl FnOnce(),
     ) -> Result<(), TrySendError<T>> {
+        if !S::PUSH_MAY_PANIC {
+            return self.try_push(item);
+        }
         let before = self.store.len();
         match panic::catch_unwind(AssertUnwindSafe(|| self.try_push(item))) {
             Ok(r) => r,

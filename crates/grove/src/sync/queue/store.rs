@@ -15,6 +15,12 @@ use std::collections::{BinaryHeap, VecDeque};
 /// assert_eq!(q.get(), Ok(2));
 /// ```
 pub trait Store<T>: Default {
+    /// Whether `push` may run code that panics (an item's `Ord`): if so, the queue guards the
+    /// push so a panic never leaves a stored item uncounted. grove's FIFO and LIFO stores
+    /// cannot panic and skip the guard.
+    #[doc(hidden)]
+    const PUSH_MAY_PANIC: bool = true;
+
     /// Adds an item.
     ///
     /// # Examples
@@ -138,6 +144,7 @@ impl<T: Ord> Default for Priority<T> {
 }
 
 impl<T> Store<T> for Fifo<T> {
+    const PUSH_MAY_PANIC: bool = false;
     fn push(&mut self, item: T) {
         self.0.push_back(item)
     }
@@ -153,6 +160,7 @@ impl<T> Store<T> for Fifo<T> {
 }
 
 impl<T> Store<T> for Lifo<T> {
+    const PUSH_MAY_PANIC: bool = false;
     fn push(&mut self, item: T) {
         self.0.push(item)
     }
