@@ -11,15 +11,13 @@
 //! panics ("Cannot start a runtime from within a runtime"). grove cannot swap tokio's
 //! thread-locals per greenlet; see grove-patch's docs.
 
-use std::cell::Cell;
 use std::io::Write;
-use std::rc::Rc;
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
 
 mod common;
-use common::watchdog;
+use common::{watchdog, Ticker};
 
 fn tokio_rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
@@ -69,17 +67,13 @@ fn a_tokio_sleep_lets_other_greenlets_run() {
     grove_patch::enable();
     watchdog(60, "tokio sleep in a greenlet", || {
         grove::run(|| {
-            let ticks = Rc::new(Cell::new(0u32));
-            let t = ticks.clone();
-            let ticker = grove::spawn(move || loop {
-                grove::sleep(Duration::from_millis(1));
-                t.set(t.get() + 1);
-            });
+            let ticker = Ticker::start();
             let rt = tokio_rt();
             rt.block_on(async { tokio::time::sleep(Duration::from_millis(200)).await });
             // A blocked hub would have run the ticker at most once around the sleep.
-            assert!(ticks.get() >= 2, "the ticker ran {} times during the sleep", ticks.get());
-            ticker.kill().unwrap();
+            let ticks = ticker.ticks();
+            assert!(ticks >= 2, "the ticker ran {ticks} times during the sleep");
+            ticker.stop();
         });
     });
 }

@@ -2,40 +2,13 @@
 //! must park the greenlet, not the thread (a lock held across a patched wait by another
 //! greenlet of the same hub used to put the hub to sleep in the kernel for good).
 
-use std::cell::Cell;
 use std::io::Read;
 use std::rc::Rc;
 use std::sync::{Arc, Condvar, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{watchdog, DelayedEcho};
-
-/// A greenlet counting 1 ms sleeps; `ticks()` reads the count.
-struct Ticker {
-    ticks: Rc<Cell<u64>>,
-    h: grove::JoinHandle<()>,
-}
-
-impl Ticker {
-    fn start() -> Ticker {
-        let ticks = Rc::new(Cell::new(0));
-        let t = ticks.clone();
-        let h = grove::spawn(move || loop {
-            grove::sleep(Duration::from_millis(1));
-            t.set(t.get() + 1);
-        });
-        Ticker { ticks, h }
-    }
-
-    fn ticks(&self) -> u64 {
-        self.ticks.get()
-    }
-
-    fn stop(self) {
-        let _ = self.h.kill();
-    }
-}
+use common::{watchdog, DelayedEcho, Ticker};
 
 #[test]
 fn greenlets_sharing_a_std_mutex_across_a_patched_wait_all_finish() {

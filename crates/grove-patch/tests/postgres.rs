@@ -13,14 +13,12 @@
 //! the query is over (and never aborts the process), and that clients on several hubs of a
 //! runtime query at once.
 
-use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::watchdog;
+use common::{watchdog, Ticker};
 
 /// Generous: only a hang takes this long.
 const LIVENESS: Duration = Duration::from_secs(60);
@@ -120,17 +118,6 @@ fn postgres_user() -> (u32, u32) {
     unsafe { ((*pw).pw_uid, (*pw).pw_gid) }
 }
 
-/// A greenlet counting 1 ms sleeps.
-fn ticker() -> (Rc<Cell<u32>>, grove::JoinHandle<()>) {
-    let ticks = Rc::new(Cell::new(0));
-    let t = ticks.clone();
-    let h = grove::spawn(move || loop {
-        grove::sleep(Duration::from_millis(1));
-        t.set(t.get() + 1);
-    });
-    (ticks, h)
-}
-
 /// A query the server holds for 300 ms: the hub runs a ticker meanwhile, and the answer is
 /// the server's.
 #[test]
@@ -140,19 +127,18 @@ fn a_query_waiting_in_the_server_lets_the_hub_run() {
     let url = pg.url();
     watchdog(120, "postgres query in a greenlet", move || {
         grove::run(move || {
-            let (ticks, tick) = ticker();
+            let ticker = Ticker::start();
+            let before = ticker.ticks();
             let q = grove::spawn(move || {
                 let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-                let before = ticks.get();
                 let row = c.query_one("SELECT pg_sleep(0.3)::text || 'done'", &[]).unwrap();
-                let during = ticks.get() - before;
-                (row.get::<_, String>(0), during)
+                row.get::<_, String>(0)
             });
-            let (answer, during) = q.join().unwrap();
-            assert_eq!(answer, "done");
+            assert_eq!(q.join().unwrap(), "done");
             // A blocked hub would have run the ticker at most once around the query.
+            let during = ticker.ticks() - before;
             assert!(during >= 2, "the ticker ran {during} times during a 300 ms query");
-            tick.kill().unwrap();
+            ticker.stop();
         });
     });
 }
@@ -200,10 +186,11 @@ fn a_kill_mid_query_lands_after_it_and_leaves_everything_usable() {
             }
             watcher.join().unwrap();
             h.kill_nowait();
-            let (ticks, tick) = ticker();
+            let ticker = Ticker::start();
             assert!(matches!(h.join(), Err(grove::JoinError::Killed)));
-            assert!(ticks.get() >= 2, "the hub ran {} ticks while the query finished", ticks.get());
-            tick.kill().unwrap();
+            let ticks = ticker.ticks();
+            assert!(ticks >= 2, "the hub ran {ticks} ticks while the query finished");
+            ticker.stop();
             // The hub and the server still work, on a fresh client.
             let u = url.clone();
             let one = grove::spawn(move || {

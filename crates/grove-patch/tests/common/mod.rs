@@ -113,3 +113,29 @@ pub(crate) fn raw_flags(fd: std::os::fd::RawFd) -> i32 {
     // SAFETY: F_GETFL takes no argument and only reads the fd's flags.
     (unsafe { libc::syscall(libc::SYS_fcntl, fd, libc::F_GETFL) }) as i32
 }
+
+/// A greenlet counting 1 ms sleeps; `ticks()` reads the count.
+pub(crate) struct Ticker {
+    ticks: std::rc::Rc<std::cell::Cell<u64>>,
+    h: grove::JoinHandle<()>,
+}
+
+impl Ticker {
+    pub(crate) fn start() -> Ticker {
+        let ticks = std::rc::Rc::new(std::cell::Cell::new(0));
+        let t = ticks.clone();
+        let h = grove::spawn(move || loop {
+            grove::sleep(Duration::from_millis(1));
+            t.set(t.get() + 1);
+        });
+        Ticker { ticks, h }
+    }
+
+    pub(crate) fn ticks(&self) -> u64 {
+        self.ticks.get()
+    }
+
+    pub(crate) fn stop(self) {
+        let _ = self.h.kill();
+    }
+}
