@@ -221,6 +221,29 @@ fn spawn_join(c: &mut Criterion) {
     g.finish();
 }
 
+/// Spawns `tasks` greenlets, each running a fresh `body()`, and joins them; the time taken.
+fn grove_tasks<F: FnOnce() + 'static>(tasks: u64, mut body: impl FnMut() -> F) -> Duration {
+    let t = Instant::now();
+    let hs: Vec<_> = (0..tasks).map(|_| grove::spawn(body())).collect();
+    for h in hs {
+        h.join().unwrap();
+    }
+    t.elapsed()
+}
+
+/// The same with tokio tasks, inside the runtime.
+async fn tokio_tasks<F>(tasks: u64, mut body: impl FnMut() -> F) -> Duration
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let t = Instant::now();
+    let hs: Vec<_> = (0..tasks).map(|_| tokio::task::spawn(body())).collect();
+    for h in hs {
+        h.await.unwrap();
+    }
+    t.elapsed()
+}
+
 /// 1,000 tasks each yield 100 times (issue 15's `yield_now` row). Time per yield.
 fn yield_many(c: &mut Criterion) {
     const TASKS: u64 = 1_000;
@@ -230,20 +253,13 @@ fn yield_many(c: &mut Criterion) {
     g.bench_function("grove", |b| {
         b.iter_custom(|iters| {
             batched(iters, ops, |_| {
-                let t = Instant::now();
-                let hs: Vec<_> = (0..TASKS)
-                    .map(|_| {
-                        grove::spawn(|| {
-                            for _ in 0..ROUNDS {
-                                grove::yield_now();
-                            }
-                        })
-                    })
-                    .collect();
-                for h in hs {
-                    h.join().unwrap();
-                }
-                t.elapsed()
+                grove_tasks(TASKS, || {
+                    || {
+                        for _ in 0..ROUNDS {
+                            grove::yield_now();
+                        }
+                    }
+                })
             })
         })
     });
@@ -251,22 +267,11 @@ fn yield_many(c: &mut Criterion) {
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         b.iter_custom(|iters| {
             batched(iters, ops, |_| {
-                rt.block_on(async {
-                    let t = Instant::now();
-                    let hs: Vec<_> = (0..TASKS)
-                        .map(|_| {
-                            tokio::task::spawn(async {
-                                for _ in 0..ROUNDS {
-                                    tokio::task::yield_now().await;
-                                }
-                            })
-                        })
-                        .collect();
-                    for h in hs {
-                        h.await.unwrap();
+                rt.block_on(tokio_tasks(TASKS, || async {
+                    for _ in 0..ROUNDS {
+                        tokio::task::yield_now().await;
                     }
-                    t.elapsed()
-                })
+                }))
             })
         })
     });
@@ -284,22 +289,15 @@ fn semaphore(c: &mut Criterion) {
         b.iter_custom(|iters| {
             batched(iters, ops, |_| {
                 let sem = grove::sync::Semaphore::new(4);
-                let t = Instant::now();
-                let hs: Vec<_> = (0..TASKS)
-                    .map(|_| {
-                        let sem = sem.clone();
-                        grove::spawn(move || {
-                            for _ in 0..ROUNDS {
-                                let _p = sem.acquire().unwrap();
-                                grove::yield_now();
-                            }
-                        })
-                    })
-                    .collect();
-                for h in hs {
-                    h.join().unwrap();
-                }
-                t.elapsed()
+                grove_tasks(TASKS, || {
+                    let sem = sem.clone();
+                    move || {
+                        for _ in 0..ROUNDS {
+                            let _p = sem.acquire().unwrap();
+                            grove::yield_now();
+                        }
+                    }
+                })
             })
         })
     });
@@ -307,25 +305,16 @@ fn semaphore(c: &mut Criterion) {
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         b.iter_custom(|iters| {
             batched(iters, ops, |_| {
-                rt.block_on(async {
-                    let sem = Arc::new(tokio::sync::Semaphore::new(4));
-                    let t = Instant::now();
-                    let hs: Vec<_> = (0..TASKS)
-                        .map(|_| {
-                            let sem = sem.clone();
-                            tokio::task::spawn(async move {
-                                for _ in 0..ROUNDS {
-                                    let _p = sem.acquire().await.unwrap();
-                                    tokio::task::yield_now().await;
-                                }
-                            })
-                        })
-                        .collect();
-                    for h in hs {
-                        h.await.unwrap();
+                let sem = Arc::new(tokio::sync::Semaphore::new(4));
+                rt.block_on(tokio_tasks(TASKS, || {
+                    let sem = sem.clone();
+                    async move {
+                        for _ in 0..ROUNDS {
+                            let _p = sem.acquire().await.unwrap();
+                            tokio::task::yield_now().await;
+                        }
                     }
-                    t.elapsed()
-                })
+                }))
             })
         })
     });
