@@ -413,8 +413,9 @@ pub(crate) fn release_below_current(lo: usize, size: usize) {
 
 impl Drop for Stack {
     fn drop(&mut self) {
-        // SAFETY: `start`/`len()` describe exactly the mapping this value created and owns; the
-        // coroutine that used it has finished or been reset, so nothing points into it anymore.
+        // SAFETY: `start`/`len()` describe exactly the range this value mapped, or carved from
+        // a slab (whose tail unmap never covers a carved range), and owns; the coroutine that
+        // used it has finished or been reset, so nothing points into it anymore.
         unsafe {
             libc::munmap(self.start.get() as *mut libc::c_void, self.len());
         }
