@@ -120,7 +120,7 @@ impl StackPool {
                 s
             }
             None => {
-                let mut s = Stack::new(self.size)?;
+                let mut s = Stack::carved(self.size)?;
                 s.set_gen(self.gen);
                 self.allocated += 1;
                 s
@@ -178,6 +178,47 @@ impl StackPool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn base(s: &Stack) -> usize {
+        corosensei::stack::Stack::base(s).get()
+    }
+
+    /// Whether `b` was carved from the slab right after `a`.
+    fn carved_after(a: &Stack, b: &Stack) -> bool {
+        base(b) == base(a) + a.usable_size() + super::super::stack::page_size()
+    }
+
+    /// A custom-size stack (`Builder::stack_size`) taken while this thread has no slab must
+    /// not map a slab of 64 stacks of that size, which would then keep serving that size while
+    /// the pool's stacks each get a mapping of their own.
+    #[test]
+    fn a_custom_size_stack_does_not_take_the_slab() {
+        std::thread::spawn(|| {
+            let custom = Stack::new(1024 * 1024).unwrap();
+            let mut pool = StackPool::new(64 * 1024, 4);
+            let (a, b) = (pool.get().unwrap(), pool.get().unwrap());
+            assert!(carved_after(&a, &b), "the pool's stacks are not carved from a slab");
+            drop(custom);
+        })
+        .join()
+        .unwrap();
+    }
+
+    /// After `set_stack_size`, the pool's new stacks come from a slab of the new size, not
+    /// each from a mapping of its own while the old size's slab sits unused.
+    #[test]
+    fn a_new_pool_size_gets_a_slab() {
+        std::thread::spawn(|| {
+            let mut pool = StackPool::new(64 * 1024, 4);
+            let first = pool.get().unwrap();
+            pool.set_stack_size(32 * 1024);
+            let (a, b) = (pool.get().unwrap(), pool.get().unwrap());
+            assert!(carved_after(&a, &b), "the new size's stacks are not carved from a slab");
+            drop(first);
+        })
+        .join()
+        .unwrap();
+    }
 
     #[test]
     fn reuse_without_new_mappings() {

@@ -53,14 +53,37 @@ const GUARD_MPROTECT: u8 = 2;
 /// merge), 2 with `mprotect` guards. Read by the runtime's default greenlet limit.
 pub(crate) fn maps_per_stack() -> usize {
     if GUARD_MODE.load(Relaxed) == GUARD_UNKNOWN {
-        // Find out with a throwaway stack (its own mapping, unmapped at once).
-        drop(Stack::new(MIN_STACK_SIZE));
+        probe_guard_mode();
     }
     if GUARD_MODE.load(Relaxed) == GUARD_REGION {
         1
     } else {
         2
     }
+}
+
+/// Finds out whether the kernel has guard regions, on a throwaway page of its own: not with a
+/// throwaway `Stack`, which would map this thread's slab for stacks of the probe's size (and
+/// leave it serving that size). Leaves the mode unknown if the kernel refuses the page.
+fn probe_guard_mode() {
+    let page = page_size();
+    let Ok(addr) = map(page) else { return };
+    // SAFETY: [addr, addr + page) is the mapping created just above, which nothing references;
+    // a guard region there only makes accesses to it fault.
+    let rc = unsafe { libc::madvise(addr as *mut libc::c_void, page, MADV_GUARD_INSTALL) };
+    let mode = if rc == 0 {
+        Some(GUARD_REGION)
+    } else if io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL) {
+        Some(GUARD_MPROTECT)
+    } else {
+        None
+    };
+    if let Some(mode) = mode {
+        // A mode set meanwhile (a stack's own finding, or `force_mprotect_guards`) stays.
+        let _ = GUARD_MODE.compare_exchange(GUARD_UNKNOWN, mode, Relaxed, Relaxed);
+    }
+    // SAFETY: the page mapped just above, which only this function knows of.
+    unsafe { libc::munmap(addr as *mut libc::c_void, page) };
 }
 
 /// For tests: makes every later stack use `mprotect` guards, as on kernels before 6.13.
@@ -157,21 +180,22 @@ fn guard_slab(base: usize, len: usize, n: usize) -> bool {
     true
 }
 
-/// `len` bytes (a page multiple) for a new stack, and whether its guard page is already in
-/// place: from this thread's slab of stacks of that size, or from a new slab of
-/// [`SLAB_STACKS`] of them, or — for another size while the slab still has room, or when the
-/// kernel refuses a whole slab (a tight `RLIMIT_AS`) — a mapping of its own. Each stack owns
-/// its range and unmaps it when dropped.
+/// `len` bytes (a page multiple) for a new pool stack, and whether its guard page is already
+/// in place: from this thread's slab of stacks of that size, or from a new slab of
+/// [`SLAB_STACKS`] of them (the untouched rest of a slab of another size, the pool's size
+/// before `set_stack_size`, is unmapped), or — when the kernel refuses a whole slab (a tight
+/// `RLIMIT_AS`), or at thread exit — a mapping of its own. Each stack owns its range and
+/// unmaps it when dropped.
 fn carve(len: usize) -> io::Result<(usize, bool)> {
     let from_slab = SLAB
         .try_with(|s| -> io::Result<(usize, bool)> {
             let (cur, end) = (s.cur.get(), s.end.get());
             if end - cur >= len && s.len.get() == len {
                 s.cur.set(cur + len);
-                return Ok((cur, s.guarded.get()));
-            }
-            if end - cur >= s.len.get().max(1) {
-                return Ok((map(len)?, false)); // the slab serves another size
+                // After `force_mprotect_guards`, stacks of a slab guarded before get a
+                // `PROT_NONE` guard page too (on top of the guard region), as promised.
+                let guarded = s.guarded.get() && GUARD_MODE.load(Relaxed) != GUARD_MPROTECT;
+                return Ok((cur, guarded));
             }
             let slab_len = len.saturating_mul(SLAB_STACKS);
             let Ok(base) = map(slab_len) else {
@@ -209,16 +233,29 @@ pub(crate) struct Stack {
 const GEN_MASK: usize = 0xfff;
 
 impl Stack {
-    /// Maps a new stack with `size` usable bytes (rounded up to pages) below one guard page.
+    /// Maps a new stack with `size` usable bytes (rounded up to pages) below one guard page, a
+    /// mapping of its own: for a custom size (`Builder::stack_size`), which must not take this
+    /// thread's slab (see [`Stack::carved`]).
     ///
     /// # Errors
     /// The kernel's refusal, turned into an error that names the likely limit: `ENOMEM` from
     /// mmap/mprotect here almost always means `vm.max_map_count` or `RLIMIT_AS` was reached.
     pub(crate) fn new(size: usize) -> io::Result<Stack> {
+        Stack::make(size, false)
+    }
+
+    /// Like [`Stack::new`], for a stack pool: carved from this thread's slab of stacks of this
+    /// size (see `carve`).
+    pub(crate) fn carved(size: usize) -> io::Result<Stack> {
+        Stack::make(size, true)
+    }
+
+    fn make(size: usize, from_slab: bool) -> io::Result<Stack> {
         let page = page_size();
         let usable = round_size(size);
         let len = usable + page;
-        let (addr, guarded) = carve(len).map_err(|e| limit_error(e, usable))?;
+        let (addr, guarded) = if from_slab { carve(len) } else { map(len).map(|a| (a, false)) }
+            .map_err(|e| limit_error(e, usable))?;
         let addr = addr as *mut libc::c_void;
         let stack = Stack {
             start: NonZeroUsize::new(addr as usize).expect("mmap returned 0"),
@@ -229,9 +266,9 @@ impl Stack {
         }
         // The lowest page becomes the guard. On failure `stack` is dropped and unmaps it all.
         if GUARD_MODE.load(Relaxed) != GUARD_MPROTECT {
-            // SAFETY: [addr, addr + page) is the first page of the mapping created just above,
-            // which nothing references yet; installing a guard region there only makes later
-            // accesses to it fault.
+            // SAFETY: [addr, addr + page) is the first page of the range mapped or carved just
+            // above, which nothing references yet; installing a guard region there only makes
+            // later accesses to it fault.
             let rc = unsafe { libc::madvise(addr, page, MADV_GUARD_INSTALL) };
             if rc == 0 {
                 GUARD_MODE.store(GUARD_REGION, Relaxed);
@@ -244,8 +281,8 @@ impl Stack {
             // An older kernel: fall back to PROT_NONE guards from now on.
             GUARD_MODE.store(GUARD_MPROTECT, Relaxed);
         }
-        // SAFETY: [addr, addr + page) is the first page of the mapping created just above, which
-        // nothing references yet; making it inaccessible affects no Rust object.
+        // SAFETY: [addr, addr + page) is the first page of the range mapped or carved just
+        // above, which nothing references yet; making it inaccessible affects no Rust object.
         let rc = unsafe { libc::mprotect(addr, page, libc::PROT_NONE) };
         if rc != 0 {
             return Err(limit_error(io::Error::last_os_error(), usable));
@@ -376,8 +413,9 @@ pub(crate) fn release_below_current(lo: usize, size: usize) {
 
 impl Drop for Stack {
     fn drop(&mut self) {
-        // SAFETY: `start`/`len()` describe exactly the mapping this value created and owns; the
-        // coroutine that used it has finished or been reset, so nothing points into it anymore.
+        // SAFETY: `start`/`len()` describe exactly the range this value mapped, or carved from
+        // a slab (whose tail unmap never covers a carved range), and owns; the coroutine that
+        // used it has finished or been reset, so nothing points into it anymore.
         unsafe {
             libc::munmap(self.start.get() as *mut libc::c_void, self.len());
         }
@@ -436,5 +474,61 @@ mod tests {
         assert!(!s.deep_resident(keep));
         // SAFETY: as above; the released page reads back as zero.
         assert_eq!(unsafe { std::ptr::read_volatile(deep as *const u8) }, 0);
+    }
+
+    /// Finding out the guard mode must not map a slab for the probe's size: that would leave
+    /// this thread's slab serving that size, and every stack of the runtime's size would get a
+    /// mapping of its own (and a per-stack guard system call) until 63 more probe-size stacks
+    /// were taken.
+    #[test]
+    fn probing_the_guard_mode_leaves_the_slab_alone() {
+        std::thread::spawn(|| {
+            GUARD_MODE.store(GUARD_UNKNOWN, Relaxed);
+            let _ = maps_per_stack();
+            assert_eq!(SLAB.with(|s| s.len.get()), 0, "the probe mapped a slab");
+            let a = Stack::carved(64 * 1024).unwrap();
+            let b = Stack::carved(64 * 1024).unwrap();
+            assert_eq!(b.start.get(), a.start.get() + a.len(), "not carved from one slab");
+        })
+        .join()
+        .unwrap();
+    }
+
+    /// `mincore` is read 256 pages at a time: on a stack of several MiB and an odd page count,
+    /// the lowest resident page is found across chunk boundaries, and the release leaves the
+    /// top `keep` bytes alone.
+    #[test]
+    fn deep_pages_of_a_large_odd_stack() {
+        let page = page_size();
+        let keep = 8 * 1024 + 1; // rounds up to 3 pages
+        let s = Stack::new(3 * 1024 * 1024 + 5 * page + 1).unwrap();
+        let lo = s.start.get() + page;
+        let hi = lo + s.usable_size() - 3 * page;
+        let pages = (hi - lo) / page;
+        assert_eq!(pages, 3 * 256 + 6 - 3);
+        let touch = |at: usize, v: u8| {
+            // SAFETY: `at` is inside the usable part of the stack this test owns.
+            unsafe { std::ptr::write_volatile(at as *mut u8, v) }
+        };
+        let read = |at: usize| {
+            // SAFETY: as above.
+            unsafe { std::ptr::read_volatile(at as *const u8) }
+        };
+        assert_eq!(lowest_resident(lo, hi), None);
+        touch(hi - page, 1); // the last deep page
+        assert_eq!(lowest_resident(lo, hi), Some(hi - page));
+        touch(lo + 256 * page, 2); // first page of the second chunk
+        assert_eq!(lowest_resident(lo, hi), Some(lo + 256 * page));
+        touch(lo + 255 * page, 3); // last page of the first chunk
+        assert_eq!(lowest_resident(lo, hi), Some(lo + 255 * page));
+        touch(hi, 9); // lowest kept page
+        let top = lo + s.usable_size() - 1;
+        touch(top, 8);
+        s.release_deep_pages(keep);
+        assert_eq!(lowest_resident(lo, hi), None);
+        for at in [hi - page, lo + 256 * page, lo + 255 * page] {
+            assert_eq!(read(at), 0);
+        }
+        assert_eq!((read(hi), read(top)), (9, 8), "kept pages were released");
     }
 }
