@@ -1,4 +1,7 @@
-//! Greenlet stacks: one anonymous mapping each, lowest page a guard.
+//! Greenlet stacks: each owns one page-aligned range of anonymous memory, lowest page a guard.
+//! The hub's pool carves default-size stacks from per-thread slabs of 64 (one `mmap`, one
+//! `process_madvise` for the 64 guards, one for their top pages); other stacks get a mapping
+//! of their own. Either way a `Stack` unmaps exactly its own range when dropped.
 //!
 //! ```text
 //!  high addresses
@@ -17,6 +20,10 @@
 //! and `vm.max_map_count` no longer bounds how many greenlets can be alive. On older kernels
 //! the guard is a `PROT_NONE` page (`mprotect`), which splits the mapping in two: there, the
 //! map count bounds live greenlets at about half of it.
+//!
+//! A pooled stack's deep pages go back to the kernel only if resident (`mincore` first): a
+//! `MADV_DONTNEED` in a multi-threaded process interrupts every other core for its TLB
+//! shootdown. Deep pages that were swapped out are therefore left to the kernel's swap.
 
 use std::cell::Cell;
 use std::io;
