@@ -4,8 +4,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+mod common;
+
 use grove_http::http::{header, StatusCode};
-use grove_http::{Body, Client, Request, Response, Server};
+use grove_http::{Body, Client, Request, Response};
 
 /// `/r/N` redirects N times (to a relative path), `/303` answers See Other, `/307` a temporary
 /// redirect keeping the method; `/big` is 4 KiB; everything else echoes method, path and body.
@@ -37,15 +39,7 @@ fn app(req: Request) -> Response {
 }
 
 fn with_server(f: impl FnOnce(SocketAddr)) {
-    grove::run(|| {
-        let server = Server::bind("127.0.0.1:0").unwrap();
-        let addr = server.local_addr().unwrap();
-        let stop = server.shutdown_handle();
-        let srv = grove::spawn(move || server.serve(app));
-        f(addr);
-        stop.shutdown();
-        srv.join().unwrap().unwrap();
-    });
+    common::with_server(grove_http::Config::default(), app, f);
 }
 
 #[test]

@@ -7,7 +7,6 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use grove::tls::rustls;
 use grove_http::{Body, Config, Request, Response, Server};
 
 mod common;
@@ -137,15 +136,7 @@ fn tls_peers_vanishing_mid_handshake_leave_https_serving() {
         drop(silent);
 
         // A real client still gets through.
-        let client_cfg = {
-            let mut roots = rustls::RootCertStore::empty();
-            roots.add(ck.cert.der().clone()).unwrap();
-            rustls::ClientConfig::builder_with_provider(grove::tls::provider())
-                .with_safe_default_protocol_versions()
-                .unwrap()
-                .with_root_certificates(roots)
-                .with_no_client_auth()
-        };
+        let client_cfg = common::client_config_trusting(&ck);
         let tcp = grove::net::TcpStream::connect(addr).unwrap();
         let mut tls = grove::tls::connect(
             Arc::new(client_cfg),

@@ -7,6 +7,8 @@ use std::process::Command;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+mod common;
+
 use grove_http::{Body, Client, Config, Request, Response, Server};
 
 /// The handler used by most tests: echoes method, path and body; `/slow` sleeps; `/stream`
@@ -37,17 +39,8 @@ fn app(req: Request) -> Response {
     }
 }
 
-/// Runs a server with `config` on 127.0.0.1 for the duration of `f`, then shuts it down.
 fn with_server(config: Config, f: impl FnOnce(SocketAddr)) {
-    grove::run(|| {
-        let server = Server::bind("127.0.0.1:0").unwrap().with_config(config);
-        let addr = server.local_addr().unwrap();
-        let stop = server.shutdown_handle();
-        let srv = grove::spawn(move || server.serve(app));
-        f(addr);
-        stop.shutdown();
-        srv.join().unwrap().unwrap();
-    });
+    common::with_server(config, app, f);
 }
 
 /// Runs a command on a pool thread (the hub keeps serving meanwhile) and returns stdout.

@@ -69,14 +69,7 @@ fn the_client_speaks_https() {
         let srv = grove::spawn(move || {
             server.serve(|req| Response::new(Body::from(format!("secure {}", req.uri().path()))))
         });
-        let mut roots = grove::tls::rustls::RootCertStore::empty();
-        roots.add(ck.cert.der().clone()).unwrap();
-        let client_cfg =
-            grove::tls::rustls::ClientConfig::builder_with_provider(grove::tls::provider())
-                .with_safe_default_protocol_versions()
-                .unwrap()
-                .with_root_certificates(roots)
-                .with_no_client_auth();
+        let client_cfg = common::client_config_trusting(&ck);
         let client = grove_http::Client::new().with_tls_config(Arc::new(client_cfg));
         for p in ["/a", "/b"] {
             let r = client.get(&format!("https://localhost:{port}{p}")).unwrap();

@@ -49,18 +49,8 @@ fn app(req: Request) -> Response {
     Response::new(Body::from(format!("{method} {path} {}", String::from_utf8_lossy(&body))))
 }
 
-/// Runs a server with `config` on 127.0.0.1 for the duration of `f`, then shuts it down and
-/// checks it returns (bounded: liveness only).
 fn with_server(config: Config, f: impl FnOnce(SocketAddr)) {
-    grove::run(|| {
-        let server = Server::bind("127.0.0.1:0").unwrap().with_config(config);
-        let addr = server.local_addr().unwrap();
-        let stop = server.shutdown_handle();
-        let srv = grove::spawn(move || server.serve(app));
-        f(addr);
-        stop.shutdown();
-        srv.join_timeout(Duration::from_secs(20)).expect("server stops").unwrap();
-    });
+    common::with_server(config, app, f);
 }
 
 fn connect(addr: SocketAddr) -> TcpStream {
@@ -187,14 +177,7 @@ fn tls_connections_idle_past_the_linger_keep_working() {
         let port = server.local_addr().unwrap().port();
         let stop = server.shutdown_handle();
         let srv = grove::spawn(move || server.serve(app));
-        let mut roots = grove::tls::rustls::RootCertStore::empty();
-        roots.add(ck.cert.der().clone()).unwrap();
-        let client_cfg =
-            grove::tls::rustls::ClientConfig::builder_with_provider(grove::tls::provider())
-                .with_safe_default_protocol_versions()
-                .unwrap()
-                .with_root_certificates(roots)
-                .with_no_client_auth();
+        let client_cfg = common::client_config_trusting(&ck);
         let client = grove_http::Client::new().with_tls_config(Arc::new(client_cfg));
         for (i, pause) in [0u64, 120, 300, 10].into_iter().enumerate() {
             grove::sleep(Duration::from_millis(pause));
