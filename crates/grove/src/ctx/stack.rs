@@ -75,22 +75,35 @@ pub(crate) fn maps_per_stack() -> usize {
 fn probe_guard_mode() {
     let page = page_size();
     let Ok(addr) = map(page) else { return };
-    // SAFETY: [addr, addr + page) is the mapping created just above, which nothing references;
-    // a guard region there only makes accesses to it fault.
-    let rc = unsafe { libc::madvise(addr as *mut libc::c_void, page, MADV_GUARD_INSTALL) };
-    let mode = if rc == 0 {
-        Some(GUARD_REGION)
-    } else if io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL) {
-        Some(GUARD_MPROTECT)
-    } else {
-        None
-    };
-    if let Some(mode) = mode {
-        // A mode set meanwhile (a stack's own finding, or `force_mprotect_guards`) stays.
-        let _ = GUARD_MODE.compare_exchange(GUARD_UNKNOWN, mode, Relaxed, Relaxed);
-    }
+    // SAFETY: [addr, addr + page) is the mapping created just above, which nothing references.
+    // An error (the kernel refusing for another reason) leaves the mode unknown.
+    let _ = unsafe { guard_region(addr as *mut libc::c_void) };
     // SAFETY: the page mapped just above, which only this function knows of.
     unsafe { libc::munmap(addr as *mut libc::c_void, page) };
+}
+
+/// Makes the page at `addr` a guard region: `Ok(true)`; `Ok(false)` when this kernel has no
+/// guard regions (`EINVAL`, before Linux 6.13); the kernel's error otherwise. What the kernel
+/// said becomes the guard mode, unless one was set already (a finding made meanwhile, or
+/// `force_mprotect_guards`).
+///
+/// # Safety
+/// `[addr, addr + page)` is a page of anonymous memory the caller mapped and nothing
+/// references yet (a guard region only makes later accesses to it fault).
+unsafe fn guard_region(addr: *mut libc::c_void) -> io::Result<bool> {
+    // SAFETY: the caller's contract above.
+    let rc = unsafe { libc::madvise(addr, page_size(), MADV_GUARD_INSTALL) };
+    let (mode, r) = if rc == 0 {
+        (GUARD_REGION, Ok(true))
+    } else {
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EINVAL) {
+            return Err(err);
+        }
+        (GUARD_MPROTECT, Ok(false))
+    };
+    let _ = GUARD_MODE.compare_exchange(GUARD_UNKNOWN, mode, Relaxed, Relaxed);
+    r
 }
 
 /// For tests: makes every later stack use `mprotect` guards, as on kernels before 6.13.
@@ -212,7 +225,7 @@ fn carve(len: usize) -> io::Result<(usize, bool)> {
             let guarded =
                 GUARD_MODE.load(Relaxed) != GUARD_MPROTECT && guard_slab(base, len, SLAB_STACKS);
             if guarded {
-                GUARD_MODE.store(GUARD_REGION, Relaxed);
+                let _ = GUARD_MODE.compare_exchange(GUARD_UNKNOWN, GUARD_REGION, Relaxed, Relaxed);
             }
             s.cur.set(base + len);
             s.end.set(base + slab_len);
@@ -274,20 +287,13 @@ impl Stack {
         // The lowest page becomes the guard. On failure `stack` is dropped and unmaps it all.
         if GUARD_MODE.load(Relaxed) != GUARD_MPROTECT {
             // SAFETY: [addr, addr + page) is the first page of the range mapped or carved just
-            // above, which nothing references yet; installing a guard region there only makes
-            // later accesses to it fault.
-            let rc = unsafe { libc::madvise(addr, page, MADV_GUARD_INSTALL) };
-            if rc == 0 {
-                GUARD_MODE.store(GUARD_REGION, Relaxed);
+            // above, which nothing references yet.
+            let installed = unsafe { guard_region(addr) }.map_err(|e| limit_error(e, usable))?;
+            if installed {
                 return Ok(stack);
             }
-            let err = io::Error::last_os_error();
-            if err.raw_os_error() != Some(libc::EINVAL) {
-                return Err(limit_error(err, usable));
-            }
-            // An older kernel: fall back to PROT_NONE guards from now on.
-            GUARD_MODE.store(GUARD_MPROTECT, Relaxed);
         }
+        // An older kernel (or `force_mprotect_guards`): a PROT_NONE guard page.
         // SAFETY: [addr, addr + page) is the first page of the range mapped or carved just
         // above, which nothing references yet; making it inaccessible affects no Rust object.
         let rc = unsafe { libc::mprotect(addr, page, libc::PROT_NONE) };
