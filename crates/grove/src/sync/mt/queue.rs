@@ -371,12 +371,12 @@ impl<T, S: Store<T>> Queue<T, S> {
 
     fn put_until(&self, item: T, deadline: Option<Instant>) -> Result<(), SendError<T>> {
         let wait_room = || {
-            let g = self.lock();
-            // Room appeared (or the queue closed) since the last try: retry without waiting.
-            if g.items.put_would_proceed() {
-                return Ok(());
-            }
-            wait(&self.inner, g.into_guard(), |s| &mut s.putters, deadline, "mt::Queue::put")
+            self.wait_unless(
+                Items::put_would_proceed,
+                |s| &mut s.putters,
+                deadline,
+                "mt::Queue::put",
+            )
         };
         // A woken putter retries like any other: there is no line across threads to keep.
         put_loop(item, |t| self.try_put(t), wait_room, |t| self.try_put(t))
@@ -458,13 +458,30 @@ impl<T, S: Store<T>> Queue<T, S> {
 
     fn get_until(&self, deadline: Option<Instant>) -> Result<T, RecvError> {
         let wait_item = || {
-            let g = self.lock();
-            // An item arrived (or the queue closed) since the last try: retry without waiting.
-            if g.items.get_would_proceed() {
-                return Ok(());
-            }
-            wait(&self.inner, g.into_guard(), |s| &mut s.getters, deadline, "mt::Queue::get")
+            self.wait_unless(
+                Items::get_would_proceed,
+                |s| &mut s.getters,
+                deadline,
+                "mt::Queue::get",
+            )
         };
         get_loop(|| self.try_get(), wait_item)
+    }
+
+    /// Parks in the waiter list `pick` chooses, unless `proceed` says the operation would no
+    /// longer wait: room or an item appeared, or the queue closed, since its last try. Checked
+    /// under the lock the wait registers under, so no wakeup falls between the two.
+    fn wait_unless(
+        &self,
+        proceed: fn(&Items<T, S>) -> bool,
+        pick: impl Fn(&mut QState<T, S>) -> &mut Waiters,
+        deadline: Option<Instant>,
+        what: &'static str,
+    ) -> Result<(), WaitError> {
+        let g = self.lock();
+        if proceed(&g.items) {
+            return Ok(());
+        }
+        wait(&self.inner, g.into_guard(), pick, deadline, what)
     }
 }

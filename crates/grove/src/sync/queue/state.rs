@@ -126,20 +126,17 @@ pub(crate) fn put_loop<T>(
     mut wait: impl FnMut() -> Result<(), WaitError>,
     mut put_woken: impl FnMut(T) -> Result<(), TrySendError<T>>,
 ) -> Result<(), SendError<T>> {
-    let mut item = match try_put(item) {
-        Ok(()) => return Ok(()),
-        Err(TrySendError::Closed(t)) => return Err(SendError::Closed(t)),
-        Err(TrySendError::Full(t)) => t,
-    };
+    let mut attempt = try_put(item);
     loop {
-        if let Err(e) = wait() {
-            return Err(SendError::Wait(e, item));
-        }
-        item = match put_woken(item) {
+        let item = match attempt {
             Ok(()) => return Ok(()),
             Err(TrySendError::Closed(t)) => return Err(SendError::Closed(t)),
             Err(TrySendError::Full(t)) => t,
         };
+        if let Err(e) = wait() {
+            return Err(SendError::Wait(e, item));
+        }
+        attempt = put_woken(item);
     }
 }
 
