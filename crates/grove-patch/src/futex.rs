@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use grove::patch_support::RemoteToken;
 
-use crate::interrupt::{guarded, interrupted};
+use crate::interrupt::wait_through;
 use crate::{errno, is_enabled, set_errno};
 
 /// A greenlet parked on a futex word.
@@ -278,12 +278,7 @@ fn wait(
         // A lock cannot be given up half-way: a greenlet killed (or past its scope's
         // deadline) before or during the wait still waits, cooperatively, with the kill
         // deferred until it reaches a grove blocking point.
-        let park = || park_once(word, val, bitset, until);
-        let r = if interrupted().is_some() {
-            guarded(|| grove::patch_support::shielded(park))
-        } else {
-            guarded(park)
-        };
+        let r = wait_through(|| park_once(word, val, bitset, until), false);
         match r {
             // Killed or the scope expired during the wait: a spurious wakeup.
             None => break,

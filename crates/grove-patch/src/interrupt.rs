@@ -92,13 +92,23 @@ pub(crate) fn refuse(why: c_int) {
 /// expired scope set aside: its code ignored the failures of its hooked calls and went on,
 /// and returning at once would turn its retry loop into a busy loop.
 pub(crate) fn sleep(d: Duration) {
+    let _ = wait_through(|| grove::sleep(d), true);
+}
+
+/// Runs a wait that a kill or an expired scope must not cut short (a sleep, a lock wait, an
+/// event loop's wait): as it is while nothing is pending; with the pending kill or deadline
+/// set aside (`shielded`) when the greenlet was interrupted before, then counted towards the
+/// "ignores its kill" report if `report`. `None` when a kill or scope expiry arrives during
+/// the wait (it is deferred: see `guarded`).
+pub(crate) fn wait_through<R>(wait: impl FnOnce() -> R, report: bool) -> Option<R> {
     match interrupted() {
-        None => {
-            let _ = guarded(|| grove::sleep(d));
-        }
+        None => guarded(wait),
         Some(why) => {
-            let _ = guarded(|| grove::patch_support::shielded(|| grove::sleep(d)));
-            note(why);
+            let r = guarded(|| grove::patch_support::shielded(wait));
+            if report {
+                note(why);
+            }
+            r
         }
     }
 }

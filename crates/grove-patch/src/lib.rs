@@ -480,16 +480,7 @@ fn wait_on_epoll(epfd: c_int, timeout: c_int, now: impl Fn(c_int) -> c_int) -> c
             set_errno(saved);
             return 0;
         }
-        let wait = || grove::io::wait_readable(epfd, left);
-        let r = match interrupted() {
-            None => guarded(wait),
-            Some(why) => {
-                let r = guarded(|| grove::patch_support::shielded(wait));
-                interrupt::note(why);
-                r
-            }
-        };
-        match r {
+        match interrupt::wait_through(|| grove::io::wait_readable(epfd, left), true) {
             // Killed, or the scope expired, during this wait: set aside from the next turn on.
             None => {}
             Some(Ok(())) => {}
