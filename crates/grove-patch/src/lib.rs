@@ -425,9 +425,6 @@ pub unsafe extern "C" fn epoll_wait(
 ) -> c_int {
     // SAFETY: forwarding the caller's arguments to the real epoll_wait.
     let now = |t: c_int| unsafe { real::epoll_wait(epfd, events, maxevents, t) };
-    if !is_enabled() || timeout == 0 || !grove::patch_support::is_cooperative() {
-        return now(timeout);
-    }
     wait_on_epoll(epfd, timeout, now)
 }
 
@@ -444,18 +441,15 @@ pub unsafe extern "C" fn epoll_pwait(
 ) -> c_int {
     // SAFETY: forwarding the caller's arguments to the real epoll_pwait.
     let now = |t: c_int| unsafe { real::epoll_pwait(epfd, events, maxevents, t, sigmask) };
-    if !sigmask.is_null()
-        || !is_enabled()
-        || timeout == 0
-        || !grove::patch_support::is_cooperative()
-    {
+    if !sigmask.is_null() {
         return now(timeout);
     }
     wait_on_epoll(epfd, timeout, now)
 }
 
 /// Polls `epfd` without blocking, parking on its readability in between, until events, an
-/// error, or `timeout` (ms, negative: none).
+/// error, or `timeout` (ms, negative: none). Off hub threads, before `enable`, for a poll
+/// (`timeout` 0) and where the greenlet cannot park: `now(timeout)`, libc's call.
 ///
 /// An event loop cannot take an error from its wait (tokio panics on one, and panics again
 /// while unwinding out of `block_on`: an abort), so this wait never fails because of a kill
@@ -463,6 +457,9 @@ pub unsafe extern "C" fn epoll_pwait(
 /// deadline set aside, until the loop's own events come and it returns to Rust code, where the
 /// kill lands (or the scope unwinds) at the next grove blocking point.
 fn wait_on_epoll(epfd: c_int, timeout: c_int, now: impl Fn(c_int) -> c_int) -> c_int {
+    if !is_enabled() || timeout == 0 || !grove::patch_support::is_cooperative() {
+        return now(timeout);
+    }
     let deadline = (timeout > 0).then(|| Instant::now() + Duration::from_millis(timeout as u64));
     // errno is the caller's: what the waits below set must not show on success.
     let saved = errno();
