@@ -336,14 +336,7 @@ impl Stack {
     /// Gives the pages below the top `keep` bytes back to the kernel, so a stack that once ran
     /// deep does not keep that memory resident while it sits in the pool.
     pub(crate) fn release_deep_pages(&self, keep: usize) {
-        let page = page_size();
-        let keep = keep.div_ceil(page) * page;
-        let usable = self.usable_size();
-        if usable <= keep {
-            return;
-        }
-        let lo = self.start.get() + page;
-        let hi = lo + usable - keep;
+        let Some((lo, hi)) = self.deep_range(keep) else { return };
         // Most greenlets never run deep: find the lowest resident page first (a page-table
         // read), so only a stack that did pays for MADV_DONTNEED, whose TLB shootdown
         // interrupts every other core running this process.
@@ -382,12 +375,20 @@ fn lowest_resident(lo: usize, hi: usize) -> Option<usize> {
 }
 
 impl Stack {
+    /// The usable pages below the top `keep` bytes (rounded up to pages), `[lo, hi)`; `None`
+    /// if the stack is no deeper than that.
+    fn deep_range(&self, keep: usize) -> Option<(usize, usize)> {
+        let page = page_size();
+        let keep = keep.div_ceil(page) * page;
+        let usable = self.usable_size();
+        let lo = self.start.get() + page;
+        (usable > keep).then(|| (lo, lo + usable - keep))
+    }
+
     /// For tests: whether any page below the top `keep` bytes is resident.
     #[cfg(test)]
     fn deep_resident(&self, keep: usize) -> bool {
-        let page = page_size();
-        let lo = self.start.get() + page;
-        lowest_resident(lo, lo + self.usable_size() - keep.div_ceil(page) * page).is_some()
+        self.deep_range(keep).is_some_and(|(lo, hi)| lowest_resident(lo, hi).is_some())
     }
 }
 
