@@ -408,8 +408,7 @@ impl<T: StreamSocket> std::fmt::Debug for Stream<T> {
 
 impl<T: StreamSocket> crate::select::sealed::Watch for Stream<T> {
     fn watch(&self, read: bool) -> io::Result<crate::select::sealed::Watcher> {
-        let w = self.inner.io.watch(self.as_raw_fd(), crate::select::direction(read));
-        Ok(crate::select::sealed::Watcher(w))
+        Ok(crate::select::watch_registered(&self.inner.io, self.as_raw_fd(), read))
     }
 }
 impl<T: StreamSocket> crate::select::Pollable for Stream<T> {}

@@ -59,7 +59,7 @@ use crate::sync::{AsyncResult, Channel, Event, Queue, Semaphore, SemaphorePermit
 use crate::JoinHandle;
 pub use joins::{try_joinall, wait_n, wait_n_deadline, wait_n_timeout};
 pub use sources::Pollable;
-pub(crate) use sources::{direction, pollable, sealed};
+pub(crate) use sources::{pollable, sealed, watch_registered};
 use sources::{Acquire, Async, EventOp, Fd, Join, List, SendOp, Source};
 
 /// A set of operations to wait on; each `recv`/`send`/`event`/`join` returns the index `wait`

@@ -316,12 +316,21 @@ pub(crate) mod sealed {
     }
 }
 
-pub(crate) fn direction(read: bool) -> Direction {
+fn direction(read: bool) -> Direction {
     if read {
         Direction::Read
     } else {
         Direction::Write
     }
+}
+
+/// How a grove socket is watched: through its own registration `reg` of `fd`.
+pub(crate) fn watch_registered<S: mio::event::Source>(
+    reg: &crate::io::Registered<S>,
+    fd: std::os::fd::RawFd,
+    read: bool,
+) -> sealed::Watcher {
+    sealed::Watcher(reg.watch(fd, direction(read)))
 }
 
 impl sealed::Watch for BorrowedFd<'_> {
@@ -337,10 +346,8 @@ macro_rules! pollable {
         impl crate::select::sealed::Watch for $ty {
             fn watch(&self, read: bool) -> std::io::Result<crate::select::sealed::Watcher> {
                 let $s = self;
-                let fd: std::os::fd::RawFd = std::os::fd::AsRawFd::as_raw_fd(self);
-                Ok(crate::select::sealed::Watcher(
-                    $reg.watch(fd, crate::select::direction(read)),
-                ))
+                let fd = std::os::fd::AsRawFd::as_raw_fd(self);
+                Ok(crate::select::watch_registered(&$reg, fd, read))
             }
         }
         impl crate::select::Pollable for $ty {}
