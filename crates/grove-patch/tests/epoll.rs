@@ -120,3 +120,38 @@ fn a_tokio_runtime_on_a_plain_thread_is_untouched() {
     .unwrap();
     assert_eq!(v, 7);
 }
+
+/// A `grove::timeout` scope whose deadline passes while its greenlet waits inside `block_on`:
+/// the runtime's wait goes on (it cannot fail), the read completes when the peer answers, and
+/// the scope then reports `Elapsed` at its next grove blocking point; nothing aborts, and the
+/// hub ran other greenlets meanwhile.
+#[test]
+fn a_timeout_scope_expiring_inside_a_tokio_runtime() {
+    grove_patch::enable();
+    watchdog(60, "timeout scope during tokio block_on", || {
+        grove::run(|| {
+            let listener = grove::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let server = grove::spawn(move || {
+                let (mut c, _) = listener.accept().unwrap();
+                grove::sleep(Duration::from_millis(300)); // past the client's deadline
+                c.write_all(b"!").unwrap();
+            });
+            let ticker = Ticker::start();
+            let rt = tokio_rt();
+            let r = grove::timeout(Duration::from_millis(50), || {
+                let got = rt.block_on(async move {
+                    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+                    let mut b = [0u8; 1];
+                    s.read_exact(&mut b).await.map(|_| b[0])
+                });
+                assert_eq!(got.unwrap(), b'!'); // the wait was not cut short
+                grove::sleep(Duration::from_secs(3600)); // the scope ends here
+            });
+            assert!(r.is_err(), "the expired scope must report Elapsed");
+            assert!(ticker.ticks() >= 2, "the hub ran other greenlets meanwhile");
+            ticker.stop();
+            server.join().unwrap();
+        });
+    });
+}
