@@ -120,23 +120,30 @@ impl<T, S: Store<T>> Items<T, S> {
 /// The put side of every queue face: `try_put` first; while full, `wait` for room, then
 /// `put_woken` (a face may let a woken putter skip the line it was woken from). A failed wait
 /// hands the item back.
+///
+/// The first try is matched apart from the loop on purpose: a put that does not wait (the
+/// common case) then runs straight through; folding both into one loop costs 13 more
+/// instructions per put-and-get handoff (callgrind, `pingpong`).
 pub(crate) fn put_loop<T>(
     item: T,
     try_put: impl FnOnce(T) -> Result<(), TrySendError<T>>,
     mut wait: impl FnMut() -> Result<(), WaitError>,
     mut put_woken: impl FnMut(T) -> Result<(), TrySendError<T>>,
 ) -> Result<(), SendError<T>> {
-    let mut attempt = try_put(item);
+    let mut item = match try_put(item) {
+        Ok(()) => return Ok(()),
+        Err(TrySendError::Closed(t)) => return Err(SendError::Closed(t)),
+        Err(TrySendError::Full(t)) => t,
+    };
     loop {
-        let item = match attempt {
+        if let Err(e) = wait() {
+            return Err(SendError::Wait(e, item));
+        }
+        item = match put_woken(item) {
             Ok(()) => return Ok(()),
             Err(TrySendError::Closed(t)) => return Err(SendError::Closed(t)),
             Err(TrySendError::Full(t)) => t,
         };
-        if let Err(e) = wait() {
-            return Err(SendError::Wait(e, item));
-        }
-        attempt = put_woken(item);
     }
 }
 
